@@ -1,0 +1,73 @@
+//! Timing knobs and the back-off of re-sent offers.
+//!
+//! Time is a plain [`Duration`] measured by the driver from any fixed origin
+//! (usually when it started); the core never reads a clock itself, so tests
+//! and simulations control time completely.
+
+use std::time::Duration;
+
+/// Timing and size limits of a [`Negotiator`](crate::Negotiator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Wait before the first re-send of an unanswered offer. Old clients
+    /// drop offers that arrive before they have fetched `/turn` and built
+    /// their peer connection, which takes a round trip or two.
+    pub resend_initial: Duration,
+    /// Longest wait between two re-sends: the wait doubles up to this.
+    pub resend_max_interval: Duration,
+    /// Re-sends of one offer before giving up on it (an
+    /// [`Event::OfferUnanswered`](crate::Event::OfferUnanswered) is emitted).
+    pub resend_max_attempts: u32,
+    /// How long ICE may stay `disconnected` before the core restarts it;
+    /// short blips recover on their own and a restart would only slow them.
+    pub disconnected_grace: Duration,
+    /// Remote candidates kept while they cannot be applied yet; they come
+    /// from the network, so the queue is bounded.
+    pub max_queued_candidates: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            resend_initial: Duration::from_millis(1500),
+            resend_max_interval: Duration::from_secs(12),
+            resend_max_attempts: 8,
+            disconnected_grace: Duration::from_secs(4),
+            max_queued_candidates: 64,
+        }
+    }
+}
+
+impl Config {
+    /// Wait after the `attempt`-th send of an offer (0 = the first send).
+    pub(crate) fn resend_delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
+        self.resend_initial
+            .saturating_mul(factor)
+            .min(self.resend_max_interval)
+    }
+}
+
+/// The pending re-send of the current local offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resend {
+    /// When to re-send.
+    pub at: Duration,
+    /// Re-sends already made.
+    pub attempt: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use std::time::Duration;
+
+    #[test]
+    fn resend_delay_doubles_up_to_the_cap() {
+        let config = Config::default();
+        assert_eq!(config.resend_delay(0), Duration::from_millis(1500));
+        assert_eq!(config.resend_delay(1), Duration::from_millis(3000));
+        assert_eq!(config.resend_delay(3), Duration::from_secs(12));
+        assert_eq!(config.resend_delay(40), Duration::from_secs(12));
+    }
+}
