@@ -1,0 +1,140 @@
+//! Builds the WebRTC peer connections Parlor talks over, configured to be fast.
+//!
+//! The engine calls [`build_peer_connection`], drives negotiation on the returned
+//! [`PeerTransport::connection`], and tells [`PeerTransport::boost`] when the data
+//! channel opened or an ICE restart starts. Everything webrtc-specific the engine needs
+//! is re-exported here ([`webrtc`] itself and the common types), so the workspace
+//! depends on one webrtc version through this crate.
+//!
+//! # What "fast" is ([`Tuning::Fast`])
+//!
+//! Stock webrtc-rs 0.21 takes ~600 ms to connect to itself and stalls on bulk
+//! transfers over fast paths. Parlor fixes both through the extension points webrtc
+//! offers, without forking it:
+//!
+//! - **Setup boost** ([`boost`]): a per-connection [`Runtime`](webrtc::runtime::Runtime)
+//!   whose timer sleeps end early while the connection is being set up, so the handshake
+//!   flights the driver only flushes on a timer go out in about a millisecond instead
+//!   of on the next 200 ms ICE tick. Bounded to setup and ICE restarts.
+//! - **Socket buffers sized with the SCTP window** ([`socket`]): big `SO_RCVBUF` /
+//!   `SO_SNDBUF`, and an SCTP receive window no larger than what the granted receive
+//!   buffer absorbs, so a burst is never dropped by the kernel.
+//! - **Peer-reflexive candidates accepted at once**: webrtc waits 1 s by default before
+//!   nominating one; browsers hiding host addresses behind mDNS are reached that way.
+
+pub mod boost;
+mod config;
+mod error;
+mod handler;
+mod path;
+mod runtime;
+pub mod socket;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use boost::SetupBoost;
+pub use config::{IceServer, TransportConfig, Tuning};
+pub use error::TransportError;
+pub use path::{Route, SelectedPair, selected_pair};
+pub use socket::{SocketBuffers, granted_socket_buffers};
+
+/// The webrtc crate this one is built on: depend on it through here.
+pub use webrtc;
+pub use webrtc::data_channel::{
+    DataChannel, DataChannelEvent, RTCDataChannelInit, RTCDataChannelMessage, RTCDataChannelState,
+};
+pub use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceCandidateType,
+    RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSdpType, RTCSessionDescription, RTCSignalingState,
+};
+
+use webrtc::peer_connection::{
+    PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceServer, SettingEngineBuilder,
+};
+
+use crate::boost::BoostState;
+use crate::config::BoostLimits;
+use crate::handler::BoostHandler;
+use crate::runtime::BoostRuntime;
+
+/// A built peer connection and the handle that ends its setup boost.
+pub struct PeerTransport {
+    connection: Arc<dyn PeerConnection>,
+    boost: SetupBoost,
+}
+
+impl PeerTransport {
+    /// The connection, to negotiate on and open channels with.
+    pub fn connection(&self) -> &Arc<dyn PeerConnection> {
+        &self.connection
+    }
+
+    /// Tell it when the data channel opened and when an ICE restart starts.
+    pub fn boost(&self) -> &SetupBoost {
+        &self.boost
+    }
+
+    /// Both parts, for callers that store them separately.
+    pub fn into_parts(self) -> (Arc<dyn PeerConnection>, SetupBoost) {
+        (self.connection, self.boost)
+    }
+}
+
+/// Build a peer connection as `config` says, with `handler` receiving its events.
+///
+/// The connection's UDP sockets are bound before this returns; negotiation is the
+/// caller's. With [`Tuning::Fast`] the setup boost is armed from here on: call
+/// [`SetupBoost::channel_open`] once the data channel is open.
+pub async fn build_peer_connection(
+    config: &TransportConfig,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<PeerTransport, TransportError> {
+    if config.bind_addrs.is_empty() {
+        return Err(TransportError::NoBindAddress);
+    }
+    let configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(config.ice_servers.iter().map(ice_server).collect())
+        .build();
+    let builder = PeerConnectionBuilder::new()
+        .with_configuration(configuration)
+        .with_udp_addrs(config.bind_addrs.clone());
+
+    let (builder, boost) = match config.tuning {
+        Tuning::Stock => (
+            builder.with_handler(handler),
+            Arc::new(BoostState::disarmed(BoostLimits::default())),
+        ),
+        Tuning::Fast => {
+            let buffers = granted_socket_buffers().map_err(TransportError::SocketProbe)?;
+            let settings = SettingEngineBuilder::new()
+                .with_sctp_max_receive_buffer_size(buffers.sctp_window())
+                .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+                .build();
+            let boost = Arc::new(BoostState::armed(BoostLimits::default()));
+            let builder = builder
+                .with_setting_engine(settings)
+                .with_runtime(Arc::new(BoostRuntime::new(boost.clone())))
+                .with_handler(Arc::new(BoostHandler {
+                    inner: handler,
+                    boost: boost.clone(),
+                }));
+            (builder, boost)
+        }
+    };
+
+    let connection = builder.build().await.map_err(TransportError::Build)?;
+    Ok(PeerTransport {
+        connection: Arc::new(connection),
+        boost: SetupBoost::new(boost),
+    })
+}
+
+fn ice_server(server: &IceServer) -> RTCIceServer {
+    RTCIceServer {
+        urls: server.urls.clone(),
+        username: server.username.clone(),
+        credential: server.credential.clone(),
+    }
+}
