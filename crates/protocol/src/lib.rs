@@ -1,0 +1,35 @@
+//! Wire types of Parlor's signaling protocol.
+//!
+//! Parlor's signaling is a superset of the protocol of the JS library
+//! `substrate-system/webrtc` (PartyKit server, `partysocket` client), and must
+//! stay compatible with it both ways: old browser clients join Parlor servers,
+//! and Parlor peers can use an old server. This crate holds what both the
+//! server (`parlor-signal`) and the peer engine must agree on, and nothing
+//! that needs a runtime, so either side can depend on it cheaply:
+//!
+//! - [`RoomName`] and [`PeerId`]: validated tokens (ASCII letters, digits,
+//!   `-`, `_`; 1 to 64 long), so they never need escaping in URLs or logs;
+//! - the URL layout `/parties/main/<room>?_pk=<peer-id>` (plus `parlor=1` for
+//!   Parlor clients) and [`ServerUrl`] to build it from a server address;
+//! - the frames the server writes ([`ServerMessage`]: `info:peerlist` and
+//!   `error`) with the stable [`ErrorCode`] strings;
+//! - the close codes of join rejections ([`close_code`], [`JoinRejection`]);
+//! - the body of the `/turn` endpoint ([`IceServers`]).
+//!
+//! Relayed messages are any JSON object; the server only adds
+//! [`FROM_FIELD`] and reads [`TO_FIELD`], so they have no type here.
+
+pub mod close_code;
+mod ice;
+mod server_message;
+mod server_url;
+mod token;
+
+pub use close_code::JoinRejection;
+pub use ice::{IceServer, IceServers};
+pub use server_message::{ErrorCode, ErrorFrame, FROM_FIELD, PeerList, ServerMessage, TO_FIELD};
+pub use server_url::{
+    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl, ServerUrlError,
+    TURN_PATH_SUFFIX, room_path, turn_path,
+};
+pub use token::{MAX_TOKEN_LEN, PeerId, RoomName, TokenError};
