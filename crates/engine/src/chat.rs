@@ -1,0 +1,139 @@
+//! What travels on the `chat` data channel (protocol.md §5).
+//!
+//! Both sides first send an `info` message. Old clients send
+//! `{"type":"info","peerId":"..."}` and then plain UTF-8 text; a Parlor peer adds
+//! `app`, `version`, `name` and `caps` to its `info`. Richer messages (ids and
+//! delivery acknowledgements) are used only when the other side announced them,
+//! so an old client only ever sees plain text from us.
+
+use serde::{Deserialize, Serialize};
+
+/// The label both the old library and Parlor give the chat channel.
+pub const CHANNEL_LABEL: &str = "chat";
+
+/// The value of `app` that marks a Parlor peer.
+const APP_NAME: &str = "parlor";
+
+/// Capability: chat messages carry ids and are acknowledged on arrival.
+const CAP_ACKED_MESSAGES: &str = "acked-messages";
+
+/// The first message each side sends when the channel opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    /// The sender's signaling id (the seed's only field).
+    pub peer_id: String,
+    /// `"parlor"` for Parlor peers; absent for old clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// The sender's Parlor version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A display name the sender chose, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Capabilities the sender supports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps: Vec<String>,
+}
+
+impl Info {
+    /// The `info` a Parlor peer sends: everything an old client ignores is optional.
+    pub fn parlor(peer_id: &str, name: Option<&str>) -> Self {
+        Self {
+            peer_id: peer_id.to_owned(),
+            app: Some(APP_NAME.to_owned()),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            name: name.map(str::to_owned),
+            caps: vec![CAP_ACKED_MESSAGES.to_owned()],
+        }
+    }
+
+    /// Whether the sender can take messages with ids and will acknowledge them.
+    pub fn supports_acked_messages(&self) -> bool {
+        self.app.as_deref() == Some(APP_NAME) && self.caps.iter().any(|c| c == CAP_ACKED_MESSAGES)
+    }
+}
+
+/// Every structured message on the channel. Text that does not parse as one of
+/// these is a plain chat message (what old clients send).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Frame {
+    /// The opening handshake.
+    Info(Info),
+    /// A chat message with an id, between Parlor peers.
+    Chat {
+        /// Unique per sender; the receiver uses it to drop duplicates after a
+        /// reconnection re-sends what was not yet acknowledged.
+        id: String,
+        /// The message text, shown as text (never as HTML).
+        text: String,
+    },
+    /// "I received message `id`": lets the sender show it as delivered.
+    Ack {
+        /// The id of the acknowledged chat message.
+        id: String,
+    },
+}
+
+impl Frame {
+    /// Reads one channel message. `None` means plain text: an old client's chat
+    /// message, or something we do not understand, which is shown as text too.
+    pub fn parse(text: &str) -> Option<Self> {
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+
+    /// The JSON text sent on the channel.
+    pub fn to_text(&self) -> String {
+        // A Frame holds only strings and string lists, which always serialize.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_client_info_parses_without_parlor_fields() {
+        let frame = Frame::parse(r#"{"type":"info","peerId":"abc"}"#);
+        let Some(Frame::Info(info)) = frame else {
+            panic!("expected info, got {frame:?}");
+        };
+        assert_eq!(info.peer_id, "abc");
+        assert!(!info.supports_acked_messages());
+    }
+
+    #[test]
+    fn parlor_info_announces_acked_messages() {
+        let text = Frame::Info(Info::parlor("me", Some("Ada"))).to_text();
+        let Some(Frame::Info(info)) = Frame::parse(&text) else {
+            panic!("round trip failed: {text}");
+        };
+        assert!(info.supports_acked_messages());
+        assert_eq!(info.name.as_deref(), Some("Ada"));
+    }
+
+    #[test]
+    fn plain_text_is_not_a_frame() {
+        assert_eq!(Frame::parse("hello {there}"), None);
+        assert_eq!(Frame::parse(r#"{"type":"unknown"}"#), None);
+    }
+
+    #[test]
+    fn chat_and_ack_round_trip() {
+        for frame in [
+            Frame::Chat {
+                id: "1".into(),
+                text: "<b>hi</b>".into(),
+            },
+            Frame::Ack { id: "1".into() },
+        ] {
+            assert_eq!(Frame::parse(&frame.to_text()), Some(frame));
+        }
+    }
+}

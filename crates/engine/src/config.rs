@@ -1,0 +1,50 @@
+//! How to join a room.
+
+use std::net::SocketAddr;
+
+use parlor_protocol::PeerId;
+use parlor_transport::{IceServer, Tuning};
+
+use crate::link::RoomLink;
+
+/// Everything [`crate::Room::join`] needs. Only the link is required.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// The room and its signaling server.
+    pub link: RoomLink,
+    /// Our id in the room. Kept across signaling reconnections so other
+    /// members see the same peer come back. Random by default.
+    pub peer_id: PeerId,
+    /// The name other Parlor peers show for us.
+    pub display_name: Option<String>,
+    /// ICE servers to use besides the ones the signaling server hands out.
+    pub extra_ice_servers: Vec<IceServer>,
+    /// Whether to ask the signaling server for ICE servers (`/turn`).
+    pub fetch_ice_servers: bool,
+    /// Local addresses for WebRTC sockets. The default, `0.0.0.0:0`, means
+    /// every interface but loopback; tests on one machine use `127.0.0.1:0`.
+    pub bind_addrs: Vec<SocketAddr>,
+    /// Connection-setup tuning; [`Tuning::Fast`] unless comparing with stock webrtc-rs.
+    pub tuning: Tuning,
+}
+
+impl RoomConfig {
+    /// Defaults for joining the room of `link`.
+    pub fn new(link: RoomLink) -> Self {
+        Self {
+            link,
+            peer_id: random_peer_id(),
+            display_name: None,
+            extra_ice_servers: Vec::new(),
+            fetch_ice_servers: true,
+            bind_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+fn random_peer_id() -> PeerId {
+    crate::random::token()
+        .parse()
+        .unwrap_or_else(|_| unreachable!("hex is a valid token"))
+}

@@ -1,0 +1,312 @@
+//! The signaling socket: one WebSocket to the room on the signaling server,
+//! kept open for as long as the room is.
+//!
+//! When the socket drops, the client reconnects with exponential backoff and
+//! rejoins with the same peer id, so peers that already have a direct
+//! connection to us keep it and the server sees the same member come back.
+//! Messages queued while the socket was down are discarded: negotiation
+//! re-sends what still matters, and stale offers would only confuse peers.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parlor_protocol::{
+    ErrorFrame, FROM_FIELD, PeerId, PeerList, ServerMessage, TO_FIELD, close_code,
+};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, timeout};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tracing::{debug, info, warn};
+
+/// Gives up on one connection attempt after this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// First and largest pause between reconnection attempts.
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// We ping the server this often, and call the socket dead when nothing at
+/// all has arrived for [`SILENCE_LIMIT`] (a network blip that TCP would take
+/// minutes to notice).
+const PING_INTERVAL: Duration = Duration::from_secs(10);
+const SILENCE_LIMIT: Duration = Duration::from_secs(25);
+
+/// What the signaling socket reports to the room.
+#[derive(Debug)]
+pub(crate) enum SignalingEvent {
+    /// Joined the room (again, after a reconnection).
+    Connected,
+    /// The socket is down; the next attempt starts after `retry_in`.
+    Disconnected { reason: String, retry_in: Duration },
+    /// The room's other members, in join order.
+    PeerList(PeerList),
+    /// A message relayed from another member. `from` is absent on servers
+    /// that speak only the old protocol.
+    Relayed {
+        from: Option<PeerId>,
+        body: Map<String, Value>,
+    },
+    /// The server refused one of our frames.
+    ServerError(ErrorFrame),
+    /// The server refused to let us join and retrying cannot help (room full,
+    /// invalid name). The client has stopped.
+    Rejected { reason: String },
+}
+
+/// Sends messages into the room; dropping it closes the socket.
+#[derive(Clone)]
+pub(crate) struct SignalingSender {
+    outgoing: mpsc::UnboundedSender<String>,
+}
+
+impl SignalingSender {
+    /// Sends `body` to `to`, or to every other member when `to` is `None`.
+    pub(crate) fn send(&self, to: Option<&PeerId>, mut body: Map<String, Value>) {
+        if let Some(to) = to {
+            body.insert(TO_FIELD.to_owned(), Value::String(to.to_string()));
+        }
+        let text = Value::Object(body).to_string();
+        if self.outgoing.send(text).is_err() {
+            debug!("signaling client has stopped; message dropped");
+        }
+    }
+}
+
+/// Starts the signaling client for `url` (the full room URL with `_pk`).
+/// Events arrive on `events` until the returned sender and all its clones are
+/// dropped, or the server rejects the join for good.
+pub(crate) fn spawn(url: String, events: mpsc::UnboundedSender<SignalingEvent>) -> SignalingSender {
+    let (outgoing, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(url, rx, events));
+    SignalingSender { outgoing }
+}
+
+/// How one connection ended.
+enum Ended {
+    /// Our side is done with the room: stop for good.
+    Stopped,
+    /// Try again after a backoff.
+    Retry(String),
+    /// The server said no in a way retrying cannot fix.
+    Rejected(String),
+}
+
+async fn run(
+    url: String,
+    mut outgoing: mpsc::UnboundedReceiver<String>,
+    events: mpsc::UnboundedSender<SignalingEvent>,
+) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let ended = match timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(&url)).await {
+            Err(_) => Ended::Retry(format!(
+                "no answer from the signaling server within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )),
+            Ok(Err(error)) => Ended::Retry(format!("cannot reach the signaling server: {error}")),
+            Ok(Ok((socket, _))) => {
+                info!(%url, "signaling connected");
+                // Whatever was queued while we were away is stale.
+                while outgoing.try_recv().is_ok() {}
+                if events.send(SignalingEvent::Connected).is_err() {
+                    return;
+                }
+                let started = Instant::now();
+                let ended = serve(socket, &mut outgoing, &events).await;
+                if started.elapsed() > BACKOFF_MAX {
+                    backoff = BACKOFF_MIN;
+                }
+                ended
+            }
+        };
+        match ended {
+            Ended::Stopped => return,
+            Ended::Rejected(reason) => {
+                warn!(%reason, "signaling server refused the join");
+                let _ = events.send(SignalingEvent::Rejected { reason });
+                return;
+            }
+            Ended::Retry(reason) => {
+                let retry_in = jitter(backoff);
+                warn!(%reason, retry_in_ms = retry_in.as_millis(), "signaling disconnected");
+                let event = SignalingEvent::Disconnected { reason, retry_in };
+                if events.send(event).is_err() {
+                    return;
+                }
+                // Wait out the backoff, but stop at once if the room is left.
+                tokio::select! {
+                    _ = sleep(retry_in) => {}
+                    () = closed(&mut outgoing) => return,
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Resolves when every sender is gone, discarding anything sent meanwhile.
+async fn closed(outgoing: &mut mpsc::UnboundedReceiver<String>) {
+    while outgoing.recv().await.is_some() {}
+}
+
+async fn serve<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    outgoing: &mut mpsc::UnboundedReceiver<String>,
+    events: &mpsc::UnboundedSender<SignalingEvent>,
+) -> Ended
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                last_heard = Instant::now();
+                match frame {
+                    None => return Ended::Retry("the signaling server closed the connection".into()),
+                    Some(Err(error)) => return Ended::Retry(format!("signaling connection failed: {error}")),
+                    Some(Ok(Message::Text(text))) => {
+                        if events.send(parse_frame(text.as_str())).is_err() {
+                            let _ = sink.close().await;
+                            return Ended::Stopped;
+                        }
+                    }
+                    Some(Ok(Message::Close(frame))) => return closed_by_server(frame),
+                    Some(Ok(_)) => {}
+                }
+            }
+            text = outgoing.recv() => match text {
+                Some(text) => {
+                    if let Err(error) = sink.send(Message::text(text)).await {
+                        return Ended::Retry(format!("cannot send to the signaling server: {error}"));
+                    }
+                }
+                None => {
+                    let _ = sink.close().await;
+                    return Ended::Stopped;
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    return Ended::Retry(format!(
+                        "the signaling server has been silent for {} s", SILENCE_LIMIT.as_secs()
+                    ));
+                }
+                if let Err(error) = sink.send(Message::Ping(Vec::new().into())).await {
+                    return Ended::Retry(format!("cannot send to the signaling server: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// Turns the server's close frame into what to do next.
+fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
+    let Some(frame) = frame else {
+        return Ended::Retry("the signaling server closed the connection".into());
+    };
+    let code = u16::from(frame.code);
+    let reason = if frame.reason.is_empty() {
+        format!("the signaling server closed the connection (code {code})")
+    } else {
+        format!("{} (code {code})", frame.reason)
+    };
+    match code {
+        close_code::INVALID_JOIN | close_code::ROOM_FULL => Ended::Rejected(reason),
+        // A duplicate id means the server still holds our previous connection
+        // (it has not noticed it died yet): it lets go after its ping timeout.
+        _ => Ended::Retry(reason),
+    }
+}
+
+/// Reads one text frame from the server.
+fn parse_frame(text: &str) -> SignalingEvent {
+    let body = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(body)) => body,
+        _ => {
+            return SignalingEvent::ServerError(ErrorFrame {
+                code: parlor_protocol::ErrorCode::NotObject,
+                message: format!(
+                    "the signaling server sent something that is not a JSON object: {text:.80}"
+                ),
+            });
+        }
+    };
+    let kind = body.get("type").and_then(Value::as_str);
+    if matches!(kind, Some("info:peerlist") | Some("error")) && !body.contains_key(FROM_FIELD) {
+        if let Ok(message) = serde_json::from_value::<ServerMessage>(Value::Object(body.clone())) {
+            return match message {
+                ServerMessage::PeerList(list) => SignalingEvent::PeerList(list),
+                ServerMessage::Error(error) => SignalingEvent::ServerError(error),
+            };
+        }
+    }
+    let from = body
+        .get(FROM_FIELD)
+        .and_then(Value::as_str)
+        .and_then(|from| from.parse().ok());
+    SignalingEvent::Relayed { from, body }
+}
+
+/// Spreads reconnection attempts of many clients after a server restart.
+fn jitter(base: Duration) -> Duration {
+    let factor = rand::random_range(0.8..1.2);
+    base.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_list_from_server_is_recognised() {
+        let event = parse_frame(r#"{"type":"info:peerlist","peers":["a","b"],"parlor":["b"]}"#);
+        let SignalingEvent::PeerList(list) = event else {
+            panic!("expected a peer list, got {event:?}");
+        };
+        assert_eq!(list.peers.len(), 2);
+        assert_eq!(list.parlor.len(), 1);
+    }
+
+    #[test]
+    fn relayed_message_keeps_its_sender() {
+        let event = parse_frame(r#"{"candidate":null,"from":"abc"}"#);
+        let SignalingEvent::Relayed { from, body } = event else {
+            panic!("expected a relayed message, got {event:?}");
+        };
+        assert_eq!(from.as_ref().map(PeerId::as_str), Some("abc"));
+        assert!(body.contains_key("candidate"));
+    }
+
+    #[test]
+    fn a_peer_cannot_pass_its_message_off_as_a_peer_list() {
+        let event = parse_frame(r#"{"type":"info:peerlist","peers":[],"from":"mallory"}"#);
+        assert!(matches!(event, SignalingEvent::Relayed { .. }));
+    }
+
+    #[test]
+    fn room_full_is_final_but_going_away_is_retried() {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        let frame = |code: u16| {
+            Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "x".into(),
+            })
+        };
+        assert!(matches!(
+            closed_by_server(frame(close_code::ROOM_FULL)),
+            Ended::Rejected(_)
+        ));
+        assert!(matches!(
+            closed_by_server(frame(close_code::GOING_AWAY)),
+            Ended::Retry(_)
+        ));
+        assert!(matches!(
+            closed_by_server(frame(close_code::DUPLICATE_PEER_ID)),
+            Ended::Retry(_)
+        ));
+    }
+}

@@ -1,0 +1,158 @@
+//! `parlor-peer`: the Parlor engine in a terminal.
+//!
+//! `parlor-peer create --server WS_URL` makes a room and prints its link as
+//! the first line on stdout; `parlor-peer join LINK` joins one. Both read
+//! chat messages from stdin, one per line, and leave the room at end of
+//! input. Every engine event is written to stdout as one JSON object per line
+//! (with an `"event"` field), so scripts and tests can follow along; logs go
+//! to stderr (`RUST_LOG`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use parlor_engine::{EventKind, IceServer, Room, RoomConfig, RoomLink, ServerUrl};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Parlor's headless peer: chat in a room from a terminal"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a room with an unguessable name, print its link, and stay in it.
+    Create {
+        /// The signaling server, e.g. ws://127.0.0.1:1999.
+        #[arg(long, env = "PARLOR_SERVER")]
+        server: String,
+    },
+    /// Join the room of a link (parlor://join/<room>?server=...).
+    Join {
+        /// The room link.
+        link: String,
+    },
+}
+
+#[derive(Args)]
+struct Options {
+    /// Name shown to other Parlor peers.
+    #[arg(long, global = true, env = "PARLOR_NAME")]
+    name: Option<String>,
+    /// Peer id to use in the room (default: random).
+    #[arg(long, global = true, env = "PARLOR_PEER_ID")]
+    peer_id: Option<String>,
+    /// Local address for WebRTC sockets; repeat for several. The default
+    /// binds every interface but loopback; use 127.0.0.1:0 on one machine.
+    #[arg(
+        long = "bind",
+        global = true,
+        env = "PARLOR_BIND",
+        value_delimiter = ','
+    )]
+    bind: Vec<SocketAddr>,
+    /// Extra STUN/TURN server URL; repeat for several.
+    #[arg(
+        long = "ice-server",
+        global = true,
+        env = "PARLOR_ICE_SERVERS",
+        value_delimiter = ','
+    )]
+    ice_servers: Vec<String>,
+    /// Don't ask the signaling server for ICE servers.
+    #[arg(long, global = true)]
+    no_fetch_ice_servers: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("parlor-peer: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut stdout = tokio::io::stdout();
+    let link = match &cli.command {
+        Command::Create { server } => {
+            let server: ServerUrl = server.parse().context("bad --server")?;
+            let link = RoomLink::new_room(server);
+            stdout.write_all(format!("{link}\n").as_bytes()).await?;
+            stdout.flush().await?;
+            link
+        }
+        Command::Join { link } => link.parse().context("bad room link")?,
+    };
+
+    let mut config = RoomConfig::new(link);
+    config.display_name = cli.options.name;
+    if let Some(id) = cli.options.peer_id {
+        config.peer_id = id.parse().context("bad --peer-id")?;
+    }
+    if !cli.options.bind.is_empty() {
+        config.bind_addrs = cli.options.bind;
+    }
+    config.fetch_ice_servers = !cli.options.no_fetch_ice_servers;
+    config.extra_ice_servers = cli
+        .options
+        .ice_servers
+        .into_iter()
+        .map(|url| IceServer {
+            urls: vec![url],
+            username: String::new(),
+            credential: String::new(),
+        })
+        .collect();
+
+    let (room, mut events) = Room::join(config)?;
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut rejected = false;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => room.send(line),
+                Ok(None) | Err(_) => {
+                    stdin_open = false;
+                    room.leave();
+                }
+            },
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                let done = matches!(event.kind, EventKind::Left);
+                rejected |= matches!(event.kind, EventKind::JoinRefused { .. });
+                let mut line = serde_json::to_string(&event)?;
+                line.push('\n');
+                stdout.write_all(line.as_bytes()).await?;
+                stdout.flush().await?;
+                if done {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(if rejected {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
