@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything Parlor needs to build, run and test on Debian 12, and
+# nothing that is already there. Safe to run again: each step checks first.
+# Run as root (or with sudo available).
+set -euo pipefail
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Debian packages: the compiler toolchain, WebKitGTK for the Tauri window,
+# Xvfb and the WebKit WebDriver for window tests, Chromium and ChromeDriver as
+# the browser peer in interop tests, and a few X11 tools for screenshots.
+DEBIAN_PACKAGES=(
+  build-essential pkg-config libssl-dev curl ca-certificates git
+  libwebkit2gtk-4.1-dev libxdo-dev
+  xvfb xauth dbus dbus-x11 fonts-dejavu-core webkit2gtk-driver
+  chromium chromium-driver
+  imagemagick x11-utils xdotool
+)
+if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: Debian 12's own rustc is too old for the 2024 edition, so a fresh
+# machine gets the stable toolchain from rustup.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  say "installing the Rust toolchain with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    say "adding rustup component $component"
+    rustup component add "$component"
+  fi
+done

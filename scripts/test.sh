@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every Parlor test on a fresh Debian 12 machine: installs what is
+# missing, builds, and runs unit, integration and end-to-end tests (real
+# sockets on loopback, real WebRTC peers, headless Chromium, the app window
+# under Xvfb). Ends with one summary line: "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Builds are large (Tauri + webrtc): keep them outside the clone so that
+# repeated runs on one machine reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/parlor/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=1
+
+echo "== format"
+cargo fmt --all -- --check
+
+echo "== build (binaries the end-to-end tests start)"
+cargo build --workspace --bins --quiet
+
+echo "== lint"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== tests"
+log="$(mktemp)"
+status=0
+# Window tests need a display; xvfb-run gives them one without a screen.
+xvfb-run -a --server-args="-screen 0 1280x800x24" \
+  cargo test --workspace --tests --no-fail-fast 2>&1 | tee "$log" || status=$?
+
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo
+echo "${passed} passed, ${failed} failed"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
