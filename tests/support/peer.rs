@@ -1,0 +1,175 @@
+//! A `parlor-peer` process, driven through stdin and observed through the
+//! JSON events it prints on stdout.
+
+use std::process::{ExitStatus, Stdio};
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use crate::{PATIENCE, binary};
+
+/// A running headless peer; killed when dropped.
+pub struct PeerProcess {
+    /// A name for failure messages.
+    pub label: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<String>,
+    /// Every event seen so far, for failure messages and later checks.
+    pub seen: Vec<Value>,
+    /// The room link (the first line of `create`, or the joined link).
+    pub link: String,
+}
+
+impl PeerProcess {
+    /// `parlor-peer create --server URL`: reads the link from the first line.
+    pub async fn create(label: &str, server_url: &str) -> Self {
+        let mut peer = Self::spawn(label, &["create", "--server", server_url]);
+        let first = peer.next_line().await;
+        assert!(
+            first.starts_with("parlor://join/"),
+            "{label}: first line is not a link: {first:?}"
+        );
+        peer.link = first;
+        peer
+    }
+
+    /// `parlor-peer join LINK`.
+    pub fn join(label: &str, link: &str) -> Self {
+        let mut peer = Self::spawn(label, &["join", link]);
+        peer.link = link.to_owned();
+        peer
+    }
+
+    /// Starts `parlor-peer` with `args`, WebRTC bound to loopback.
+    pub fn spawn(label: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(binary("parlor-peer"))
+            .args(args)
+            .args(["--bind", "127.0.0.1:0", "--name", label])
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start parlor-peer: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let stdin = child.stdin.take();
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            label: label.to_owned(),
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            link: String::new(),
+        }
+    }
+
+    async fn next_line(&mut self) -> String {
+        match tokio::time::timeout(PATIENCE, self.lines.recv()).await {
+            Ok(Some(line)) => line,
+            Ok(None) => panic!("{}: stdout closed; saw {:#?}", self.label, self.seen),
+            Err(_) => panic!(
+                "{}: no output for {PATIENCE:?}; saw {:#?}",
+                self.label, self.seen
+            ),
+        }
+    }
+
+    /// Waits for the next event that `matches` accepts and returns it.
+    pub async fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => line,
+                Ok(None) => panic!(
+                    "{}: exited while waiting for {what}; saw {:#?}",
+                    self.label, self.seen
+                ),
+                Err(_) => panic!(
+                    "{}: timed out waiting for {what}; saw {:#?}",
+                    self.label, self.seen
+                ),
+            };
+            let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!("{}: stdout line is not JSON ({e}): {line}", self.label)
+            });
+            self.seen.push(event.clone());
+            if matches(&event) {
+                return event;
+            }
+        }
+    }
+
+    /// Waits for an event named `name` (and, if given, with `field == value`).
+    pub async fn wait_event(&mut self, name: &str, field: Option<(&str, &str)>) -> Value {
+        self.wait_for(&format!("{name} {field:?}"), |e| {
+            e["event"] == name && field.is_none_or(|(k, v)| e[k] == v)
+        })
+        .await
+    }
+
+    /// Our peer id, from the `signaling-connected` event.
+    pub async fn peer_id(&mut self) -> String {
+        if let Some(id) = self
+            .seen
+            .iter()
+            .find(|e| e["event"] == "signaling-connected")
+        {
+            return id["peer_id"].as_str().unwrap_or_default().to_owned();
+        }
+        let event = self.wait_event("signaling-connected", None).await;
+        event["peer_id"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the chat channel to `peer` is open (or returns at once if
+    /// it opened while we waited for something else).
+    pub async fn wait_connected_to(&mut self, peer: &str) {
+        let connected = |e: &Value| e["event"] == "peer-connected" && e["peer"] == peer;
+        if !self.seen.iter().any(connected) {
+            self.wait_for(&format!("peer-connected {peer}"), connected)
+                .await;
+        }
+    }
+
+    /// Types a chat line.
+    pub async fn say(&mut self, text: &str) {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{}: stdin already closed", self.label));
+        stdin
+            .write_all(format!("{text}\n").as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot write stdin: {e}", self.label));
+        let _ = stdin.flush().await;
+    }
+
+    /// Ends input (the peer leaves the room) and waits for the exit status.
+    pub async fn finish(mut self) -> ExitStatus {
+        self.stdin.take();
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{}: did not exit after end of input", self.label))
+            .unwrap_or_else(|e| panic!("{}: wait failed: {e}", self.label))
+    }
+
+    /// Kills the process without letting it say goodbye (SIGKILL).
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
