@@ -5,7 +5,7 @@
 mod support;
 
 use parlor_engine::EventKind;
-use support::{TestPeer, loopback_config, new_link, start_server};
+use support::{TestPeer, connected_pair, start_server};
 
 const RUNS: usize = 25;
 
@@ -14,12 +14,8 @@ async fn simultaneous_offers_converge_in_every_run() {
     let server = start_server().await;
     let mut collisions = 0;
     for run in 0..RUNS {
-        let link = new_link(&server);
-        let mut alice = TestPeer::join(loopback_config(&link));
-        let mut bob = TestPeer::join(loopback_config(&link));
+        let (mut alice, mut bob) = connected_pair(&server).await;
         let (a, b) = (alice.id(), bob.id());
-        alice.wait_connected_to(&b).await;
-        bob.wait_connected_to(&a).await;
 
         let text = format!("run {run}");
         alice.room.send(text.clone());

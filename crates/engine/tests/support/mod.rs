@@ -97,3 +97,15 @@ impl TestPeer {
         .await;
     }
 }
+
+/// Two peers that join a fresh room on `server` at the same moment, returned
+/// once each has its chat channel to the other open.
+pub async fn connected_pair(server: &parlor_signal::Server) -> (TestPeer, TestPeer) {
+    let link = new_link(server);
+    let mut alice = TestPeer::join(loopback_config(&link));
+    let mut bob = TestPeer::join(loopback_config(&link));
+    let (a, b) = (alice.id(), bob.id());
+    alice.wait_connected_to(&b).await;
+    bob.wait_connected_to(&a).await;
+    (alice, bob)
+}
