@@ -1,0 +1,162 @@
+//! Everything a server can be told at start, with defaults fit for a public
+//! deployment. Tests shorten the timers; the binary maps its flags onto it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::tls::TlsConfig;
+
+/// Default listen address: loopback, on the PartyKit dev port the old
+/// library's clients expect (`partykit dev --port 1999`).
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 1999);
+
+/// How a [`Server`](crate::Server) behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (read it back with
+    /// [`Server::local_addr`](crate::Server::local_addr)).
+    pub listen: SocketAddr,
+    /// Largest text frame relayed, in bytes (default 64 KiB, ample for an SDP
+    /// offer). A larger frame is answered with `too-large` and the connection
+    /// stays usable; only frames beyond [`Config::hard_frame_limit`] end it.
+    pub max_message_size: usize,
+    /// Most members a room can hold; one more is refused with `room-full`.
+    pub max_peers_per_room: usize,
+    /// How often the server pings each client to check it is alive.
+    pub ping_interval: Duration,
+    /// How long a client may stay silent (no frame at all, pongs included)
+    /// before the server drops it and tells its room. Also bounds how long a
+    /// write to a client that stopped reading may take.
+    pub pong_timeout: Duration,
+    /// How fast one client may send frames.
+    pub rate_limit: RateLimit,
+    /// How many errors a client may cause before it is disconnected.
+    pub error_limit: ErrorLimit,
+    /// ICE servers handed out at `/parties/main/<room>/turn`.
+    pub ice: IceConfig,
+    /// Serve `wss`/`https` instead of `ws`/`http`.
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            max_message_size: 64 * 1024,
+            max_peers_per_room: 32,
+            ping_interval: Duration::from_secs(10),
+            pong_timeout: Duration::from_secs(20),
+            rate_limit: RateLimit::default(),
+            error_limit: ErrorLimit::default(),
+            ice: IceConfig::default(),
+            tls: None,
+        }
+    }
+}
+
+impl Config {
+    /// The frame size at which the WebSocket library itself gives up (and
+    /// the server closes with 1009): sixteen times `max_message_size`, at
+    /// least 1 MiB. It is set well above `max_message_size` so that a frame
+    /// that is merely too large can be read and answered with `too-large`.
+    pub fn hard_frame_limit(&self) -> usize {
+        self.max_message_size.saturating_mul(16).max(1024 * 1024)
+    }
+}
+
+/// A token bucket per connection: `burst` frames at once, refilled at
+/// `messages_per_second`. Negotiation sends a burst of ICE candidates and
+/// then almost nothing, so the burst is generous and the rate is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained frames per second.
+    pub messages_per_second: u32,
+    /// Frames that may arrive at once after a quiet period.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            messages_per_second: 50,
+            burst: 200,
+        }
+    }
+}
+
+/// A client that causes more than `max_errors` error frames within `window`
+/// is closed with 1008: one bad frame is a bug worth reporting, a stream of
+/// them is a client that is not listening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorLimit {
+    /// Error frames tolerated within one window.
+    pub max_errors: u32,
+    /// Length of the window.
+    pub window: Duration,
+}
+
+impl Default for ErrorLimit {
+    fn default() -> Self {
+        Self {
+            max_errors: 20,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The ICE servers a room's `/turn` endpoint hands out. The default (none)
+/// is a valid answer: peers on one network connect without STUN or TURN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceConfig {
+    /// STUN URLs, e.g. `stun:stun.l.google.com:19302`.
+    pub stun_urls: Vec<String>,
+    /// A TURN server, if any.
+    pub turn: Option<TurnServer>,
+}
+
+/// A TURN server and how clients authenticate to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// `turn:`/`turns:` URLs of the server.
+    pub urls: Vec<String>,
+    /// Credentials handed out with the URLs.
+    pub auth: TurnAuth,
+}
+
+/// How TURN credentials are produced.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TurnAuth {
+    /// The same username and password for everyone.
+    Static {
+        /// TURN username.
+        username: String,
+        /// TURN password.
+        credential: String,
+    },
+    /// Short-lived credentials minted per request from a secret shared with
+    /// the TURN server (the TURN REST API form coturn's `use-auth-secret`
+    /// accepts), so leaked credentials expire on their own.
+    SharedSecret {
+        /// The secret configured as `static-auth-secret` in coturn.
+        secret: String,
+        /// How long minted credentials stay valid.
+        ttl: Duration,
+    },
+}
+
+/// Keeps secrets out of logs.
+impl std::fmt::Debug for TurnAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TurnAuth::Static { username, .. } => f
+                .debug_struct("Static")
+                .field("username", username)
+                .finish_non_exhaustive(),
+            TurnAuth::SharedSecret { ttl, .. } => f
+                .debug_struct("SharedSecret")
+                .field("ttl", ttl)
+                .finish_non_exhaustive(),
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! One WebSocket connection, from upgrade to close: join checks, reading and
+//! relaying frames, liveness, and the close handshake.
+//!
+//! Each connection runs two tasks. This one reads; a writer task owns the
+//! socket's sending half and drains the member's outbox. Splitting them means
+//! a client that stops reading can stall only its own writer, never the
+//! reader that watches its liveness or other members' deliveries.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use parlor_protocol::{
+    ErrorCode, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
+};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::{Instant, timeout};
+use tracing::Instrument;
+
+use crate::limits::{ErrorCounter, TokenBucket};
+use crate::relay::{self, Refusal};
+use crate::room::{Membership, OUTBOX_CAPACITY, Outbox};
+use crate::server::{Shared, stopping};
+
+/// How long the server waits for a client to answer its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What a client asked for in its upgrade request, checked or not.
+pub(crate) struct JoinRequest {
+    /// The room, or why its name is invalid.
+    pub(crate) room: Result<RoomName, String>,
+    pub(crate) peer: Result<PeerId, TokenError>,
+    pub(crate) parlor: bool,
+    pub(crate) remote: SocketAddr,
+}
+
+/// Messages from the reader to the writer that jump the outbox queue.
+enum Control {
+    Ping,
+    /// Send what is queued, then this close frame, then stop.
+    Close(u16, &'static str),
+}
+
+/// Why the read loop ended.
+enum Ending {
+    /// The client closed or the socket failed: nothing more to send.
+    Gone,
+    /// The client stopped answering pings.
+    Silent,
+    /// The server ends the connection with this close code and reason.
+    Close(u16, &'static str),
+}
+
+/// Counts the connection in [`Shared::connections`] while it lives, so
+/// shutdown can wait for every connection to finish.
+struct OpenConnection<'a>(&'a watch::Sender<usize>);
+
+impl<'a> OpenConnection<'a> {
+    fn new(counter: &'a watch::Sender<usize>) -> Self {
+        counter.send_modify(|open| *open += 1);
+        Self(counter)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open = open.saturating_sub(1));
+    }
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// Runs a freshly upgraded connection to its end.
+pub(crate) async fn serve(socket: WebSocket, request: JoinRequest, shared: Arc<Shared>) {
+    let _open = OpenConnection::new(&shared.connections);
+    shared.metrics.connection_opened();
+    let id = shared.next_connection_id();
+    let span = tracing::info_span!("conn", id, remote = %request.remote);
+    run(socket, request, &shared).instrument(span).await;
+}
+
+async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
+    let (mut sink, mut stream) = socket.split();
+    let room = match request.room {
+        Ok(room) => room,
+        Err(error) => {
+            let message = format!("invalid room name: {error}");
+            return reject(sink, stream, JoinRejection::InvalidRoom, message, shared).await;
+        }
+    };
+    let peer = match request.peer {
+        Ok(peer) => peer,
+        Err(error) => {
+            let message = format!("invalid peer id (_pk): {error}");
+            return reject(sink, stream, JoinRejection::InvalidPeerId, message, shared).await;
+        }
+    };
+    if *shared.shutdown.borrow() {
+        let reason = "server shutting down";
+        return close_and_drain(&mut sink, &mut stream, close_code::GOING_AWAY, reason).await;
+    }
+
+    let (frames_tx, frames) = mpsc::channel(OUTBOX_CAPACITY);
+    let overflow = Arc::new(Notify::new());
+    let outbox = Outbox::new(frames_tx, Arc::clone(&overflow));
+    let membership = match shared
+        .rooms
+        .join(room, peer.clone(), request.parlor, outbox.clone())
+    {
+        Ok(membership) => membership,
+        Err(rejection) => {
+            let message = match rejection {
+                JoinRejection::DuplicatePeerId => {
+                    format!("peer id {peer} is already taken in this room")
+                }
+                _ => format!(
+                    "room is full ({} members at most)",
+                    shared.config.max_peers_per_room
+                ),
+            };
+            return reject(sink, stream, rejection, message, shared).await;
+        }
+    };
+    tracing::info!(%peer, parlor = request.parlor, "joined");
+
+    let write_timeout = shared.config.pong_timeout;
+    let (control, control_rx) = mpsc::channel(4);
+    let mut writer =
+        tokio::spawn(write_frames(sink, frames, control_rx, write_timeout).in_current_span());
+    let reader = Reader {
+        shared,
+        peer: &peer,
+        membership: &membership,
+        outbox: &outbox,
+        rate: TokenBucket::new(shared.config.rate_limit, std::time::Instant::now()),
+        errors: ErrorCounter::new(shared.config.error_limit, std::time::Instant::now()),
+    };
+    let ending = reader.read(&mut stream, &control, &overflow).await;
+    // Leave before the close handshake so the room hears of it at once.
+    drop(membership);
+
+    match ending {
+        Ending::Close(code, reason) => {
+            tracing::info!(%peer, code, reason, "closing");
+            // The writer sends what is queued, then the close frame; then the
+            // client's close frame (or the grace period) ends the read side.
+            let finish = async {
+                if control.send(Control::Close(code, reason)).await.is_ok() {
+                    let _ = (&mut writer).await;
+                    while let Some(Ok(_)) = stream.next().await {}
+                }
+            };
+            let _ = timeout(CLOSE_GRACE, finish).await;
+        }
+        Ending::Silent => tracing::info!(%peer, "dropped: no answer to pings"),
+        Ending::Gone => tracing::info!(%peer, "left"),
+    }
+    writer.abort();
+}
+
+/// Refuses a join: an error frame first (browsers cannot read the HTTP
+/// status of an upgrade), then the close code for the rejection.
+async fn reject(
+    mut sink: Sink,
+    mut stream: Stream,
+    rejection: JoinRejection,
+    message: String,
+    shared: &Shared,
+) {
+    tracing::info!(code = %rejection.error_code(), %message, "join refused");
+    shared.metrics.error(rejection.error_code());
+    let frame = ServerMessage::error(rejection.error_code(), message).to_json();
+    if timeout(CLOSE_GRACE, sink.send(Message::Text(frame.into())))
+        .await
+        .is_ok_and(|sent| sent.is_ok())
+    {
+        let reason = match rejection {
+            JoinRejection::InvalidRoom => "invalid room name",
+            JoinRejection::InvalidPeerId => "invalid peer id",
+            JoinRejection::DuplicatePeerId => "duplicate peer id",
+            JoinRejection::RoomFull => "room full",
+        };
+        close_and_drain(&mut sink, &mut stream, rejection.close_code(), reason).await;
+    }
+}
+
+/// Sends a close frame and waits, briefly, for the client's.
+async fn close_and_drain(sink: &mut Sink, stream: &mut Stream, code: u16, reason: &'static str) {
+    let handshake = async {
+        if sink.send(close_message(code, reason)).await.is_ok() {
+            while let Some(Ok(_)) = stream.next().await {}
+        }
+    };
+    let _ = timeout(CLOSE_GRACE, handshake).await;
+}
+
+fn close_message(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// The reading half of a member's connection.
+struct Reader<'a> {
+    shared: &'a Shared,
+    peer: &'a PeerId,
+    membership: &'a Membership,
+    /// The member's own outbox, for error frames.
+    outbox: &'a Outbox,
+    rate: TokenBucket,
+    errors: ErrorCounter,
+}
+
+impl Reader<'_> {
+    /// Reads until the connection should end, and says why.
+    async fn read(
+        mut self,
+        stream: &mut Stream,
+        control: &mpsc::Sender<Control>,
+        overflow: &Notify,
+    ) -> Ending {
+        let config = &self.shared.config;
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let silence = tokio::time::sleep(config.pong_timeout);
+        tokio::pin!(silence);
+        let mut shutdown = self.shared.shutdown.clone();
+
+        loop {
+            tokio::select! {
+                incoming = stream.next() => {
+                    let message = match incoming {
+                        Some(Ok(message)) => message,
+                        Some(Err(error)) => return ending_for(error),
+                        None => return Ending::Gone,
+                    };
+                    silence.as_mut().reset(Instant::now() + config.pong_timeout);
+                    if let Some(ending) = self.handle(message) {
+                        return ending;
+                    }
+                }
+                _ = ping.tick() => {
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = control.try_send(Control::Ping) {
+                        // The writer gave up on this client.
+                        return Ending::Gone;
+                    }
+                }
+                () = &mut silence => return Ending::Silent,
+                () = overflow.notified() => {
+                    return Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough");
+                }
+                () = stopping(&mut shutdown) => {
+                    return Ending::Close(close_code::GOING_AWAY, "server shutting down");
+                }
+            }
+        }
+    }
+
+    /// Handles one frame; `Some` ends the connection.
+    fn handle(&mut self, message: Message) -> Option<Ending> {
+        let now = std::time::Instant::now();
+        let refusal = match message {
+            Message::Text(text) => {
+                if self.rate.try_take(now) {
+                    self.relay(&text).err()?
+                } else {
+                    Refusal::new(ErrorCode::RateLimited, "sending too fast; frame dropped")
+                }
+            }
+            Message::Binary(_) => Refusal::new(
+                ErrorCode::BinaryFrame,
+                "binary frames are not relayed; send JSON text",
+            ),
+            // Pongs only prove liveness (already noted); pings are answered
+            // by the WebSocket library; a close is answered on the next read.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return None,
+        };
+        tracing::debug!(code = %refusal.code, message = %refusal.message, "frame refused");
+        self.shared.metrics.error(refusal.code);
+        self.outbox.push(
+            ServerMessage::error(refusal.code, refusal.message)
+                .to_json()
+                .into(),
+        );
+        self.errors.record(now).then_some(Ending::Close(
+            close_code::POLICY_VIOLATION,
+            "too many errors",
+        ))
+    }
+
+    fn relay(&self, text: &str) -> Result<(), Refusal> {
+        let relay = relay::prepare(text, self.peer, self.shared.config.max_message_size)?;
+        self.membership
+            .relay(relay.to.as_deref(), &relay.text)
+            .map(drop)
+            .map_err(|_| {
+                Refusal::new(
+                    ErrorCode::UnknownPeer,
+                    format!(
+                        "no other member {:?} in this room",
+                        relay.to.unwrap_or_default()
+                    ),
+                )
+            })
+    }
+}
+
+/// A read error ends the connection; a frame beyond the hard limit gets a
+/// 1009 close, anything else (reset, protocol violation) just ends it.
+fn ending_for(error: axum::Error) -> Ending {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match error.into_inner().downcast::<WsError>() {
+        Ok(error) if matches!(*error, WsError::Capacity(_)) => {
+            Ending::Close(close_code::MESSAGE_TOO_BIG, "frame too large")
+        }
+        Ok(error) => {
+            tracing::debug!(%error, "read failed");
+            Ending::Gone
+        }
+        Err(error) => {
+            tracing::debug!(%error, "read failed");
+            Ending::Gone
+        }
+    }
+}
+
+/// The writing half: sends outbox frames and control frames until told to
+/// close, the outbox ends, or a write takes longer than `write_timeout`.
+async fn write_frames(
+    mut sink: Sink,
+    mut frames: mpsc::Receiver<Utf8Bytes>,
+    mut control: mpsc::Receiver<Control>,
+    write_timeout: Duration,
+) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            control = control.recv() => match control {
+                Some(Control::Ping) => Message::Ping(Bytes::new()),
+                Some(Control::Close(code, reason)) => {
+                    let close = async {
+                        while let Ok(frame) = frames.try_recv() {
+                            sink.feed(Message::Text(frame)).await?;
+                        }
+                        sink.send(close_message(code, reason)).await
+                    };
+                    let _ = timeout(write_timeout, close).await;
+                    return;
+                }
+                None => return,
+            },
+            frame = frames.recv() => match frame {
+                Some(frame) => Message::Text(frame),
+                None => return,
+            },
+        };
+        // Queue whatever else is ready so one flush carries it all.
+        let batch = async {
+            sink.feed(first).await?;
+            while let Ok(frame) = frames.try_recv() {
+                sink.feed(Message::Text(frame)).await?;
+            }
+            sink.flush().await
+        };
+        match timeout(write_timeout, batch).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "write failed");
+                return;
+            }
+            Err(_) => {
+                tracing::info!("write timed out; client is not reading");
+                return;
+            }
+        }
+    }
+}

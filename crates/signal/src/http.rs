@@ -1,0 +1,173 @@
+//! HTTP routes: the room endpoint (WebSocket upgrade or health check), the
+//! ICE-servers endpoint with CORS, and metrics.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::rejection::PathRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use parlor_protocol::{
+    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, RoomName, TokenError,
+};
+
+use crate::connection::{self, JoinRequest};
+use crate::listener::ClientAddr;
+use crate::metrics::Gauges;
+use crate::server::Shared;
+use crate::turn;
+
+/// Buffer for reading frames; small because signaling frames are small, and
+/// idle connections should cost little. It grows for larger frames.
+const READ_BUFFER_SIZE: usize = 8 * 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/parties/main/{room}", get(room))
+        .route(
+            "/parties/main/{room}/turn",
+            get(turn).options(turn_preflight),
+        )
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+}
+
+/// `GET /parties/main/<room>`: a WebSocket upgrade joins the room; a plain
+/// request (or `HEAD`, which axum answers from the `GET` route) is the health
+/// check the old library's docs use.
+///
+/// Upgrades are accepted even when the room name or peer id is invalid: the
+/// connection then explains itself with an error frame and a 44xx close code,
+/// which browsers expose, unlike an HTTP status.
+async fn room(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(ClientAddr(remote)): ConnectInfo<ClientAddr>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let room = parse_room(path);
+    let Ok(upgrade) = upgrade else {
+        return match room {
+            Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+            Err(error) => invalid_room(&error),
+        };
+    };
+    let (peer, parlor) = parse_query(query.as_deref().unwrap_or_default());
+    let request = JoinRequest {
+        room,
+        peer,
+        parlor,
+        remote,
+    };
+    let limit = shared.config.hard_frame_limit();
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER_SIZE)
+        .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
+        .on_upgrade(move |socket| connection::serve(socket, request, shared))
+}
+
+/// The room named in the path, or why it is not a valid name.
+fn parse_room(path: Result<Path<String>, PathRejection>) -> Result<RoomName, String> {
+    match path {
+        Ok(Path(room)) => room.parse().map_err(|error: TokenError| error.to_string()),
+        // Only a path that does not decode to UTF-8 gets here.
+        Err(_) => Err("not UTF-8".to_owned()),
+    }
+}
+
+/// Reads `_pk` and `parlor` from the query, leniently: unknown parameters
+/// are ignored, the first of repeated ones wins, and a missing `_pk` gets a
+/// random UUID (as `partysocket` would have made one).
+fn parse_query(query: &str) -> (Result<PeerId, TokenError>, bool) {
+    let mut peer = None;
+    let mut parlor = None;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if key == PEER_ID_PARAM && peer.is_none() {
+            peer = Some(value.parse());
+        } else if key == PARLOR_PARAM && parlor.is_none() {
+            parlor = Some(value == PARLOR_PARAM_VALUE);
+        }
+    }
+    let peer = peer.unwrap_or_else(|| uuid::Uuid::new_v4().to_string().parse());
+    (peer, parlor.unwrap_or(false))
+}
+
+/// `GET /parties/main/<room>/turn`: the ICE servers, readable from any
+/// origin because old clients fetch it from the page's origin.
+async fn turn(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let mut response = match parse_room(path) {
+        Ok(_) => {
+            let body = turn::ice_servers(&shared.config.ice, SystemTime::now());
+            ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+        }
+        Err(error) => invalid_room(&error),
+    };
+    allow_any_origin(response.headers_mut());
+    response
+}
+
+/// `OPTIONS /parties/main/<room>/turn`: the CORS preflight a browser sends
+/// when the page adds headers to its fetch.
+async fn turn_preflight(request_headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    allow_any_origin(headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    let allowed = request_headers
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allowed);
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+fn invalid_room(error: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        format!("invalid room name: {error}\n"),
+    )
+        .into_response()
+}
+
+fn allow_any_origin(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let occupancy = shared.rooms.occupancy();
+    let gauges = Gauges {
+        open_connections: *shared.connections.borrow(),
+        rooms: occupancy.rooms,
+        members: occupancy.members,
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.metrics.render(&gauges),
+    )
+        .into_response()
+}

@@ -1,0 +1,74 @@
+//! Parlor's signaling server: the relay through which the members of a room
+//! find each other and pass offers, answers and ICE candidates.
+//!
+//! It replaces the PartyKit server of the JS library `substrate-system/webrtc`
+//! and speaks its protocol, so old browser clients (`partysocket`) keep
+//! working, plus Parlor's additions. The same library serves the
+//! `parlor-signal` binary, the desktop app's embedded server and the tests:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), parlor_signal::StartError> {
+//! let server = parlor_signal::Server::start(parlor_signal::Config::default()).await?;
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Protocol
+//!
+//! The wire types are in [`parlor_protocol`]; these are the server's rules.
+//!
+//! - **URL.** `ws[s]://HOST[:PORT]/parties/main/<room>?_pk=<peer-id>`, the
+//!   layout `partysocket` builds. A client declares itself a Parlor client
+//!   with the extra parameter `parlor=1`. Without `_pk` the server assigns a
+//!   random UUID, as lenient as PartyKit toward odd clients. Room names and
+//!   peer ids are tokens of 1–64 ASCII letters, digits, `-` or `_`.
+//! - **HTTP.** `GET`/`HEAD /parties/main/<room>` answers 200 (health check).
+//!   `GET /parties/main/<room>/turn` answers `{"iceServers":[...]}` with
+//!   `Access-Control-Allow-Origin: *` (old clients fetch it cross-origin
+//!   before building a peer connection), and `OPTIONS` answers the CORS
+//!   preflight. `GET /metrics` is the Prometheus text exposition.
+//! - **Peer lists.** On every join and leave, every member receives
+//!   `{"type":"info:peerlist","peers":[...],"parlor":[...]}`: the *other*
+//!   members in join order, oldest first, and the subset that declared
+//!   `parlor=1` (old clients ignore the extra field).
+//! - **Relay.** Any JSON object a member sends is relayed, unknown types
+//!   included, with `"from":"<sender id>"` written by the server over
+//!   whatever the client put there. Without `to` (or with `"to":null`) it goes
+//!   to every other member; with `"to":"<id>"` only to that member.
+//! - **Errors.** A frame that is not relayed gets
+//!   `{"type":"error","code":...,"message":...}` back, with code `not-json`,
+//!   `not-object`, `too-large` (over [`Config::max_message_size`], 64 KiB by
+//!   default), `binary-frame`, `unknown-peer` (`to` names no other member)
+//!   or `rate-limited`. The connection stays usable; a client causing more
+//!   than [`ErrorLimit::max_errors`] errors within [`ErrorLimit::window`] is
+//!   closed with 1008. A frame beyond [`Config::hard_frame_limit`] cannot
+//!   even be read and closes the connection with 1009.
+//! - **Join rejections.** Browsers cannot read the HTTP status of a failed
+//!   upgrade, so the server accepts it, sends an error frame (`invalid-room`,
+//!   `invalid-peer-id`, `duplicate-peer-id`, `room-full`), then closes with
+//!   4400 (invalid room or id), 4409 (duplicate id: the *first* connection
+//!   keeps it) or 4429 (room full), with a reason text.
+//! - **Liveness.** The server pings every [`Config::ping_interval`]; a client
+//!   silent for [`Config::pong_timeout`] is dropped and its room gets a new
+//!   peer list. A client that stops reading until its outbox overflows is
+//!   closed with 1008.
+//! - **Shutdown.** [`Server::shutdown`] (and SIGINT/SIGTERM in the binary)
+//!   sends every client a close frame with code 1001, then stops.
+
+mod config;
+mod connection;
+mod http;
+mod limits;
+mod listener;
+mod metrics;
+mod relay;
+mod room;
+mod server;
+mod tls;
+mod turn;
+
+pub use config::{Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth, TurnServer};
+pub use server::{Server, StartError};
+pub use tls::{TlsConfig, TlsError};

@@ -1,0 +1,198 @@
+//! `parlor-signal`: runs the signaling server until SIGINT or SIGTERM.
+//!
+//! The first line on stdout is `listening on HOST:PORT` with the real port,
+//! so scripts and tests can start it with `--listen 127.0.0.1:0` and find it.
+//! Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use parlor_signal::{Config, IceConfig, RateLimit, Server, TlsConfig, TurnAuth, TurnServer};
+use tracing_subscriber::EnvFilter;
+
+/// Parlor's signaling server: peers of a room find each other here and pass
+/// offers, answers and ICE candidates (PartyKit-compatible protocol).
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "PARLOR_SIGNAL_LISTEN", default_value_t = parlor_signal::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+
+    /// Largest relayed frame in bytes [default: 65536].
+    #[arg(long, env = "PARLOR_SIGNAL_MAX_MESSAGE_SIZE")]
+    max_message_size: Option<usize>,
+
+    /// Most members per room [default: 32].
+    #[arg(long, env = "PARLOR_SIGNAL_MAX_PEERS_PER_ROOM")]
+    max_peers_per_room: Option<usize>,
+
+    /// Seconds between liveness pings [default: 10].
+    #[arg(long, env = "PARLOR_SIGNAL_PING_INTERVAL")]
+    ping_interval: Option<u64>,
+
+    /// Seconds of silence after which a client is dropped [default: 20].
+    #[arg(long, env = "PARLOR_SIGNAL_PONG_TIMEOUT")]
+    pong_timeout: Option<u64>,
+
+    /// Sustained frames per second one client may send [default: 50].
+    #[arg(long, env = "PARLOR_SIGNAL_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+
+    /// Frames one client may send at once after a quiet period [default: 200].
+    #[arg(long, env = "PARLOR_SIGNAL_RATE_BURST")]
+    rate_burst: Option<u32>,
+
+    /// STUN URL handed out at /turn, e.g. stun:stun.l.google.com:19302
+    /// (repeatable; comma-separated in the environment variable).
+    #[arg(long = "stun", env = "PARLOR_SIGNAL_STUN", value_delimiter = ',')]
+    stun: Vec<String>,
+
+    /// TURN URL handed out at /turn, e.g. turn:turn.example.org:3478
+    /// (repeatable); needs --turn-username/--turn-credential or --turn-secret.
+    #[arg(long = "turn", env = "PARLOR_SIGNAL_TURN", value_delimiter = ',')]
+    turn: Vec<String>,
+
+    /// Static TURN username.
+    #[arg(
+        long,
+        env = "PARLOR_SIGNAL_TURN_USERNAME",
+        requires = "turn_credential"
+    )]
+    turn_username: Option<String>,
+
+    /// Static TURN password.
+    #[arg(
+        long,
+        env = "PARLOR_SIGNAL_TURN_CREDENTIAL",
+        requires = "turn_username"
+    )]
+    turn_credential: Option<String>,
+
+    /// Secret shared with the TURN server (coturn `static-auth-secret`):
+    /// hand out short-lived TURN REST API credentials instead of static ones.
+    #[arg(
+        long,
+        env = "PARLOR_SIGNAL_TURN_SECRET",
+        conflicts_with_all = ["turn_username", "turn_credential"]
+    )]
+    turn_secret: Option<String>,
+
+    /// Lifetime in seconds of credentials minted from --turn-secret.
+    #[arg(long, env = "PARLOR_SIGNAL_TURN_TTL", default_value_t = 86_400)]
+    turn_ttl: u64,
+
+    /// PEM certificate chain: serve wss/https (needs --tls-key).
+    #[arg(long, env = "PARLOR_SIGNAL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "PARLOR_SIGNAL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl Args {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let defaults = Config::default();
+        let turn = match (
+            self.turn.is_empty(),
+            self.turn_username,
+            self.turn_credential,
+        ) {
+            (true, None, None) if self.turn_secret.is_none() => None,
+            (true, _, _) => bail!("TURN credentials given without --turn URL"),
+            (false, Some(username), Some(credential)) => Some(TurnServer {
+                urls: self.turn,
+                auth: TurnAuth::Static {
+                    username,
+                    credential,
+                },
+            }),
+            (false, _, _) => match self.turn_secret {
+                Some(secret) => Some(TurnServer {
+                    urls: self.turn,
+                    auth: TurnAuth::SharedSecret {
+                        secret,
+                        ttl: Duration::from_secs(self.turn_ttl),
+                    },
+                }),
+                None => {
+                    bail!("--turn needs --turn-username and --turn-credential, or --turn-secret")
+                }
+            },
+        };
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                TlsConfig::from_pem_files(&cert, &key).context("cannot use the TLS certificate")?,
+            ),
+            _ => None,
+        };
+        Ok(Config {
+            listen: self.listen,
+            max_message_size: self.max_message_size.unwrap_or(defaults.max_message_size),
+            max_peers_per_room: self
+                .max_peers_per_room
+                .unwrap_or(defaults.max_peers_per_room),
+            ping_interval: self
+                .ping_interval
+                .map_or(defaults.ping_interval, Duration::from_secs),
+            pong_timeout: self
+                .pong_timeout
+                .map_or(defaults.pong_timeout, Duration::from_secs),
+            rate_limit: RateLimit {
+                messages_per_second: self
+                    .rate_limit
+                    .unwrap_or(defaults.rate_limit.messages_per_second),
+                burst: self.rate_burst.unwrap_or(defaults.rate_limit.burst),
+            },
+            error_limit: defaults.error_limit,
+            ice: IceConfig {
+                stun_urls: self.stun,
+                turn,
+            },
+            tls,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Args::parse().into_config()?;
+
+    // Every client is a file descriptor; the soft limit is often far below
+    // what the system allows.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "cannot raise the open-files limit");
+    }
+
+    let server = Server::start(config).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", server.local_addr())?;
+    stdout.flush()?;
+    drop(stdout);
+
+    wait_for_signal().await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`).
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot listen for SIGINT")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

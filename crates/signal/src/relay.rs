@@ -1,0 +1,120 @@
+//! What the server does with one text frame from a member: refuse it with an
+//! error code, or stamp it with `from` and decide who gets it.
+//!
+//! Kept free of I/O so every rule can be checked in isolation.
+
+use axum::extract::ws::Utf8Bytes;
+use parlor_protocol::{ErrorCode, FROM_FIELD, PeerId, TO_FIELD};
+use serde_json::Value;
+
+/// A frame accepted for relaying.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Relay {
+    /// The `to` member, or `None` to broadcast to every other member.
+    pub(crate) to: Option<String>,
+    /// The frame as it will be delivered, `from` included.
+    pub(crate) text: Utf8Bytes,
+}
+
+/// A frame refused, with the error code and message to send back.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Refusal {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a text frame from `from` and prepares it for delivery.
+///
+/// Any JSON object is relayed, unknown `type`s included (MDN's signaling
+/// guidance: let unrecognised messages through). The server overwrites
+/// `from` so receivers can trust it, and leaves `to` in place. A `to` of
+/// `null` counts as absent, as JavaScript clients produce it for "no target".
+pub(crate) fn prepare(text: &str, from: &PeerId, max_size: usize) -> Result<Relay, Refusal> {
+    if text.len() > max_size {
+        return Err(Refusal::new(
+            ErrorCode::TooLarge,
+            format!(
+                "frame of {} bytes exceeds the limit of {max_size} bytes",
+                text.len()
+            ),
+        ));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| Refusal::new(ErrorCode::NotJson, format!("frame is not JSON: {error}")))?;
+    let Value::Object(mut object) = value else {
+        return Err(Refusal::new(
+            ErrorCode::NotObject,
+            "frame must be a JSON object",
+        ));
+    };
+    let to = match object.get(TO_FIELD) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(to)) => Some(to.clone()),
+        Some(_) => {
+            return Err(Refusal::new(
+                ErrorCode::UnknownPeer,
+                "`to` must be a peer id string",
+            ));
+        }
+    };
+    object.insert(FROM_FIELD.to_owned(), Value::String(from.to_string()));
+    let text = Value::Object(object).to_string();
+    Ok(Relay {
+        to,
+        text: text.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> PeerId {
+        "alice".parse().unwrap()
+    }
+
+    fn relayed(text: &str) -> Value {
+        let relay = prepare(text, &alice(), 1024).unwrap();
+        serde_json::from_str(relay.text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn stamps_from_over_a_forged_one() {
+        assert_eq!(relayed(r#"{"from":"mallory","x":1}"#)["from"], "alice");
+    }
+
+    #[test]
+    fn keeps_unknown_fields_and_types() {
+        let value = relayed(r#"{"type":"whatever","nested":{"a":[1,2]}}"#);
+        assert_eq!(value["type"], "whatever");
+        assert_eq!(value["nested"]["a"][1], 2);
+    }
+
+    #[test]
+    fn reads_to_and_treats_null_as_broadcast() {
+        let relay = prepare(r#"{"to":"bob"}"#, &alice(), 1024).unwrap();
+        assert_eq!(relay.to.as_deref(), Some("bob"));
+        let relay = prepare(r#"{"to":null}"#, &alice(), 1024).unwrap();
+        assert_eq!(relay.to, None);
+    }
+
+    #[test]
+    fn refuses_each_kind_of_bad_frame() {
+        let code = |text: &str, max| prepare(text, &alice(), max).unwrap_err().code;
+        assert_eq!(code("hello", 1024), ErrorCode::NotJson);
+        assert_eq!(code("[1,2]", 1024), ErrorCode::NotObject);
+        assert_eq!(code("\"s\"", 1024), ErrorCode::NotObject);
+        assert_eq!(code(r#"{"to":5}"#, 1024), ErrorCode::UnknownPeer);
+        assert_eq!(code(r#"{"a":"0123456789"}"#, 10), ErrorCode::TooLarge);
+        assert_eq!(code(&"[".repeat(10_000), 100_000), ErrorCode::NotJson);
+    }
+}

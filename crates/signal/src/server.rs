@@ -1,0 +1,200 @@
+//! Starting and stopping a server.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::http;
+use crate::listener::{ClientAddr, PlainListener};
+use crate::metrics::Metrics;
+use crate::room::Rooms;
+use crate::tls::TlsListener;
+
+/// How long [`Server::shutdown`] waits for clients to finish their close
+/// handshakes before it stops regardless.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// The listen address could not be bound (in use, no permission...).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from [`Config::listen`].
+        addr: SocketAddr,
+        /// What went wrong.
+        source: io::Error,
+    },
+}
+
+/// State shared by the HTTP handlers and every connection.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) rooms: Arc<Rooms>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Turns true when the server starts shutting down.
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Number of open WebSocket connections.
+    pub(crate) connections: watch::Sender<usize>,
+    next_connection_id: AtomicU64,
+}
+
+impl Shared {
+    /// A number that tells connections apart in logs.
+    pub(crate) fn next_connection_id(&self) -> u64 {
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A running signaling server.
+///
+/// Dropping it stops the server too, but without waiting for clients; call
+/// [`Server::shutdown`] to close every client cleanly first.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    tls: bool,
+    shutdown: watch::Sender<bool>,
+    connections: watch::Receiver<usize>,
+    serving: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds [`Config::listen`] and starts serving in the background on the
+    /// current Tokio runtime.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        if config.ping_interval.is_zero() {
+            return Err(StartError::InvalidConfig("ping_interval must not be zero"));
+        }
+        if config.pong_timeout <= config.ping_interval {
+            return Err(StartError::InvalidConfig(
+                "pong_timeout must be longer than ping_interval, or quiet clients would be dropped",
+            ));
+        }
+        let addr = config.listen;
+        let tcp = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = tcp
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (connections_tx, connections) = watch::channel(0);
+        let metrics = Arc::new(Metrics::default());
+        let tls = config.tls.clone();
+        let shared = Arc::new(Shared {
+            rooms: Rooms::new(config.max_peers_per_room, Arc::clone(&metrics)),
+            config,
+            metrics,
+            shutdown: shutdown_rx.clone(),
+            connections: connections_tx,
+            next_connection_id: AtomicU64::new(1),
+        });
+        let router = http::router(shared);
+
+        let serving = match &tls {
+            None => spawn_serve(PlainListener(tcp), router, shutdown_rx),
+            Some(tls) => {
+                let listener = TlsListener::new(tcp, tls, shutdown_rx.clone())
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                spawn_serve(listener, router, shutdown_rx)
+            }
+        };
+        tracing::info!(%local_addr, tls = tls.is_some(), "listening");
+        Ok(Server {
+            local_addr,
+            tls: tls.is_some(),
+            shutdown,
+            connections,
+            serving: Some(serving),
+        })
+    }
+
+    /// The address actually bound (the real port when
+    /// [`Config::listen`] asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's base URL, `ws://` or `wss://` with the bound address:
+    /// what a client passes to [`parlor_protocol::ServerUrl`].
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Stops accepting, sends every client a close frame with code 1001
+    /// ("going away"), and waits (a few seconds at most) for the close
+    /// handshakes to finish.
+    pub async fn shutdown(mut self) {
+        tracing::info!("shutting down");
+        self.shutdown.send_replace(true);
+        let mut connections = self.connections.clone();
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            // The value guard is dropped here: it must not live across an
+            // `.await`, or this future could not be spawned.
+            let _ = connections.wait_for(|&open| open == 0).await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some clients did not finish closing in time");
+        }
+        if let Some(serving) = self.serving.take() {
+            // The HTTP side only has plain requests left to finish.
+            let abort = serving.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, serving).await.is_err() {
+                abort.abort();
+            }
+        }
+        tracing::info!("stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+///
+/// Discards the value guard that `wait_for` returns, which must not be held
+/// across an `.await` in a task.
+pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves `router` on `listener` until `shutdown` turns true.
+fn spawn_serve<L>(
+    listener: L,
+    router: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    ClientAddr: for<'a> Connected<IncomingStream<'a, L>>,
+{
+    let service = router.into_make_service_with_connect_info::<ClientAddr>();
+    tokio::spawn(async move {
+        let stop = async move { stopping(&mut shutdown).await };
+        if let Err(error) = axum::serve(listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(%error, "server stopped with an error");
+        }
+    })
+}
