@@ -1,0 +1,83 @@
+//! The `parlor-signal` executable: address on the first stdout line, flags
+//! from the environment, clean exit on SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use parlor_protocol::close_code;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::{Client, GUARD, http};
+
+/// Starts the binary on a free port and reads its address from stdout.
+async fn spawn(envs: &[(&str, &str)]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parlor-signal"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn parlor-signal");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = tokio::time::timeout(GUARD, BufReader::new(stdout).lines().next_line())
+        .await
+        .expect("first line in time")
+        .expect("read stdout")
+        .expect("a first line");
+    let addr = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("HOST:PORT");
+    (child, addr)
+}
+
+#[tokio::test]
+async fn binary_exits_zero_on_sigterm_after_sending_going_away() {
+    let (mut child, addr) = spawn(&[]).await;
+    assert_ne!(addr.port(), 0, "the real port is printed");
+    let mut alice = Client::open(addr, "room", "_pk=alice&parlor=1", "alice").await;
+    alice.recv_peer_list().await;
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+
+    let close = alice.expect_close().await;
+    assert_eq!(u16::from(close.code), close_code::GOING_AWAY);
+    let status = tokio::time::timeout(GUARD, child.wait())
+        .await
+        .expect("exits in time")
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn binary_reads_ice_servers_from_environment() {
+    let (_child, addr) = spawn(&[
+        (
+            "PARLOR_SIGNAL_STUN",
+            "stun:one.example:3478,stun:two.example:3478",
+        ),
+        ("PARLOR_SIGNAL_TURN", "turn:turn.example:3478"),
+        ("PARLOR_SIGNAL_TURN_USERNAME", "user"),
+        ("PARLOR_SIGNAL_TURN_CREDENTIAL", "pass"),
+    ])
+    .await;
+    let response = http(addr, "GET", "/parties/main/room/turn", &[]).await;
+    assert_eq!(response.status, 200);
+    let body: Value = serde_json::from_str(&response.body).expect("JSON");
+    assert_eq!(
+        body["iceServers"][0]["urls"],
+        serde_json::json!(["stun:one.example:3478", "stun:two.example:3478"])
+    );
+    assert_eq!(body["iceServers"][1]["urls"][0], "turn:turn.example:3478");
+    assert_eq!(body["iceServers"][1]["username"], "user");
+    assert_eq!(body["iceServers"][1]["credential"], "pass");
+}

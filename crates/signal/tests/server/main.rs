@@ -1,0 +1,18 @@
+//! Integration tests of the signaling server: real WebSocket and HTTP
+//! clients on loopback against a server started in-process through the
+//! library (and, in `binary`, the real `parlor-signal` executable).
+//!
+//! One test binary with a module per topic keeps link time down; each test
+//! is one rule of the protocol, named as a sentence.
+
+mod bad_input;
+mod binary;
+mod http_endpoints;
+mod join_rejections;
+mod liveness;
+mod peer_lists;
+mod random_frames;
+mod relay;
+mod shutdown;
+mod support;
+mod tls;
