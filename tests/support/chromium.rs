@@ -1,0 +1,256 @@
+//! Headless Chromium as a peer: one chromedriver process per browser (in its
+//! own process group, so killing the group also ends the Chromium it
+//! started), driven over WebDriver with fantoccini, and the old JavaScript
+//! client page (`tests/browser/old-client.html`) on top of it.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::PATIENCE;
+
+/// How Chromium publishes its host candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mdns {
+    /// Chromium's default: host addresses hidden behind random `<uuid>.local` names.
+    Hide,
+    /// `--disable-features=WebRtcHideLocalIpsWithMdns`: plain IP addresses.
+    Expose,
+}
+
+/// chromedriver and its Chromium; the whole process group is ended on drop.
+struct Driver {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// One headless Chromium with one WebDriver session.
+pub struct Chromium {
+    client: fantoccini::Client,
+    _driver: Driver,
+}
+
+impl Chromium {
+    /// Starts chromedriver on a free loopback port and opens a session with a
+    /// fresh profile.
+    pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let profile =
+            std::env::temp_dir().join(format!("parlor-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&profile)?;
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
+        let driver = Driver { child, profile };
+
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            format!("--user-data-dir={}", driver.profile.display()),
+        ];
+        if mdns == Mdns::Expose {
+            args.push("--disable-features=WebRtcHideLocalIpsWithMdns".to_owned());
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({ "binary": "/usr/bin/chromium", "args": args }),
+        );
+
+        // chromedriver needs a moment before it accepts sessions.
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let client = loop {
+            let attempt = fantoccini::ClientBuilder::new(
+                hyper_util::client::legacy::connect::HttpConnector::new(),
+            )
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await;
+            match attempt {
+                Ok(client) => break client,
+                Err(error) if tokio::time::Instant::now() > deadline => {
+                    bail!("chromedriver did not accept a session: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(300)),
+                None,
+                None,
+            ))
+            .await?;
+        Ok(Self {
+            client,
+            _driver: driver,
+        })
+    }
+
+    /// Opens a local file.
+    pub async fn open(&self, page: &Path) -> anyhow::Result<()> {
+        let page = page
+            .canonicalize()
+            .with_context(|| format!("{} is missing", page.display()))?;
+        self.client
+            .goto(&format!("file://{}", page.display()))
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `script` as a function body (`arguments[i]` are `args`); a
+    /// returned promise is awaited.
+    pub async fn eval(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .with_context(|| format!("running {script:?}"))
+    }
+
+    /// Polls the JavaScript expression `condition` until it is true.
+    pub async fn wait_until(&self, condition: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let script = format!("return Boolean({condition});");
+        while self.eval(&script, vec![]).await? != Value::Bool(true) {
+            if tokio::time::Instant::now() > deadline {
+                bail!("timed out after {PATIENCE:?} waiting for {condition}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Ends the WebDriver session (the process group ends on drop).
+    pub async fn close(self) {
+        let Self { client, _driver } = self;
+        let _ = client.close().await;
+    }
+}
+
+/// A file of `tests/browser/`.
+pub fn browser_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("browser")
+        .join(name)
+}
+
+/// The old JavaScript client (`tests/browser/old-client.js`) in its own
+/// Chromium. Failures carry the page's log.
+pub struct OldClient {
+    /// The browser the page runs in, for scripts of one's own.
+    pub browser: Chromium,
+    /// Its peer id, once started.
+    pub id: String,
+}
+
+impl OldClient {
+    /// Starts a browser and loads the page.
+    pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
+        let browser = Chromium::launch(mdns).await?;
+        browser.open(&browser_file("old-client.html")).await?;
+        Ok(Self {
+            browser,
+            id: String::new(),
+        })
+    }
+
+    /// Joins `room` on the signaling server at `server_host` (`HOST:PORT`);
+    /// returns once the socket is open.
+    pub async fn start(&mut self, server_host: &str, room: &str) -> anyhow::Result<String> {
+        let id = self
+            .browser
+            .eval(
+                "return oldClient.start(arguments[0], arguments[1]);",
+                vec![json!(server_host), json!(room)],
+            )
+            .await?;
+        self.id = id.as_str().context("start() returned no id")?.to_owned();
+        Ok(self.id.clone())
+    }
+
+    /// Clicks "Connect": creates the chat channel (and so makes an offer).
+    pub async fn connect(&self) -> anyhow::Result<()> {
+        self.browser
+            .eval("return oldClient.connect();", vec![])
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until the channel is open and our `info` has been sent.
+    pub async fn wait_open(&self) -> anyhow::Result<()> {
+        self.wait_until("oldClient.state === 'open'").await
+    }
+
+    /// Waits until `condition` holds, with the page's log on failure.
+    pub async fn wait_until(&self, condition: &str) -> anyhow::Result<()> {
+        match self.browser.wait_until(condition).await {
+            Ok(()) => Ok(()),
+            Err(error) => bail!("{error}\nold client's log:\n{}", self.log().await),
+        }
+    }
+
+    /// Waits for the chat text `text`.
+    pub async fn wait_message(&self, text: &str) -> anyhow::Result<()> {
+        let literal = serde_json::to_string(text)?;
+        self.wait_until(&format!("oldClient.messages.includes({literal})"))
+            .await
+    }
+
+    /// Sends chat text on the open channel.
+    pub async fn send(&self, text: &str) -> anyhow::Result<()> {
+        let sent = self
+            .browser
+            .eval("return oldClient.send(arguments[0]);", vec![json!(text)])
+            .await?;
+        if sent != Value::Bool(true) {
+            bail!("the channel is not open\n{}", self.log().await);
+        }
+        Ok(())
+    }
+
+    /// The other side's `info` message (Null until it arrived).
+    pub async fn remote_info(&self) -> anyhow::Result<Value> {
+        self.browser
+            .eval("return oldClient.remoteInfo;", vec![])
+            .await
+    }
+
+    /// The page's log, one line per step.
+    pub async fn log(&self) -> String {
+        match self
+            .browser
+            .eval("return oldClient.log.join('\\n');", vec![])
+            .await
+        {
+            Ok(Value::String(log)) => log,
+            Ok(other) => other.to_string(),
+            Err(error) => format!("(log unavailable: {error})"),
+        }
+    }
+}
