@@ -25,11 +25,18 @@ cargo build --workspace --bins --quiet
 echo "== lint"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+echo "== build tests"
+cargo test --workspace --tests --no-run --quiet
+
 echo "== tests"
 log="$(mktemp)"
 status=0
-# Window tests need a display; xvfb-run gives them one without a screen.
-xvfb-run -a --server-args="-screen 0 1280x800x24" \
+# Tests run in a private network namespace (loopback plus a veth pair), so
+# nothing they send — browsers' mDNS included — leaves the machine; cargo must
+# not try the network from in there. Window tests need a display: xvfb-run
+# gives them one without a screen.
+CARGO_NET_OFFLINE=true bash scripts/isolated-net.sh \
+  xvfb-run -a --server-args="-screen 0 1280x800x24" \
   cargo test --workspace --tests --no-fail-fast 2>&1 | tee "$log" || status=$?
 
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
