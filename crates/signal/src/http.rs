@@ -24,7 +24,7 @@ use crate::turn;
 
 /// Buffer for reading frames; small because signaling frames are small, and
 /// idle connections should cost little. It grows for larger frames.
-const READ_BUFFER_SIZE: usize = 8 * 1024;
+const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
