@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parlor_protocol::{
-    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, RoomName, TokenError,
+    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, ROOM_PATH_PREFIX, RoomName,
+    TURN_PATH_SUFFIX, TokenError,
 };
 
 use crate::connection::{self, JoinRequest};
@@ -28,9 +29,9 @@ const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/parties/main/{room}", get(room))
+        .route(&format!("{ROOM_PATH_PREFIX}{{room}}"), get(room))
         .route(
-            "/parties/main/{room}/turn",
+            &format!("{ROOM_PATH_PREFIX}{{room}}{TURN_PATH_SUFFIX}"),
             get(turn).options(turn_preflight),
         )
         .route("/metrics", get(metrics))
