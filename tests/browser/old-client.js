@@ -26,10 +26,12 @@
 //   send(text)              → false if the channel is not open
 //   messages                → texts received (not the info message)
 //   remoteInfo              → the other side's info message, once received
+//   connections             → how many RTCPeerConnections it has built
 //   state, log              → for failure messages
 //   onText                  → optional callback; when set, received texts go
 //                             to it instead of `messages` (benchmarks)
-//   joinedAt, openedAt      → performance.now() at start() and channel open
+//   joinedAt, openedAt      → when start() was called and the channel opened,
+//                             in ms since the epoch (comparable across pages)
 'use strict';
 
 (function () {
@@ -39,6 +41,7 @@
     peers: null,
     messages: [],
     remoteInfo: null,
+    connections: 0,
     log: [],
     onText: null,
     joinedAt: null,
@@ -60,6 +63,10 @@
   // Resolved when a peer connection exists (connect() waits for it).
   let pcReady = null;
   let resolvePcReady = null;
+
+  function now() {
+    return performance.timeOrigin + performance.now();
+  }
 
   function note(text) {
     client.log.push(`${performance.now().toFixed(1)} ms: ${text}`);
@@ -84,7 +91,7 @@
     room = roomName;
     client.id = newId();
     client.state = 'joining';
-    client.joinedAt = performance.now();
+    client.joinedAt = now();
     resetReady();
     return new Promise((resolve, reject) => {
       ws = new WebSocket(`ws://${host}/parties/main/${encodeURIComponent(room)}?_pk=${client.id}`);
@@ -152,6 +159,7 @@
     }
     if (mine !== generation) return;
     pc = build(iceServers);
+    client.connections += 1;
     note(`new RTCPeerConnection (${iceServers.length} ICE servers)`);
     resolvePcReady(pc);
   }
@@ -232,7 +240,7 @@
     const onOpen = () => {
       if (opened) return;
       opened = true;
-      client.openedAt = performance.now();
+      client.openedAt = now();
       note(`channel ${ch.label} open`);
       // A send made directly in an answerer's ondatachannel can be lost.
       setTimeout(() => {

@@ -141,7 +141,7 @@ impl Chromium {
             if tokio::time::Instant::now() > deadline {
                 bail!("timed out after {PATIENCE:?} waiting for {condition}");
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok(())
     }

@@ -1,0 +1,371 @@
+//! Parlor's peer engine against Chromium, both through one in-process
+//! `parlor-signal` on loopback: connect time, chat round trips and chat
+//! throughput, printed as a table and written into BENCHMARKS.md.
+//!
+//! `cargo bench -p parlor-e2e --bench connect` (release build). Needs Debian
+//! `chromium` and `chromium-driver` for the Chromium row; without them the
+//! row says why and the Parlor figures are still written.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use parlor_e2e::chromium::{Mdns, OldClient};
+use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, ServerUrl};
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Fresh pairs whose connect time is measured (p50 reported).
+const CONNECTS: usize = 20;
+/// Sequential echoed pings.
+const PINGS: usize = 500;
+/// Chat messages of `BULK_SIZE` bytes for throughput.
+const BULK_COUNT: usize = 640;
+const BULK_SIZE: usize = 16 * 1024;
+/// Guard against a hung step; not a performance threshold.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+const SECTION: &str = "## Peer engine: connect, latency, throughput (through parlor-signal)";
+
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    connect_ms: f64,
+    rtt_p50_us: f64,
+    rtt_p99_us: f64,
+    mb_per_s: f64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let server = parlor_signal::Server::start(parlor_signal::Config {
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    })
+    .await?;
+    let host = server.local_addr().to_string();
+    let server_url: ServerUrl = server.url().parse()?;
+
+    let load_before = load_average();
+    eprintln!("Parlor ↔ Parlor ...");
+    let parlor = parlor_pair(&server_url).await?;
+    eprintln!("{parlor:?}");
+    eprintln!("Chromium ↔ Chromium ...");
+    let chromium = chromium_pair(&host).await;
+    match &chromium {
+        Ok(figures) => eprintln!("{figures:?}"),
+        Err(error) => eprintln!("Chromium unavailable: {error:#}"),
+    }
+    server.shutdown().await;
+    let load = format!("{load_before} before, {} after", load_average());
+
+    let section = report(
+        &parlor,
+        chromium.as_ref().map_err(|e| format!("{e:#}")),
+        &load,
+    );
+    println!("{section}");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
+    write_section(&path, &section)?;
+    eprintln!("wrote our section of BENCHMARKS.md");
+    Ok(())
+}
+
+// ── Parlor ↔ Parlor ─────────────────────────────────────────────────────────────
+
+fn config(link: &RoomLink) -> anyhow::Result<RoomConfig> {
+    let mut config = RoomConfig::new(link.clone());
+    config.bind_addrs = vec!["127.0.0.1:0".parse()?];
+    Ok(config)
+}
+
+/// The next event `matches` accepts.
+async fn next_event(
+    events: &mut UnboundedReceiver<Event>,
+    what: &str,
+    matches: impl Fn(&EventKind) -> bool,
+) -> anyhow::Result<EventKind> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) if matches(&event.kind) => return Ok(event.kind),
+            Ok(Some(_)) => {}
+            Ok(None) => bail!("the room ended while waiting for {what}"),
+            Err(_) => bail!("timed out waiting for {what}"),
+        }
+    }
+}
+
+async fn connected(events: &mut UnboundedReceiver<Event>) -> anyhow::Result<Instant> {
+    next_event(events, "peer-connected", |kind| {
+        matches!(kind, EventKind::PeerConnected { .. })
+    })
+    .await?;
+    Ok(Instant::now())
+}
+
+async fn leave(room: Room, mut events: UnboundedReceiver<Event>) {
+    room.leave();
+    let _ = next_event(&mut events, "left", |kind| matches!(kind, EventKind::Left)).await;
+}
+
+async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
+    let mut connects = Vec::new();
+    let mut last = None;
+    for run in 0..CONNECTS {
+        let link = RoomLink::new_room(server.clone());
+        let start = Instant::now();
+        let (a, mut a_events) = Room::join(config(&link)?)?;
+        let (b, mut b_events) = Room::join(config(&link)?)?;
+        let (a_up, b_up) = tokio::join!(connected(&mut a_events), connected(&mut b_events));
+        let end = a_up?.max(b_up?);
+        connects.push(end.duration_since(start).as_secs_f64() * 1e3);
+        if run + 1 < CONNECTS {
+            tokio::join!(leave(a, a_events), leave(b, b_events));
+        } else {
+            last = Some(((a, a_events), (b, b_events)));
+        }
+    }
+    let ((a, mut a_events), (b, b_events)) = last.context("no runs")?;
+
+    // B echoes pings and ignores the rest; its acks are the engine's own.
+    let echo = tokio::spawn(async move {
+        let mut b_events = b_events;
+        while let Some(event) = b_events.recv().await {
+            match event.kind {
+                EventKind::Message { text, .. } if text.starts_with("ping") => b.send(text),
+                EventKind::Left => break,
+                _ => {}
+            }
+        }
+        b.leave();
+    });
+
+    let mut rtts = Vec::with_capacity(PINGS);
+    for i in 0..PINGS {
+        let ping = format!("ping {i}");
+        let start = Instant::now();
+        a.send(ping.clone());
+        next_event(
+            &mut a_events,
+            "the echo",
+            |kind| matches!(kind, EventKind::Message { text, .. } if *text == ping),
+        )
+        .await?;
+        rtts.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+
+    // Throughput: every message sent, until every one is acknowledged.
+    let text = "x".repeat(BULK_SIZE);
+    let start = Instant::now();
+    for _ in 0..BULK_COUNT {
+        a.send(text.clone());
+    }
+    for _ in 0..BULK_COUNT {
+        next_event(&mut a_events, "delivered", |kind| {
+            matches!(kind, EventKind::Delivered { .. })
+        })
+        .await?;
+    }
+    let mb_per_s = (BULK_COUNT * BULK_SIZE) as f64 / start.elapsed().as_secs_f64() / 1e6;
+
+    leave(a, a_events).await;
+    let _ = tokio::time::timeout(PATIENCE, echo).await;
+    Ok(Figures {
+        connect_ms: percentile(&connects, 0.5),
+        rtt_p50_us: percentile(&rtts, 0.5),
+        rtt_p99_us: percentile(&rtts, 0.99),
+        mb_per_s,
+    })
+}
+
+// ── Chromium ↔ Chromium ─────────────────────────────────────────────────────────
+
+async fn chromium_pair(host: &str) -> anyhow::Result<Figures> {
+    let (a, b) = tokio::join!(OldClient::launch(Mdns::Hide), OldClient::launch(Mdns::Hide));
+    let (mut a, mut b) = (a?, b?);
+    let figures = drive_chromium(&mut a, &mut b, host).await;
+    a.browser.close().await;
+    b.browser.close().await;
+    figures
+}
+
+async fn drive_chromium(
+    a: &mut OldClient,
+    b: &mut OldClient,
+    host: &str,
+) -> anyhow::Result<Figures> {
+    let page = parlor_e2e::chromium::browser_file("old-client.html");
+    let mut connects = Vec::new();
+    for run in 0..CONNECTS {
+        if run > 0 {
+            a.browser.open(&page).await?;
+            b.browser.open(&page).await?;
+        }
+        let room = format!("bench-chromium-{run}");
+        // A waits alone; the pair's clock starts when B joins.
+        a.start(host, &room).await?;
+        a.wait_until("oldClient.connections === 1").await?;
+        b.start(host, &room).await?;
+        // "Connect" once A has rebuilt its connection for B's arrival: an
+        // old client drops offers that come earlier and never re-sends them.
+        a.wait_until("oldClient.connections === 2").await?;
+        b.connect().await?;
+        a.wait_open().await?;
+        b.wait_open().await?;
+        let joined = number(&b.browser, "return oldClient.joinedAt;").await?;
+        let a_open = number(&a.browser, "return oldClient.openedAt;").await?;
+        let b_open = number(&b.browser, "return oldClient.openedAt;").await?;
+        connects.push(a_open.max(b_open) - joined);
+    }
+
+    let helpers = include_str!("connect.js");
+    a.browser.eval(helpers, vec![]).await?;
+    b.browser.eval(helpers, vec![]).await?;
+    b.browser
+        .eval("bench.responder(arguments[0]);", vec![json!(BULK_COUNT)])
+        .await?;
+    let rtts = numbers(
+        a.browser
+            .eval("return bench.roundTrips(arguments[0]);", vec![json!(PINGS)])
+            .await?,
+    )?;
+    let mb_per_s = a
+        .browser
+        .eval(
+            "return bench.throughput(arguments[0], arguments[1]);",
+            vec![json!(BULK_COUNT), json!(BULK_SIZE)],
+        )
+        .await?
+        .as_f64()
+        .context("throughput is not a number")?;
+    Ok(Figures {
+        connect_ms: percentile(&connects, 0.5),
+        rtt_p50_us: percentile(&rtts, 0.5),
+        rtt_p99_us: percentile(&rtts, 0.99),
+        mb_per_s,
+    })
+}
+
+async fn number(browser: &parlor_e2e::chromium::Chromium, script: &str) -> anyhow::Result<f64> {
+    browser
+        .eval(script, vec![])
+        .await?
+        .as_f64()
+        .with_context(|| format!("{script} is not a number"))
+}
+
+fn numbers(value: Value) -> anyhow::Result<Vec<f64>> {
+    value
+        .as_array()
+        .context("expected an array")?
+        .iter()
+        .map(|v| v.as_f64().context("expected a number"))
+        .collect()
+}
+
+// ── Report ──────────────────────────────────────────────────────────────────────
+
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n => sorted[(((n - 1) as f64) * q).round() as usize],
+    }
+}
+
+fn row(name: &str, f: &Figures) -> String {
+    format!(
+        "| {name} | {:.1} ms | {:.0} / {:.0} µs | {:.1} MB/s |",
+        f.connect_ms, f.rtt_p50_us, f.rtt_p99_us, f.mb_per_s
+    )
+}
+
+/// The 1-minute load average, to judge how noisy a run was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn report(parlor: &Figures, chromium: Result<&Figures, String>, load: &str) -> String {
+    let mut lines = vec![
+        SECTION.to_owned(),
+        String::new(),
+        "Command: `cargo bench -p parlor-e2e --bench connect` (release build; needs Debian \
+         `chromium` and `chromium-driver` for the Chromium row)."
+            .to_owned(),
+        String::new(),
+        format!(
+            "One in-process parlor-signal on 127.0.0.1 for both pairs. Parlor: two \
+             `parlor_engine::Room`s (WebRTC bound to 127.0.0.1:0, ICE servers fetched from \
+             /turn, default tuning) join a fresh room at the same moment; connect = join → \
+             `peer-connected` on both sides, p50 of {CONNECTS} fresh pairs. Chromium: two \
+             headless Chromium pages (default flags, so mDNS `.local` host candidates) \
+             running the old-client test page (tests/browser/old-client.js); the first \
+             waits alone in the room, connect = the second page's join → channel open on \
+             both (includes the old client's /turn fetch and peer-connection rebuild and \
+             a WebDriver poll before \"Connect\"), p50 of {CONNECTS}. RTT: {PINGS} \
+             sequential chat messages echoed by the other side, timed at the sender \
+             (Parlor: through the engine's API and event stream, each message also acked; \
+             Chromium: `performance.now()`, coarsened to 100 µs). Throughput: \
+             {BULK_COUNT} chat messages of {} KiB, Parlor: `Room::send` all, until every \
+             `delivered` ack is back; Chromium: plain `send` kept under 1 MiB buffered, \
+             until the receiver's one final reply. Load average (1 min) on this 2-core \
+             machine, shared with other builds: {load}; rerun on a quiet machine before \
+             trusting the tails.",
+            BULK_SIZE / 1024
+        ),
+        String::new(),
+        "| pair | connect p50 | RTT p50 / p99 | 16 KiB chat msgs |".to_owned(),
+        "|---|---|---|---|".to_owned(),
+        row("Parlor engine ↔ Parlor engine", parlor),
+    ];
+    match chromium {
+        Ok(chromium) => {
+            lines.push(row("Chromium ↔ Chromium (old client)", chromium));
+            lines.extend([
+                String::new(),
+                "| ratio Parlor / Chromium | connect | RTT p50 / p99 | throughput |".to_owned(),
+                "|---|---|---|---|".to_owned(),
+                format!(
+                    "| (connect and RTT: lower is better; throughput: higher) | {:.2}× | \
+                     {:.2}× / {:.2}× | {:.2}× |",
+                    parlor.connect_ms / chromium.connect_ms,
+                    parlor.rtt_p50_us / chromium.rtt_p50_us,
+                    parlor.rtt_p99_us / chromium.rtt_p99_us,
+                    parlor.mb_per_s / chromium.mb_per_s,
+                ),
+            ]);
+        }
+        Err(reason) => lines.push(format!(
+            "| Chromium ↔ Chromium (old client) | unavailable: {} | | |",
+            reason.replace('|', "/").replace('\n', " ")
+        )),
+    }
+    lines.push(String::new());
+    lines.join("\n")
+}
+
+/// Replaces our section of BENCHMARKS.md (up to the next `## ` heading) or
+/// appends it; the other sections belong to other benchmarks.
+fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
+        Err(error) => return Err(error.into()),
+    };
+    let updated = match existing.find(SECTION) {
+        Some(start) => {
+            let after = start + SECTION.len();
+            let end = existing[after..]
+                .find("\n## ")
+                .map_or(existing.len(), |offset| after + offset + 1);
+            format!("{}{section}\n{}", &existing[..start], &existing[end..])
+        }
+        None => format!("{}\n\n{section}", existing.trim_end_matches('\n')),
+    };
+    std::fs::write(path, updated)?;
+    Ok(())
+}
