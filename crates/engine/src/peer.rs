@@ -18,6 +18,7 @@ use parlor_negotiation::{
     Negotiator, SdpType, SessionDescription, StackOp, role_toward,
 };
 use parlor_protocol::PeerId;
+use parlor_transport::webrtc::error::Error as WebrtcError;
 use parlor_transport::{
     DataChannel, DataChannelEvent, PeerConnection, PeerConnectionEventHandler, RTCDataChannelState,
     RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionIceEvent,
@@ -38,6 +39,9 @@ use crate::wire;
 /// How long after a channel opens we wait for the remote's `info` before
 /// treating it as an old client that only speaks plain text.
 const INFO_TIMEOUT: Duration = Duration::from_secs(2);
+/// A stack operation that takes longer than this is treated as failed, so a
+/// wedged connection cannot stall the peer task (and with it, leaving).
+const STACK_OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing a connection may take when leaving.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -398,76 +402,22 @@ impl PeerTask {
             return;
         };
         let pc = connection.pc.clone();
-        let result = match op {
-            StackOp::CreateOffer { ice_restart } => {
-                if ice_restart {
-                    connection.boost.restarting();
-                    if let Err(error) = pc.restart_ice().await {
-                        warn!(%error, "restart_ice failed");
-                    }
-                }
-                match pc.create_offer(None).await {
-                    Ok(offer) => self.negotiator.handle_description_created(offer.sdp, now),
-                    Err(error) => self
-                        .negotiator
-                        .handle_operation_failed(error.to_string(), now),
-                }
-            }
-            StackOp::CreateAnswer => match pc.create_answer(None).await {
-                Ok(answer) => self.negotiator.handle_description_created(answer.sdp, now),
-                Err(error) => self
-                    .negotiator
-                    .handle_operation_failed(error.to_string(), now),
-            },
-            StackOp::SetLocalDescription(description) => {
-                let outcome = match to_webrtc(description) {
-                    Ok(description) => pc.set_local_description(description).await,
-                    Err(error) => Err(error),
-                };
-                self.outcome(outcome, now)
-            }
-            StackOp::SetRemoteDescription(description) => {
-                let outcome = match to_webrtc(description) {
-                    Ok(description) => pc.set_remote_description(description).await,
-                    Err(error) => Err(error),
-                };
-                self.outcome(outcome, now)
-            }
-            StackOp::RollbackLocalDescription => {
-                let outcome = match RTCSessionDescription::rollback(None) {
-                    Ok(rollback) => pc.set_local_description(rollback).await,
-                    Err(error) => Err(error),
-                };
-                self.outcome(outcome, now)
-            }
-            StackOp::AddRemoteCandidate(candidate) => {
-                let outcome = pc
-                    .add_ice_candidate(RTCIceCandidateInit {
-                        candidate: candidate.candidate,
-                        sdp_mid: candidate.sdp_mid,
-                        sdp_mline_index: candidate.sdp_mline_index,
-                        username_fragment: candidate.username_fragment,
-                        ..Default::default()
-                    })
-                    .await;
-                self.outcome(outcome, now)
-            }
-            StackOp::RecreateConnection => return,
+        if let StackOp::CreateOffer { ice_restart: true } = op {
+            connection.boost.restarting();
+        }
+        let outcome = match timeout(STACK_OP_TIMEOUT, run_stack_op(pc.as_ref(), op)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "the WebRTC stack did not answer within {} s",
+                STACK_OP_TIMEOUT.as_secs()
+            )),
+        };
+        let result = match outcome {
+            Ok(Some(sdp)) => self.negotiator.handle_description_created(sdp, now),
+            Ok(None) => self.negotiator.handle_operation_done(now),
+            Err(error) => self.negotiator.handle_operation_failed(error, now),
         };
         self.check_contract(result);
-    }
-
-    fn outcome(
-        &mut self,
-        outcome: Result<(), parlor_transport::webrtc::error::Error>,
-        now: Duration,
-    ) -> Result<(), parlor_negotiation::Error> {
-        match outcome {
-            Ok(()) => self.negotiator.handle_operation_done(now),
-            Err(error) => self
-                .negotiator
-                .handle_operation_failed(error.to_string(), now),
-        }
     }
 
     /// A contract error is a bug in this driver, not bad input: log it loudly
@@ -665,9 +615,48 @@ impl PeerTask {
     }
 }
 
-fn to_webrtc(
-    description: SessionDescription,
-) -> Result<RTCSessionDescription, parlor_transport::webrtc::error::Error> {
+/// Runs one stack operation; a create returns the SDP it made.
+async fn run_stack_op(pc: &dyn PeerConnection, op: StackOp) -> Result<Option<String>, String> {
+    let done = |result: Result<(), WebrtcError>| result.map(|()| None).map_err(|e| e.to_string());
+    match op {
+        StackOp::CreateOffer { ice_restart } => {
+            if ice_restart {
+                pc.restart_ice().await.map_err(|e| e.to_string())?;
+            }
+            let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
+            Ok(Some(offer.sdp))
+        }
+        StackOp::CreateAnswer => {
+            let answer = pc.create_answer(None).await.map_err(|e| e.to_string())?;
+            Ok(Some(answer.sdp))
+        }
+        StackOp::SetLocalDescription(description) => match to_webrtc(description) {
+            Ok(description) => done(pc.set_local_description(description).await),
+            Err(error) => done(Err(error)),
+        },
+        StackOp::SetRemoteDescription(description) => match to_webrtc(description) {
+            Ok(description) => done(pc.set_remote_description(description).await),
+            Err(error) => done(Err(error)),
+        },
+        StackOp::RollbackLocalDescription => match RTCSessionDescription::rollback(None) {
+            Ok(rollback) => done(pc.set_local_description(rollback).await),
+            Err(error) => done(Err(error)),
+        },
+        StackOp::AddRemoteCandidate(candidate) => done(
+            pc.add_ice_candidate(RTCIceCandidateInit {
+                candidate: candidate.candidate,
+                sdp_mid: candidate.sdp_mid,
+                sdp_mline_index: candidate.sdp_mline_index,
+                username_fragment: candidate.username_fragment,
+                ..Default::default()
+            })
+            .await,
+        ),
+        StackOp::RecreateConnection => Err("recreating is not a stack operation".into()),
+    }
+}
+
+fn to_webrtc(description: SessionDescription) -> Result<RTCSessionDescription, WebrtcError> {
     match description.kind {
         SdpType::Offer => RTCSessionDescription::offer(description.sdp),
         SdpType::Answer => RTCSessionDescription::answer(description.sdp),
