@@ -1,0 +1,21 @@
+//! Compiles tauri.conf.json (kept at the repository top level, beside ui/)
+//! and the capability files into the app, and declares the app's own commands
+//! so capabilities can allow exactly the ones the UI calls.
+
+fn main() {
+    let commands = &[
+        "create_room",
+        "join_room",
+        "send_message",
+        "leave_room",
+        "get_settings",
+        "save_settings",
+        "get_state",
+    ];
+    let attributes = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        panic!("tauri build step failed: {error:#}");
+    }
+}

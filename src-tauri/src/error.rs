@@ -1,0 +1,90 @@
+//! The errors commands return to the UI.
+//!
+//! Each serializes as `{"kind": "...", "message": "..."}`: `kind` lets the UI
+//! pick how to show it (a malformed link under the link field, an unreachable
+//! server as a banner), `message` is written for the person reading it.
+
+use parlor_engine::LinkError;
+use serde::ser::SerializeStruct;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The pasted or clicked link is not a room link.
+    #[error("This link cannot be opened: {0}.")]
+    BadLink(#[from] LinkError),
+    /// The signaling server did not answer, or dropped us before we joined.
+    #[error("Cannot reach the signaling server at {server}: {reason}.")]
+    ServerUnreachable {
+        /// The server's address.
+        server: String,
+        /// What happened, from the engine.
+        reason: String,
+    },
+    /// The server refused the join: the room is full.
+    #[error("The room is full: {reason}.")]
+    RoomFull {
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server refused the join for another reason (invalid room name...).
+    #[error("The signaling server refused to let you in: {reason}.")]
+    JoinRefused {
+        /// The server's reason.
+        reason: String,
+    },
+    /// The built-in signaling server could not start.
+    #[error("Could not start the built-in signaling server: {0}.")]
+    Embedded(#[from] parlor_signal::StartError),
+    /// A command that needs a room was called outside one.
+    #[error("You are not in a room.")]
+    NotInRoom,
+    /// An empty message was sent.
+    #[error("Type a message first.")]
+    EmptyMessage,
+    /// The settings file could not be read or written.
+    #[error("Could not use the settings file {path}: {reason}.")]
+    Settings {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A setting has a value that cannot work.
+    #[error("Invalid setting: {0}.")]
+    InvalidSettings(String),
+}
+
+impl AppError {
+    /// A stable, kebab-case name for the UI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::BadLink(_) => "bad-link",
+            AppError::ServerUnreachable { .. } => "server-unreachable",
+            AppError::RoomFull { .. } => "room-full",
+            AppError::JoinRefused { .. } => "join-refused",
+            AppError::Embedded(_) => "embedded-server",
+            AppError::NotInRoom => "not-in-room",
+            AppError::EmptyMessage => "empty-message",
+            AppError::Settings { .. } => "settings-file",
+            AppError::InvalidSettings(_) => "invalid-settings",
+        }
+    }
+}
+
+impl serde::Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("AppError", 2)?;
+        s.serialize_field("kind", self.kind())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
+}
+
+impl From<parlor_engine::EngineError> for AppError {
+    fn from(error: parlor_engine::EngineError) -> Self {
+        match error {
+            parlor_engine::EngineError::Link(link) => AppError::BadLink(link),
+        }
+    }
+}

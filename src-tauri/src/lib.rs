@@ -1,0 +1,69 @@
+//! Parlor's desktop app: thin glue between the window (`ui/`) and the peer
+//! engine. Commands call the engine ([`commands`]); the engine's event stream
+//! is forwarded to the window unchanged ([`events`]); everything about
+//! negotiation stays in `parlor-engine`.
+
+pub mod cli;
+pub mod commands;
+pub mod embedded;
+pub mod error;
+pub mod events;
+pub mod links;
+pub mod qr;
+pub mod settings;
+pub mod state;
+
+use tauri::{Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+
+use crate::cli::Launch;
+use crate::state::AppState;
+
+/// Adds the app's commands and state to `builder`. Shared by the real app
+/// and the mock-runtime tests.
+pub fn builder<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
+    builder
+        .invoke_handler(tauri::generate_handler![
+            commands::create_room,
+            commands::join_room,
+            commands::send_message,
+            commands::leave_room,
+            commands::get_settings,
+            commands::save_settings,
+            commands::get_state,
+        ])
+        .setup(move |app| {
+            let config_dir = match &launch.profile {
+                Some(dir) => dir.clone(),
+                None => app.path().app_config_dir()?,
+            };
+            app.manage(AppState::new(launch, &config_dir));
+            Ok(())
+        })
+}
+
+/// Runs the app until its window closes.
+pub fn run(launch: Launch) -> tauri::Result<()> {
+    let mut app = tauri::Builder::default();
+    // Must be the first plugin: a second instance exits before anything else starts.
+    if launch.single_instance() {
+        app = app.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            links::focus(app)
+        }));
+    }
+    app = app.plugin(tauri_plugin_deep_link::init());
+    let app = builder(app, launch.clone()).build(tauri::generate_context!("../tauri.conf.json"))?;
+
+    links::listen(app.handle(), launch.single_instance());
+    let mut window = WebviewWindowBuilder::new(&app, links::MAIN_WINDOW, WebviewUrl::default())
+        .title("Parlor")
+        .inner_size(1080.0, 740.0)
+        .min_inner_size(760.0, 540.0);
+    if let Some(profile) = &launch.profile {
+        // A separate browser data directory, so two instances never share
+        // WebKit's storage.
+        window = window.data_directory(profile.join("webview"));
+    }
+    window.build()?;
+    app.run(|_, _| {});
+    Ok(())
+}
