@@ -58,6 +58,13 @@ async fn check_introductions(parlor: &mut PeerProcess, browser: &OldClient) {
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(connected["parlor"], false, "{connected}");
+    let path = parlor
+        .seen_or_wait("path-selected", Some(("peer", browser.id.as_str())))
+        .await;
+    assert_eq!(
+        path["path"], "lan",
+        "a browser on the same machine is direct: {path}"
+    );
 
     check(browser.wait_until("oldClient.remoteInfo !== null").await);
     let info = browser

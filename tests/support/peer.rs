@@ -136,14 +136,21 @@ impl PeerProcess {
         event["peer_id"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Returns the first event named `name` (with `field == value`, if
+    /// given) seen so far, or waits for one.
+    pub async fn seen_or_wait(&mut self, name: &str, field: Option<(&str, &str)>) -> Value {
+        let wanted = |e: &Value| e["event"] == name && field.is_none_or(|(k, v)| e[k] == v);
+        match self.seen.iter().find(|e| wanted(e)) {
+            Some(event) => event.clone(),
+            None => self.wait_for(&format!("{name} {field:?}"), wanted).await,
+        }
+    }
+
     /// Waits until the chat channel to `peer` is open (or returns at once if
     /// it opened while we waited for something else).
     pub async fn wait_connected_to(&mut self, peer: &str) {
-        let connected = |e: &Value| e["event"] == "peer-connected" && e["peer"] == peer;
-        if !self.seen.iter().any(connected) {
-            self.wait_for(&format!("peer-connected {peer}"), connected)
-                .await;
-        }
+        self.seen_or_wait("peer-connected", Some(("peer", peer)))
+            .await;
     }
 
     /// Types a chat line.

@@ -3,7 +3,7 @@
 
 mod support;
 
-use parlor_engine::EventKind;
+use parlor_engine::{EventKind, PathKind};
 use support::{connected_pair, start_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,6 +17,15 @@ async fn two_peers_connect_and_chat_both_ways() {
     alice
         .wait_for("delivered", |e| matches!(e, EventKind::Delivered { .. }))
         .await;
+    let path = alice
+        .seen
+        .iter()
+        .find(|e| matches!(e, EventKind::PathSelected { .. }))
+        .cloned();
+    assert!(
+        matches!(&path, Some(EventKind::PathSelected { path: PathKind::Lan, local, remote, .. }) if local == "host"),
+        "two peers on loopback are direct: {path:?}"
+    );
     bob.room.send("hi alice");
     alice.wait_message(&b, "hi alice").await;
     server.shutdown().await;

@@ -8,9 +8,10 @@ use webrtc::peer_connection::{
 /// can act on ("you are relayed, calls may lag") rather than ICE vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Both ends are host candidates: same LAN (or same machine), no NAT between.
+    /// Host (or peer-reflexive) addresses at both ends: same LAN or same
+    /// machine, no NAT between.
     Direct,
-    /// A server- or peer-reflexive candidate: the path crosses a NAT, still peer to peer.
+    /// A server-reflexive candidate: the path crosses a NAT, still peer to peer.
     ThroughNat,
     /// A TURN relay carries the traffic.
     Relayed,
@@ -27,14 +28,20 @@ pub struct SelectedPair {
 
 impl SelectedPair {
     /// The route this pair means for the user.
+    ///
+    /// A peer-reflexive candidate counts as direct: it is an address learned
+    /// from the peer's connectivity checks, which on a LAN routinely arrive
+    /// before the peer's signaled host candidate (Parlor accepts such pairs at
+    /// once) and always do from a browser that hides its host address behind
+    /// an mDNS name. Crossing a NAT shows as a server-reflexive candidate.
     pub fn route(&self) -> Route {
         let types = [self.local, self.remote];
         if types.contains(&RTCIceCandidateType::Relay) {
             Route::Relayed
-        } else if types.iter().all(|t| matches!(t, RTCIceCandidateType::Host)) {
-            Route::Direct
-        } else {
+        } else if types.contains(&RTCIceCandidateType::Srflx) {
             Route::ThroughNat
+        } else {
+            Route::Direct
         }
     }
 }
@@ -64,13 +71,53 @@ fn selected_pair_in(report: &RTCStatsReport) -> Option<SelectedPair> {
         ),
         _ => return None,
     };
-    let local = match report.get(&local_id)? {
-        RTCStatsReportEntry::LocalCandidate(candidate) => candidate.candidate_type,
-        _ => return None,
-    };
-    let remote = match report.get(&remote_id)? {
-        RTCStatsReportEntry::RemoteCandidate(candidate) => candidate.candidate_type,
-        _ => return None,
-    };
+    // The pair names its candidates by their own ids ("candidate:…") while
+    // the report keys their entries with a type prefix
+    // ("RTCLocalIceCandidate_candidate:…"), so match on the suffix.
+    let local = candidate_type(report, &local_id, true)?;
+    // A peer-reflexive remote is learned from the peer's checks rather than
+    // from signaling and has no entry of its own.
+    let remote = candidate_type(report, &remote_id, false).unwrap_or(RTCIceCandidateType::Prflx);
     Some(SelectedPair { local, remote })
+}
+
+/// The type of the local (or remote) candidate whose id is `id`.
+fn candidate_type(report: &RTCStatsReport, id: &str, local: bool) -> Option<RTCIceCandidateType> {
+    report.iter().find_map(|entry| match entry {
+        RTCStatsReportEntry::LocalCandidate(c) if local && c.stats.id.ends_with(id) => {
+            Some(c.candidate_type)
+        }
+        RTCStatsReportEntry::RemoteCandidate(c) if !local && c.stats.id.ends_with(id) => {
+            Some(c.candidate_type)
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RTCIceCandidateType::{Host, Prflx, Relay, Srflx};
+
+    fn route(local: RTCIceCandidateType, remote: RTCIceCandidateType) -> Route {
+        SelectedPair { local, remote }.route()
+    }
+
+    #[test]
+    fn host_and_peer_reflexive_pairs_are_direct() {
+        assert_eq!(route(Host, Host), Route::Direct);
+        assert_eq!(route(Host, Prflx), Route::Direct);
+    }
+
+    #[test]
+    fn a_server_reflexive_end_means_through_nat() {
+        assert_eq!(route(Srflx, Host), Route::ThroughNat);
+        assert_eq!(route(Host, Srflx), Route::ThroughNat);
+    }
+
+    #[test]
+    fn a_relay_at_either_end_means_relayed() {
+        assert_eq!(route(Relay, Srflx), Route::Relayed);
+        assert_eq!(route(Host, Relay), Route::Relayed);
+    }
 }
