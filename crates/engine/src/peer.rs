@@ -39,6 +39,8 @@ use crate::wire;
 /// How long after a channel opens we wait for the remote's `info` before
 /// treating it as an old client that only speaks plain text.
 const INFO_TIMEOUT: Duration = Duration::from_secs(2);
+/// First re-send of an unanswered offer to an old client.
+const OLD_CLIENT_FIRST_RESEND: Duration = Duration::from_millis(300);
 /// A stack operation that takes longer than this is treated as failed, so a
 /// wedged connection cannot stall the peer task (and with it, leaving).
 const STACK_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -200,7 +202,7 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
     let (stack, mut stack_rx) = mpsc::unbounded_channel();
     let mut task = PeerTask {
         conversation: Conversation::new(context.remote.as_str(), context.info.clone()),
-        negotiator: Negotiator::new(role, Config::default()),
+        negotiator: Negotiator::new(role, negotiation_config(context.remote_is_parlor)),
         context,
         start: Instant::now(),
         generation: 0,
@@ -241,6 +243,21 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
         }
     }
     task.disconnect().await;
+}
+
+/// An old client drops offers that arrive while it rebuilds its connection
+/// (after every peer list, a `/turn` fetch and a new RTCPeerConnection: tens
+/// of milliseconds on a LAN), so toward it the first re-send comes soon. A
+/// Parlor peer drops nothing, and keeps the core's patient default.
+fn negotiation_config(remote_is_parlor: bool) -> Config {
+    if remote_is_parlor {
+        Config::default()
+    } else {
+        Config {
+            resend_initial: OLD_CLIENT_FIRST_RESEND,
+            ..Config::default()
+        }
+    }
 }
 
 fn far_future() -> Instant {
