@@ -250,6 +250,7 @@ function renderPeers() {
   list.replaceChildren(...items);
   $("peer-count").textContent = String(model.peers.size);
   $("no-peers").hidden = model.peers.size > 0;
+  $("empty-log").hidden = $("message-log").childElementCount > 0;
 }
 
 // ---------------------------------------------------------------- messages
@@ -269,6 +270,7 @@ function appendMessage({ mine, from, name, text, at }) {
   const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   log.append(item);
   if (mine || nearBottom) log.scrollTop = log.scrollHeight;
+  $("empty-log").hidden = true;
   const message = { el: item, mine, id: null, sentTo: new Set(), deliveredTo: new Set(), failed: false };
   model.messages.push(message);
   renderDelivery(message);
@@ -344,7 +346,6 @@ function onEngineEvent(event) {
     case "peer-joined": {
       const joined = ensurePeer(event.peer, event.parlor);
       addStep(joined, at, "Joined the room");
-      if (model.view === "room") appendNote(`${peerLabel(event.peer)} joined`, at);
       break;
     }
     case "negotiation": {
@@ -374,10 +375,13 @@ function onEngineEvent(event) {
     }
     case "peer-connected": {
       const p = peer || ensurePeer(event.peer, event.parlor);
+      const first = !p.announced;
+      p.announced = true;
       p.state = "connected";
       p.parlor = event.parlor;
       if (event.name) p.name = event.name;
       addStep(p, at, "Connected: chat open", "good");
+      if (first) appendNote(`${peerLabel(p.id)} joined`, at);
       break;
     }
     case "peer-reconnecting": {
@@ -424,8 +428,11 @@ function onEngineEvent(event) {
       }
       break;
     case "join-refused":
+      // Usually reported by the join command itself; a refusal that comes
+      // later still ends the room.
       showBanner(`The signaling server refused to let you in: ${event.reason}`);
-      break;
+      if (model.view === "room") leaveRoom();
+      return;
     case "left":
       break;
     default:

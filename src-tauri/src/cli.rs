@@ -63,10 +63,7 @@ mod tests {
             }
             .single_instance()
         );
-        assert_eq!(
-            launch.bind,
-            ["127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))]
-        );
+        assert_eq!(launch.bind, [SocketAddr::from(([127, 0, 0, 1], 0))]);
         assert_eq!(launch.embedded_host, Some(IpAddr::from([127, 0, 0, 1])));
     }
 }

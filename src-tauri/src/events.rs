@@ -1,15 +1,15 @@
 //! Forwards the engine's event stream to the UI, unchanged, as one Tauri
 //! event; the UI builds the peer list, progress timelines and message log
-//! from it. The first decisive event of a join also settles the join command
-//! (joined, refused, or server unreachable), so the UI gets a typed error
-//! instead of an endless "connecting".
+//! from it. Decisive events (connected, refused, unreachable) also go to the
+//! join command, so the UI gets a typed error instead of an endless
+//! "connecting".
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parlor_engine::{Event, EventKind};
 use tauri::{AppHandle, Emitter, Runtime};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tracing::warn;
 
 /// The Tauri event carrying one serialized engine [`Event`].
@@ -19,10 +19,10 @@ pub const ENGINE_EVENT: &str = "engine-event";
 /// launch); the UI then asks for it with `get_state`.
 pub const OPEN_LINK_EVENT: &str = "open-link";
 
-/// How a join attempt ended.
+/// A step that decides how a join attempt ends.
 #[derive(Debug)]
 pub enum JoinOutcome {
-    /// In the room.
+    /// The WebSocket to the room is open (the server may still refuse the join).
     Joined,
     /// The server said no (room full, invalid room).
     Refused(String),
@@ -46,17 +46,16 @@ impl JoinOutcome {
 
 /// Emits every event of one room to the UI while that room is the current
 /// one (`session == current`); stops once a newer room replaced it, so stale
-/// events never mix into the new room's view. Resolves the returned receiver
-/// with the join's outcome.
+/// events never mix into the new room's view. The returned receiver gets
+/// every decisive step, for the join command to judge.
 pub fn forward<R: Runtime>(
     app: AppHandle<R>,
     mut events: mpsc::UnboundedReceiver<Event>,
     session: u64,
     current: Arc<AtomicU64>,
-) -> oneshot::Receiver<JoinOutcome> {
-    let (outcome_tx, outcome_rx) = oneshot::channel();
+) -> mpsc::UnboundedReceiver<JoinOutcome> {
+    let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
     tauri::async_runtime::spawn(async move {
-        let mut outcome_tx = Some(outcome_tx);
         while let Some(event) = events.recv().await {
             if current.load(Ordering::SeqCst) != session {
                 break;
@@ -64,10 +63,8 @@ pub fn forward<R: Runtime>(
             if let Err(error) = app.emit(ENGINE_EVENT, &event) {
                 warn!(%error, "cannot forward an engine event to the window");
             }
-            if let Some(outcome) = JoinOutcome::of(&event.kind)
-                && let Some(tx) = outcome_tx.take()
-            {
-                let _ = tx.send(outcome);
+            if let Some(outcome) = JoinOutcome::of(&event.kind) {
+                let _ = outcome_tx.send(outcome);
             }
         }
     });

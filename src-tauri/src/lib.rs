@@ -13,15 +13,21 @@ pub mod qr;
 pub mod settings;
 pub mod state;
 
-use tauri::{Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri::{App, Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 use crate::cli::Launch;
 use crate::state::AppState;
 
-/// Adds the app's commands and state to `builder`. Shared by the real app
-/// and the mock-runtime tests.
-pub fn builder<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
-    builder
+/// Builds the app: its commands, and its state (settings in the profile
+/// directory or the platform's app config directory). Shared by the real app
+/// and the mock-runtime tests. The state is managed here rather than in a
+/// setup hook, which would only run once the event loop starts.
+pub fn build<R: Runtime>(
+    builder: Builder<R>,
+    context: tauri::Context<R>,
+    launch: Launch,
+) -> tauri::Result<App<R>> {
+    let app = builder
         .invoke_handler(tauri::generate_handler![
             commands::create_room,
             commands::join_room,
@@ -31,14 +37,13 @@ pub fn builder<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             commands::save_settings,
             commands::get_state,
         ])
-        .setup(move |app| {
-            let config_dir = match &launch.profile {
-                Some(dir) => dir.clone(),
-                None => app.path().app_config_dir()?,
-            };
-            app.manage(AppState::new(launch, &config_dir));
-            Ok(())
-        })
+        .build(context)?;
+    let config_dir = match &launch.profile {
+        Some(dir) => dir.clone(),
+        None => app.path().app_config_dir()?,
+    };
+    app.manage(AppState::new(launch, &config_dir));
+    Ok(app)
 }
 
 /// Runs the app until its window closes.
@@ -51,7 +56,11 @@ pub fn run(launch: Launch) -> tauri::Result<()> {
         }));
     }
     app = app.plugin(tauri_plugin_deep_link::init());
-    let app = builder(app, launch.clone()).build(tauri::generate_context!("../tauri.conf.json"))?;
+    let app = build(
+        app,
+        tauri::generate_context!("../tauri.conf.json"),
+        launch.clone(),
+    )?;
 
     links::listen(app.handle(), launch.single_instance());
     let mut window = WebviewWindowBuilder::new(&app, links::MAIN_WINDOW, WebviewUrl::default())

@@ -21,6 +21,11 @@ use crate::settings::SettingsStore;
 /// ICE-server fetch (3 s) and WebSocket connect (5 s) timeouts, plus slack.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(12);
 
+/// How long after the WebSocket opens a refusal may still arrive: the server
+/// accepts the upgrade, then sends its error frame and closes (protocol §4),
+/// which takes one round trip.
+const REFUSAL_GRACE: Duration = Duration::from_millis(500);
+
 /// The close code a full room is refused with (protocol §4; like HTTP 429).
 const ROOM_FULL_CODE: &str = "code 4429";
 
@@ -136,33 +141,36 @@ impl AppState {
             config.bind_addrs = self.launch.bind.clone();
         }
         let (room, events) = Room::join(config)?;
-        let outcome = events::forward(app.clone(), events, session, self.session.clone());
+        let mut outcomes = events::forward(app.clone(), events, session, self.session.clone());
 
-        let failed = |error: AppError| {
+        let server = link.server.to_string();
+        let outcome = match tokio::time::timeout(JOIN_TIMEOUT, outcomes.recv()).await {
+            Ok(Some(JoinOutcome::Joined)) => {
+                match tokio::time::timeout(REFUSAL_GRACE, outcomes.recv()).await {
+                    Ok(Some(refused @ JoinOutcome::Refused(_))) => refused,
+                    _ => JoinOutcome::Joined,
+                }
+            }
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => JoinOutcome::Unreachable("the room stopped before it connected".into()),
+            Err(_) => {
+                JoinOutcome::Unreachable(format!("no answer within {} s", JOIN_TIMEOUT.as_secs()))
+            }
+        };
+        let error = match outcome {
+            JoinOutcome::Joined => None,
+            JoinOutcome::Refused(reason) if reason.contains(ROOM_FULL_CODE) => {
+                Some(AppError::RoomFull { reason })
+            }
+            JoinOutcome::Refused(reason) => Some(AppError::JoinRefused { reason }),
+            JoinOutcome::Unreachable(reason) => {
+                Some(AppError::ServerUnreachable { server, reason })
+            }
+        };
+        if let Some(error) = error {
             room.leave();
             self.session.fetch_add(1, Ordering::SeqCst);
-            Err(error)
-        };
-        let server = link.server.to_string();
-        match tokio::time::timeout(JOIN_TIMEOUT, outcome).await {
-            Ok(Ok(JoinOutcome::Joined)) => {}
-            Ok(Ok(JoinOutcome::Refused(reason))) if reason.contains(ROOM_FULL_CODE) => {
-                return failed(AppError::RoomFull { reason });
-            }
-            Ok(Ok(JoinOutcome::Refused(reason))) => {
-                return failed(AppError::JoinRefused { reason });
-            }
-            Ok(Ok(JoinOutcome::Unreachable(reason))) => {
-                return failed(AppError::ServerUnreachable { server, reason });
-            }
-            Ok(Err(_)) => {
-                let reason = "the room stopped before it connected".to_owned();
-                return failed(AppError::ServerUnreachable { server, reason });
-            }
-            Err(_) => {
-                let reason = format!("no answer within {} s", JOIN_TIMEOUT.as_secs());
-                return failed(AppError::ServerUnreachable { server, reason });
-            }
+            return Err(error);
         }
 
         let link = room.link().to_owned();
