@@ -47,3 +47,10 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# tauri-driver: the WebDriver bridge between the window tests and Debian's
+# WebKitWebDriver. Pinned to the Tauri 2 line (newer releases are 3.0 alphas).
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  say "installing tauri-driver"
+  cargo install tauri-driver --version 2.1.0 --locked
+fi

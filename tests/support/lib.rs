@@ -6,6 +6,7 @@
 //! first (`cargo build --workspace --bins`), and these helpers find them in
 //! the target directory.
 
+pub mod app;
 pub mod chromium;
 pub mod peer;
 pub mod signal;

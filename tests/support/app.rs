@@ -1,0 +1,308 @@
+//! The Parlor desktop app in a real window, driven over WebDriver:
+//! `tauri-driver` (in its own process group, so killing the group also ends
+//! the WebKitWebDriver and the app it started) with fantoccini as the client.
+//!
+//! Each instance gets its own profile (`PARLOR_PROFILE`, which also turns the
+//! single-instance hand-over off), its own XDG directories, WebRTC bound to
+//! loopback and the embedded signaling server on 127.0.0.1, so several
+//! instances run side by side and nothing leaves the machine.
+//!
+//! Needs an X display: the test command runs everything under `xvfb-run`.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fantoccini::Locator;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::{PATIENCE, binary};
+
+/// How long WebKitWebDriver may take to start the app and open a session.
+/// With single-instance on and a running instance, session creation hangs
+/// forever: this bounds it.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The WebDriver "Enter" key.
+pub const ENTER: &str = "\u{E007}";
+
+/// Window tests share two cores with everything else; one at a time keeps
+/// their timings far from the limits.
+static WINDOWS: Mutex<()> = Mutex::const_new(());
+
+/// Holds the window tests of this process to one at a time.
+pub async fn one_at_a_time() -> MutexGuard<'static, ()> {
+    WINDOWS.lock().await
+}
+
+/// Where tests save screenshots: `tests/artifacts/` (gitignored).
+pub fn artifacts_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// `tauri-driver` and everything it started; the process group is killed
+/// and the instance's temporary directory removed on drop.
+struct Driver {
+    child: Child,
+    home: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+/// One app instance with a WebDriver session on its window.
+pub struct AppWindow {
+    /// A name for failure messages and screenshot files.
+    pub label: String,
+    client: fantoccini::Client,
+    _driver: Driver,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn tauri_driver() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("tauri-driver"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        Path::new(&home).join(".cargo/bin/tauri-driver")
+    })
+}
+
+impl AppWindow {
+    /// Starts the app (`$CARGO_TARGET_DIR/debug/parlor`) under tauri-driver
+    /// with a fresh profile and waits until its page has loaded.
+    pub async fn launch(label: &str) -> anyhow::Result<Self> {
+        if std::env::var_os("DISPLAY").is_none() {
+            bail!("window tests need an X display: run them under xvfb-run -a");
+        }
+        let app = binary("parlor");
+        let port = free_port()?;
+        let native_port = free_port()?;
+        let home =
+            std::env::temp_dir().join(format!("parlor-app-{label}-{}-{port}", std::process::id()));
+        for dir in ["profile", "config", "data", "cache"] {
+            std::fs::create_dir_all(home.join(dir))?;
+        }
+        let child = Command::new(tauri_driver())
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("PARLOR_PROFILE", home.join("profile"))
+            .env("PARLOR_BIND", "127.0.0.1:0")
+            .env("PARLOR_EMBEDDED_HOST", "127.0.0.1")
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .context("starting tauri-driver (bash scripts/setup.sh installs it)")?;
+        let driver = Driver { child, home };
+
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": app.display().to_string() }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let connect = async {
+            loop {
+                let attempt = fantoccini::ClientBuilder::new(
+                    hyper_util::client::legacy::connect::HttpConnector::new(),
+                )
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+                match attempt {
+                    Ok(client) => return client,
+                    // tauri-driver is not listening yet.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        };
+        let client = tokio::time::timeout(SESSION_TIMEOUT, connect)
+            .await
+            .with_context(|| format!("{label}: no WebDriver session within {SESSION_TIMEOUT:?}"))?;
+        let window = Self {
+            label: label.to_owned(),
+            client,
+            _driver: driver,
+        };
+        window
+            .wait_until("document.body && document.body.dataset.view === 'start'")
+            .await?;
+        Ok(window)
+    }
+
+    /// Runs `script` as a function body (`arguments[i]` are `args`).
+    pub async fn eval(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .with_context(|| format!("{}: running {script:?}", self.label))
+    }
+
+    /// Polls the JavaScript expression `condition` until it is true.
+    pub async fn wait_until(&self, condition: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let script = format!("return Boolean({condition});");
+        loop {
+            // Page loads and reloads make single calls fail; only the
+            // deadline decides.
+            if let Ok(Value::Bool(true)) = self.client.execute(&script, vec![]).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                let view = self
+                    .eval(
+                        "return document.body ? document.body.innerText : ''",
+                        vec![],
+                    )
+                    .await
+                    .unwrap_or_default();
+                bail!(
+                    "{}: timed out after {PATIENCE:?} waiting for {condition}; the window shows:\n{}",
+                    self.label,
+                    view.as_str().unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element matching `css`.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("{}: no element {css}", self.label))?
+            .click()
+            .await
+            .with_context(|| format!("{}: cannot click {css}", self.label))
+    }
+
+    /// Types `text` into the element matching `css`, as keystrokes.
+    pub async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("{}: no element {css}", self.label))?
+            .send_keys(text)
+            .await
+            .with_context(|| format!("{}: cannot type into {css}", self.label))
+    }
+
+    /// Sets the display name through the settings dialog (Enter saves).
+    pub async fn set_display_name(&self, name: &str) -> anyhow::Result<()> {
+        self.click("#open-settings").await?;
+        self.wait_until("document.getElementById('settings-dialog').open")
+            .await?;
+        self.client
+            .find(Locator::Css("#display-name"))
+            .await?
+            .clear()
+            .await?;
+        self.type_into("#display-name", &format!("{name}{ENTER}"))
+            .await?;
+        self.wait_until("!document.getElementById('settings-dialog').open")
+            .await
+    }
+
+    /// Clicks "Create room" and returns the room link the window shows.
+    pub async fn create_room(&self) -> anyhow::Result<String> {
+        self.click("#create-room").await?;
+        self.wait_until(
+            "document.body.dataset.view === 'room' && document.getElementById('room-link').value.startsWith('parlor://join/')",
+        )
+        .await?;
+        let link = self
+            .eval("return document.getElementById('room-link').value", vec![])
+            .await?;
+        Ok(link.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Pastes `link` into the join field, presses Enter, and waits for the room view.
+    pub async fn join_room(&self, link: &str) -> anyhow::Result<()> {
+        self.type_into("#join-link", &format!("{link}{ENTER}"))
+            .await?;
+        self.wait_until("document.body.dataset.view === 'room'")
+            .await
+    }
+
+    /// Waits until the peer list shows `count` peers, all connected.
+    pub async fn wait_peers_connected(&self, count: usize) -> anyhow::Result<()> {
+        self.wait_until(&format!(
+            "document.querySelectorAll('#peer-list .peer').length === {count} && \
+             document.querySelectorAll('#peer-list .peer[data-state=\"connected\"]').length === {count}"
+        ))
+        .await
+    }
+
+    /// Types `text` in the composer and presses Enter.
+    pub async fn send(&self, text: &str) -> anyhow::Result<()> {
+        self.type_into("#message-input", &format!("{text}{ENTER}"))
+            .await
+    }
+
+    /// Waits until a message from someone else with exactly `text` is in the log.
+    pub async fn wait_message(&self, text: &str) -> anyhow::Result<()> {
+        let text = serde_json::to_string(text)?;
+        self.wait_until(&format!(
+            "[...document.querySelectorAll('#message-log .message:not(.mine) .text')].some(e => e.textContent === {text})"
+        ))
+        .await
+    }
+
+    /// Saves a screenshot of the window as `tests/artifacts/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        // WebKit's snapshot can lag behind the DOM: let two frames paint first.
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await
+            .with_context(|| format!("{}: waiting for a paint", self.label))?;
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .with_context(|| format!("{}: screenshot", self.label))?;
+        let path = artifacts_dir().join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Ends the WebDriver session, which closes the app; the process group
+    /// ends on drop either way.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
