@@ -3,7 +3,7 @@
 //! `parlor-peer` or a second app instance, watch the connection come up and
 //! chat both ways. Screenshots of the room view go to `tests/artifacts/`.
 
-use parlor_e2e::app::{AppWindow, one_at_a_time};
+use parlor_e2e::app::{AppWindow, Isolation, SessionBus, one_at_a_time};
 use parlor_e2e::peer::PeerProcess;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,5 +141,31 @@ async fn html_from_a_peer_is_shown_as_text_and_never_runs() -> anyhow::Result<()
         "{verdict}"
     );
     app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_hands_its_link_to_the_running_window() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let bus = SessionBus::start()?;
+    let host = AppWindow::launch("host").await?;
+    let running = AppWindow::launch_with("running", Isolation::SingleInstance(&bus)).await?;
+    let link = host.create_room().await?;
+
+    // `parlor LINK` while Parlor runs: the new process hands the link over
+    // and exits; the running window joins the room.
+    let status = running.launch_again(&[&link]).await?;
+    assert!(status.success(), "second launch: {status}");
+    running
+        .wait_until(&format!(
+            "document.body.dataset.view === 'room' && document.getElementById('room-link').value === {}",
+            serde_json::to_string(&link)?
+        ))
+        .await?;
+    running.wait_peers_connected(1).await?;
+    host.wait_peers_connected(1).await?;
+    running.screenshot("handed-over-link").await?;
+    host.close().await;
+    running.close().await;
     Ok(())
 }

@@ -2,10 +2,11 @@
 //! `tauri-driver` (in its own process group, so killing the group also ends
 //! the WebKitWebDriver and the app it started) with fantoccini as the client.
 //!
-//! Each instance gets its own profile (`PARLOR_PROFILE`, which also turns the
-//! single-instance hand-over off), its own XDG directories, WebRTC bound to
-//! loopback and the embedded signaling server on 127.0.0.1, so several
-//! instances run side by side and nothing leaves the machine.
+//! Each instance gets its own XDG directories, WebRTC bound to loopback and
+//! the embedded signaling server on 127.0.0.1, so nothing leaves the machine.
+//! Usually it also gets its own profile (`PARLOR_PROFILE`, which turns the
+//! single-instance hand-over off) so several run side by side; the hand-over
+//! test instead runs one without a profile on a private D-Bus session bus.
 //!
 //! Needs an X display: the test command runs everything under `xvfb-run`.
 
@@ -63,11 +64,59 @@ impl Drop for Driver {
     }
 }
 
+/// A private D-Bus session bus (the single-instance plugin finds the running
+/// instance through it); the daemon is killed on drop.
+pub struct SessionBus {
+    child: Child,
+    /// The value for `DBUS_SESSION_BUS_ADDRESS`.
+    pub address: String,
+}
+
+impl SessionBus {
+    /// Starts `dbus-daemon --session` and reads its address.
+    pub fn start() -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting dbus-daemon (apt-get install dbus)")?;
+        let stdout = child.stdout.take().context("dbus-daemon has no stdout")?;
+        let mut address = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut address)?;
+        let address = address.trim().to_owned();
+        if address.is_empty() {
+            let _ = child.kill();
+            bail!("dbus-daemon printed no address");
+        }
+        Ok(Self { child, address })
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How an instance is isolated from the others.
+pub enum Isolation<'a> {
+    /// Its own `PARLOR_PROFILE`: no single-instance hand-over.
+    Profile,
+    /// No profile: the single-instance plugin is on, on this bus.
+    SingleInstance(&'a SessionBus),
+}
+
 /// One app instance with a WebDriver session on its window.
 pub struct AppWindow {
     /// A name for failure messages and screenshot files.
     pub label: String,
     client: fantoccini::Client,
+    /// The environment the app runs with, for a second launch.
+    env: Vec<(String, String)>,
     _driver: Driver,
 }
 
@@ -93,6 +142,11 @@ impl AppWindow {
     /// Starts the app (`$CARGO_TARGET_DIR/debug/parlor`) under tauri-driver
     /// with a fresh profile and waits until its page has loaded.
     pub async fn launch(label: &str) -> anyhow::Result<Self> {
+        Self::launch_with(label, Isolation::Profile).await
+    }
+
+    /// Like [`AppWindow::launch`], isolated as `isolation` says.
+    pub async fn launch_with(label: &str, isolation: Isolation<'_>) -> anyhow::Result<Self> {
         if std::env::var_os("DISPLAY").is_none() {
             bail!("window tests need an X display: run them under xvfb-run -a");
         }
@@ -104,19 +158,29 @@ impl AppWindow {
         for dir in ["profile", "config", "data", "cache"] {
             std::fs::create_dir_all(home.join(dir))?;
         }
+        let path = |dir: &str| home.join(dir).display().to_string();
+        let mut env = vec![
+            ("PARLOR_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+            ("PARLOR_EMBEDDED_HOST".to_owned(), "127.0.0.1".to_owned()),
+            ("XDG_CONFIG_HOME".to_owned(), path("config")),
+            ("XDG_DATA_HOME".to_owned(), path("data")),
+            ("XDG_CACHE_HOME".to_owned(), path("cache")),
+            (
+                "RUST_LOG".to_owned(),
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
+        ];
+        match isolation {
+            Isolation::Profile => env.push(("PARLOR_PROFILE".to_owned(), path("profile"))),
+            Isolation::SingleInstance(bus) => {
+                env.push(("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus.address.clone()));
+            }
+        }
         let child = Command::new(tauri_driver())
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
-            .env("PARLOR_PROFILE", home.join("profile"))
-            .env("PARLOR_BIND", "127.0.0.1:0")
-            .env("PARLOR_EMBEDDED_HOST", "127.0.0.1")
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env_remove("PARLOR_PROFILE")
+            .envs(env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .process_group(0)
@@ -152,12 +216,32 @@ impl AppWindow {
         let window = Self {
             label: label.to_owned(),
             client,
+            env,
             _driver: driver,
         };
         window
             .wait_until("document.body && document.body.dataset.view === 'start'")
             .await?;
         Ok(window)
+    }
+
+    /// Launches the app binary again, outside WebDriver, with this
+    /// instance's environment and `args` (`parlor LINK`), and waits for it to
+    /// exit: with the single-instance hand-over it exits at once.
+    pub async fn launch_again(&self, args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
+        let mut second = tokio::process::Command::new(binary("parlor"))
+            .args(args)
+            .env_remove("PARLOR_PROFILE")
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a second parlor")?;
+        tokio::time::timeout(PATIENCE, second.wait())
+            .await
+            .with_context(|| format!("{}: the second launch did not exit", self.label))?
+            .context("waiting for the second launch")
     }
 
     /// Runs `script` as a function body (`arguments[i]` are `args`).
