@@ -20,6 +20,7 @@ use fantoccini::Locator;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::process::{ProcessGroup, free_port};
 use crate::{PATIENCE, binary};
 
 /// How long WebKitWebDriver may take to start the app and open a session.
@@ -44,24 +45,6 @@ pub fn artifacts_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
     let _ = std::fs::create_dir_all(&dir);
     dir
-}
-
-/// `tauri-driver` and everything it started; the process group is killed
-/// and the instance's temporary directory removed on drop.
-struct Driver {
-    child: Child,
-    home: PathBuf,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        std::thread::sleep(Duration::from_millis(200));
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
 }
 
 /// A private D-Bus session bus (the single-instance plugin finds the running
@@ -117,13 +100,7 @@ pub struct AppWindow {
     client: fantoccini::Client,
     /// The environment the app runs with, for a second launch.
     env: Vec<(String, String)>,
-    _driver: Driver,
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    _driver: ProcessGroup,
 }
 
 fn tauri_driver() -> PathBuf {
@@ -176,17 +153,17 @@ impl AppWindow {
                 env.push(("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus.address.clone()));
             }
         }
-        let child = Command::new(tauri_driver())
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &native_port.to_string()])
-            .env_remove("PARLOR_PROFILE")
-            .envs(env.iter().cloned())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .process_group(0)
-            .spawn()
-            .context("starting tauri-driver (bash scripts/setup.sh installs it)")?;
-        let driver = Driver { child, home };
+        let driver = ProcessGroup::spawn(
+            Command::new(tauri_driver())
+                .args(["--port", &port.to_string()])
+                .args(["--native-port", &native_port.to_string()])
+                .env_remove("PARLOR_PROFILE")
+                .envs(env.iter().cloned())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+            home.clone(),
+        )
+        .context("starting tauri-driver (bash scripts/setup.sh installs it)")?;
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));

@@ -3,15 +3,15 @@
 //! started), driven over WebDriver with fantoccini, and the old JavaScript
 //! client page (`tests/browser/old-client.html`) on top of it.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::PATIENCE;
+use crate::process::{ProcessGroup, free_port};
 
 /// How Chromium publishes its host candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,45 +22,28 @@ pub enum Mdns {
     Expose,
 }
 
-/// chromedriver and its Chromium; the whole process group is ended on drop.
-struct Driver {
-    child: Child,
-    profile: PathBuf,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
 /// One headless Chromium with one WebDriver session.
 pub struct Chromium {
     client: fantoccini::Client,
-    _driver: Driver,
+    _driver: ProcessGroup,
 }
 
 impl Chromium {
     /// Starts chromedriver on a free loopback port and opens a session with a
     /// fresh profile.
     pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         let profile =
             std::env::temp_dir().join(format!("parlor-chromium-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&profile)?;
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
-        let driver = Driver { child, profile };
+        let driver = ProcessGroup::spawn(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            profile.clone(),
+        )
+        .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
 
         let mut args = vec![
             "--headless".to_owned(),
@@ -71,7 +54,7 @@ impl Chromium {
             "--disable-background-networking".to_owned(),
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
-            format!("--user-data-dir={}", driver.profile.display()),
+            format!("--user-data-dir={}", profile.display()),
         ];
         if mdns == Mdns::Expose {
             args.push("--disable-features=WebRtcHideLocalIpsWithMdns".to_owned());

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod chromium;
 pub mod peer;
+pub mod process;
 pub mod signal;
 
 use std::path::PathBuf;
