@@ -175,6 +175,12 @@ async fn a_full_room_refuses_the_join_with_a_clear_error() {
     let alice = PeerProcess::create("alice", &server.url()).await;
     let mut bob = PeerProcess::join("bob", &alice.link);
     let refused = bob.wait_event("join-refused", None).await;
+    assert_eq!(refused["room_full"], true, "{refused}");
+    assert!(
+        !bob.seen.iter().any(|e| e["event"] == "signaling-connected"),
+        "a refused peer is never reported as connected: {:#?}",
+        bob.seen
+    );
     let reason = refused["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("full"),

@@ -22,10 +22,10 @@ pub const OPEN_LINK_EVENT: &str = "open-link";
 /// A step that decides how a join attempt ends.
 #[derive(Debug)]
 pub enum JoinOutcome {
-    /// The WebSocket to the room is open (the server may still refuse the join).
+    /// The server let us into the room.
     Joined,
     /// The server said no (room full, invalid room).
-    Refused(String),
+    Refused { reason: String, room_full: bool },
     /// The signaling server could not be reached.
     Unreachable(String),
 }
@@ -34,7 +34,10 @@ impl JoinOutcome {
     fn of(kind: &EventKind) -> Option<Self> {
         match kind {
             EventKind::SignalingConnected { .. } => Some(Self::Joined),
-            EventKind::JoinRefused { reason } => Some(Self::Refused(reason.clone())),
+            EventKind::JoinRefused { reason, room_full } => Some(Self::Refused {
+                reason: reason.clone(),
+                room_full: *room_full,
+            }),
             EventKind::SignalingDisconnected { reason, .. } => {
                 Some(Self::Unreachable(reason.clone()))
             }

@@ -21,14 +21,6 @@ use crate::settings::SettingsStore;
 /// ICE-server fetch (3 s) and WebSocket connect (5 s) timeouts, plus slack.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(12);
 
-/// How long after the WebSocket opens a refusal may still arrive: the server
-/// accepts the upgrade, then sends its error frame and closes (protocol §4),
-/// which takes one round trip.
-const REFUSAL_GRACE: Duration = Duration::from_millis(500);
-
-/// The close code a full room is refused with (protocol §4; like HTTP 429).
-const ROOM_FULL_CODE: &str = "code 4429";
-
 /// The app's shared state, managed by Tauri.
 pub struct AppState {
     launch: Launch,
@@ -145,12 +137,6 @@ impl AppState {
 
         let server = link.server.to_string();
         let outcome = match tokio::time::timeout(JOIN_TIMEOUT, outcomes.recv()).await {
-            Ok(Some(JoinOutcome::Joined)) => {
-                match tokio::time::timeout(REFUSAL_GRACE, outcomes.recv()).await {
-                    Ok(Some(refused @ JoinOutcome::Refused(_))) => refused,
-                    _ => JoinOutcome::Joined,
-                }
-            }
             Ok(Some(outcome)) => outcome,
             Ok(None) => JoinOutcome::Unreachable("the room stopped before it connected".into()),
             Err(_) => {
@@ -159,10 +145,11 @@ impl AppState {
         };
         let error = match outcome {
             JoinOutcome::Joined => None,
-            JoinOutcome::Refused(reason) if reason.contains(ROOM_FULL_CODE) => {
-                Some(AppError::RoomFull { reason })
-            }
-            JoinOutcome::Refused(reason) => Some(AppError::JoinRefused { reason }),
+            JoinOutcome::Refused {
+                reason,
+                room_full: true,
+            } => Some(AppError::RoomFull { reason }),
+            JoinOutcome::Refused { reason, .. } => Some(AppError::JoinRefused { reason }),
             JoinOutcome::Unreachable(reason) => {
                 Some(AppError::ServerUnreachable { server, reason })
             }

@@ -163,6 +163,8 @@ pub enum EventKind {
     JoinRefused {
         /// The server's reason.
         reason: String,
+        /// Whether the room was full (rather than its name or our id invalid).
+        room_full: bool,
     },
     /// We left the room; no more events follow.
     Left,

@@ -215,8 +215,8 @@ impl RoomActor {
                     ),
                 });
             }
-            SignalingEvent::Rejected { reason } => {
-                self.emit(EventKind::JoinRefused { reason });
+            SignalingEvent::Rejected { reason, room_full } => {
+                self.emit(EventKind::JoinRefused { reason, room_full });
                 return false;
             }
         }

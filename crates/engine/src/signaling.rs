@@ -34,7 +34,10 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(25);
 /// What the signaling socket reports to the room.
 #[derive(Debug)]
 pub(crate) enum SignalingEvent {
-    /// Joined the room (again, after a reconnection).
+    /// Joined the room (again, after a reconnection): the server accepted us
+    /// and sent its first peer list. Reported then rather than when the
+    /// socket opens, because a server that refuses the join (room full) also
+    /// accepts the upgrade first.
     Connected,
     /// The socket is down; the next attempt starts after `retry_in`.
     Disconnected { reason: String, retry_in: Duration },
@@ -50,7 +53,7 @@ pub(crate) enum SignalingEvent {
     ServerError(ErrorFrame),
     /// The server refused to let us join and retrying cannot help (room full,
     /// invalid name). The client has stopped.
-    Rejected { reason: String },
+    Rejected { reason: String, room_full: bool },
 }
 
 /// Sends messages into the room; dropping it closes the socket.
@@ -88,7 +91,7 @@ enum Ended {
     /// Try again after a backoff.
     Retry(String),
     /// The server said no in a way retrying cannot fix.
-    Rejected(String),
+    Rejected { reason: String, room_full: bool },
 }
 
 async fn run(
@@ -108,9 +111,6 @@ async fn run(
                 info!(%url, "signaling connected");
                 // Whatever was queued while we were away is stale.
                 while outgoing.try_recv().is_ok() {}
-                if events.send(SignalingEvent::Connected).is_err() {
-                    return;
-                }
                 let started = Instant::now();
                 let ended = serve(socket, &mut outgoing, &events).await;
                 if started.elapsed() > BACKOFF_MAX {
@@ -121,9 +121,9 @@ async fn run(
         };
         match ended {
             Ended::Stopped => return,
-            Ended::Rejected(reason) => {
+            Ended::Rejected { reason, room_full } => {
                 warn!(%reason, "signaling server refused the join");
-                let _ = events.send(SignalingEvent::Rejected { reason });
+                let _ = events.send(SignalingEvent::Rejected { reason, room_full });
                 return;
             }
             Ended::Retry(reason) => {
@@ -161,6 +161,7 @@ where
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
     let mut last_heard = Instant::now();
+    let mut joined = false;
     loop {
         tokio::select! {
             frame = stream.next() => {
@@ -169,7 +170,15 @@ where
                     None => return Ended::Retry("the signaling server closed the connection".into()),
                     Some(Err(error)) => return Ended::Retry(format!("signaling connection failed: {error}")),
                     Some(Ok(Message::Text(text))) => {
-                        if events.send(parse_frame(text.as_str())).is_err() {
+                        let event = parse_frame(text.as_str());
+                        let first_list = !joined && matches!(event, SignalingEvent::PeerList(_));
+                        if first_list {
+                            joined = true;
+                            info!("joined the room");
+                        }
+                        let delivered = (!first_list || events.send(SignalingEvent::Connected).is_ok())
+                            && events.send(event).is_ok();
+                        if !delivered {
                             let _ = sink.close().await;
                             return Ended::Stopped;
                         }
@@ -215,7 +224,14 @@ fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
         format!("{} (code {code})", frame.reason)
     };
     match code {
-        close_code::INVALID_JOIN | close_code::ROOM_FULL => Ended::Rejected(reason),
+        close_code::INVALID_JOIN => Ended::Rejected {
+            reason,
+            room_full: false,
+        },
+        close_code::ROOM_FULL => Ended::Rejected {
+            reason,
+            room_full: true,
+        },
         // A duplicate id means the server still holds our previous connection
         // (it has not noticed it died yet): it lets go after its ping timeout.
         _ => Ended::Retry(reason),
@@ -298,7 +314,10 @@ mod tests {
         };
         assert!(matches!(
             closed_by_server(frame(close_code::ROOM_FULL)),
-            Ended::Rejected(_)
+            Ended::Rejected {
+                room_full: true,
+                ..
+            }
         ));
         assert!(matches!(
             closed_by_server(frame(close_code::GOING_AWAY)),
