@@ -14,6 +14,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/parlor/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 export CARGO_TERM_COLOR=never
+
+# The shared target directory may hold artifacts built from another clone of
+# this repository, which cargo can mistake for fresh (fingerprints are
+# relative to the workspace, freshness is judged by file times). Rebuilding
+# our own crates every run costs a few minutes; the dependencies stay cached.
+members=$(cargo metadata --no-deps --format-version 1 |
+  grep -o '"name":"[^"]*","version"' | sed 's/"name":"\([^"]*\)".*/\1/')
+cargo clean --quiet $(printf -- '-p %s ' $members)
 export RUST_BACKTRACE=1
 
 echo "== format"
