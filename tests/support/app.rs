@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::process::{ProcessGroup, free_port};
+use crate::webdriver;
 use crate::{PATIENCE, binary};
 
 /// How long WebKitWebDriver may take to start the app and open a session.
@@ -171,25 +172,9 @@ impl AppWindow {
             "tauri:options".into(),
             json!({ "application": app.display().to_string() }),
         );
-        let url = format!("http://127.0.0.1:{port}");
-        let connect = async {
-            loop {
-                let attempt = fantoccini::ClientBuilder::new(
-                    hyper_util::client::legacy::connect::HttpConnector::new(),
-                )
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await;
-                match attempt {
-                    Ok(client) => return client,
-                    // tauri-driver is not listening yet.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        };
-        let client = tokio::time::timeout(SESSION_TIMEOUT, connect)
+        let client = webdriver::session(port, capabilities, SESSION_TIMEOUT)
             .await
-            .with_context(|| format!("{label}: no WebDriver session within {SESSION_TIMEOUT:?}"))?;
+            .with_context(|| format!("{label}: no window"))?;
         let window = Self {
             label: label.to_owned(),
             client,

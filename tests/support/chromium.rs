@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::PATIENCE;
 use crate::process::{ProcessGroup, free_port};
+use crate::webdriver;
 
 /// How Chromium publishes its host candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,24 +66,9 @@ impl Chromium {
             json!({ "binary": "/usr/bin/chromium", "args": args }),
         );
 
-        // chromedriver needs a moment before it accepts sessions.
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let client = loop {
-            let attempt = fantoccini::ClientBuilder::new(
-                hyper_util::client::legacy::connect::HttpConnector::new(),
-            )
-            .capabilities(capabilities.clone())
-            .connect(&url)
-            .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(error) if tokio::time::Instant::now() > deadline => {
-                    bail!("chromedriver did not accept a session: {error}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
+        let client = webdriver::session(port, capabilities, PATIENCE)
+            .await
+            .context("chromedriver did not accept a session")?;
         client
             .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
                 Some(Duration::from_secs(300)),

@@ -11,6 +11,7 @@ pub mod chromium;
 pub mod peer;
 pub mod process;
 pub mod signal;
+pub mod webdriver;
 
 use std::path::PathBuf;
 use std::time::Duration;
