@@ -1,6 +1,6 @@
 //! What the core asks the driver to do, and what it reports for the UI.
 
-use crate::message::{IceCandidate, SessionDescription, SignalMessage};
+use crate::{IceCandidate, SessionDescription, SignalMessage};
 
 /// Something the driver must do now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +89,10 @@ pub enum SignalingState {
     HaveRemoteOffer,
 }
 
-/// ICE connection state, as reported by the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// ICE connection state, as reported by the stack. Serialized as the
+/// lower-case names WebRTC gives them (`checking`, `connected`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum IceConnectionState {
     /// Not started.
     New,
@@ -106,6 +108,19 @@ pub enum IceConnectionState {
     Failed,
     /// The connection was closed.
     Closed,
+}
+
+impl IceConnectionState {
+    /// Every state, for checking a table of labels against.
+    pub const ALL: [IceConnectionState; 7] = [
+        IceConnectionState::New,
+        IceConnectionState::Checking,
+        IceConnectionState::Connected,
+        IceConnectionState::Completed,
+        IceConnectionState::Disconnected,
+        IceConnectionState::Failed,
+        IceConnectionState::Closed,
+    ];
 }
 
 /// Peer connection state, as reported by the stack.

@@ -52,7 +52,6 @@
 
 mod error;
 mod event;
-mod message;
 mod negotiator;
 mod role;
 mod sdp;
@@ -63,7 +62,8 @@ pub use event::{
     Action, ConnectionState, DroppedCandidateReason, Event, IceConnectionState,
     IgnoredAnswerReason, OperationKind, RestartReason, SignalingState, StackOp,
 };
-pub use message::{IceCandidate, SdpType, SessionDescription, SignalMessage};
 pub use negotiator::Negotiator;
+/// The negotiation messages live with their wire form in `parlor-protocol`.
+pub use parlor_protocol::{IceCandidate, SdpType, SessionDescription, SignalMessage};
 pub use role::{Role, role_toward};
 pub use timers::Config;

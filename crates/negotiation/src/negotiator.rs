@@ -8,10 +8,10 @@ use crate::event::{
     Action, ConnectionState, DroppedCandidateReason, Event, IceConnectionState,
     IgnoredAnswerReason, RestartReason, SignalingState, StackOp,
 };
-use crate::message::{IceCandidate, SdpType, SessionDescription, SignalMessage};
 use crate::role::Role;
 use crate::sdp::SdpInfo;
 use crate::timers::{Config, Resend};
+use crate::{IceCandidate, SdpType, SessionDescription, SignalMessage};
 
 /// Remote input waiting for the stack to be free.
 ///
@@ -142,6 +142,14 @@ impl Negotiator {
         self.role
     }
 
+    /// Changes this side's role. A peer first taken for an old client (we
+    /// are polite toward those) may turn out to be a Parlor peer, toward
+    /// which the role follows from the ids: the role only matters at the
+    /// next collision, so it can change at any time.
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+    }
+
     /// The signaling state, as implied by the operations completed so far.
     pub fn signaling_state(&self) -> SignalingState {
         self.signaling
@@ -164,8 +172,10 @@ impl Negotiator {
     }
 
     /// The stack fired `negotiationneeded`. The core remembers the need until
-    /// an offer made after it is answered, because webrtc-rs does not fire
-    /// the event again after a rollback.
+    /// an offer made after it is answered, or until a data channel is
+    /// negotiated (by the remote's offer: see `pump`), whichever comes
+    /// first; the event itself may arrive late, after the stack's state
+    /// moved on.
     pub fn handle_negotiation_needed(&mut self, now: Duration) {
         self.now = now;
         self.negotiation.raise();
@@ -477,6 +487,19 @@ impl Negotiator {
                     Work::Reset => self.plan.push_back(StackOp::RecreateConnection),
                 }
             } else if self.signaling == SignalingState::Stable
+                && self.negotiation.pending()
+                && !self.restart_wanted()
+                && self.data_channel_negotiated()
+            {
+                // Parlor negotiates nothing but data channels, and once a
+                // data-channel section is negotiated every channel rides on
+                // it. A need raised before that (our own channel, whose offer
+                // lost a collision) or reported late (webrtc-rs fires
+                // negotiationneeded again when a rollback returns it to
+                // stable, and the event arrives after the answer) is met:
+                // offering again would only cost a round trip.
+                self.negotiation.satisfy_all();
+            } else if self.signaling == SignalingState::Stable
                 && (self.negotiation.pending() || self.restart_wanted())
             {
                 self.start_offer();
@@ -484,6 +507,13 @@ impl Negotiator {
                 break;
             }
         }
+    }
+
+    /// Whether the descriptions applied on both sides carry a data channel.
+    fn data_channel_negotiated(&self) -> bool {
+        self.remote
+            .as_ref()
+            .is_some_and(|remote| remote.info.data_channel)
     }
 
     /// An ICE restart only means something once a remote description has

@@ -3,7 +3,8 @@
 //! A full SDP parser would be a large dependency for three lines: the origin
 //! (`o=`), which identifies the remote peer connection and orders its
 //! descriptions; the ICE ufrag, which identifies an ICE generation; and the
-//! DTLS fingerprint, which identifies the certificate of a peer connection.
+//! DTLS fingerprint, which identifies the certificate of a peer connection;
+//! and whether a data channel is negotiated.
 
 /// What the negotiation core knows about one description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub(crate) struct SdpInfo {
     pub ufrag: Option<String>,
     /// First `a=fingerprint:` value, lower-cased (hex case is not significant).
     pub fingerprint: Option<String>,
+    /// Whether it has a data-channel (`m=application`) section.
+    pub data_channel: bool,
 }
 
 impl SdpInfo {
@@ -24,7 +27,9 @@ impl SdpInfo {
     pub fn parse(sdp: &str) -> Self {
         let mut info = Self::default();
         for line in sdp.lines().map(str::trim) {
-            if let Some(origin) = line.strip_prefix("o=") {
+            if line.starts_with("m=application") {
+                info.data_channel = true;
+            } else if let Some(origin) = line.strip_prefix("o=") {
                 if info.session_id.is_none() {
                     let mut fields = origin.split_ascii_whitespace().skip(1);
                     info.session_id = fields.next().map(str::to_owned);

@@ -18,6 +18,13 @@ fn sdp(session: u64, version: u64, ufrag: &str, fingerprint: &str) -> String {
     )
 }
 
+/// The same without a data-channel section: an offer that does not carry
+/// the channel our own offer was for.
+fn sdp_without_channel(session: u64, version: u64, ufrag: &str, fingerprint: &str) -> String {
+    sdp(session, version, ufrag, fingerprint)
+        .replace("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n", "")
+}
+
 fn candidate(ufrag: &str, n: u32) -> IceCandidate {
     IceCandidate {
         candidate: format!("candidate:{n} 1 udp 1 10.0.0.{n} 9 typ host"),
@@ -64,19 +71,19 @@ impl Peer {
     fn created(&mut self, sdp: String) {
         self.core
             .handle_description_created(sdp, self.now)
-            .expect("a create was outstanding");
+            .unwrap_or_else(|e| panic!("a create was outstanding: {e}"));
     }
 
     fn done(&mut self) {
         self.core
             .handle_operation_done(self.now)
-            .expect("an operation was outstanding");
+            .unwrap_or_else(|e| panic!("an operation was outstanding: {e}"));
     }
 
     fn failed(&mut self) {
         self.core
             .handle_operation_failed("boom".into(), self.now)
-            .expect("an operation was outstanding");
+            .unwrap_or_else(|e| panic!("an operation was outstanding: {e}"));
     }
 
     fn receive(&mut self, message: SignalMessage) {
@@ -207,12 +214,11 @@ fn impolite_ignores_a_colliding_offer() {
     assert_eq!(peer.core.signaling_state(), SignalingState::HaveLocalOffer);
 }
 
-#[test]
-fn polite_rolls_back_answers_then_offers_again() {
-    let mut peer = Peer::new(Role::Polite);
+/// Rolls back our offer for `theirs`, applies it and sends our answer;
+/// returns the actions that follow the answer.
+fn give_way_to(peer: &mut Peer, theirs: &str) -> Vec<Action> {
     peer.make_offer(&sdp(1, 1, "l", "AA"));
-    let theirs = sdp(2, 1, "r", "BB");
-    peer.receive_offer(theirs.clone());
+    peer.receive_offer(theirs.to_owned());
     assert_eq!(peer.expect_op(), StackOp::RollbackLocalDescription);
     assert!(peer.events().contains(&Event::RolledBackForGlare));
     peer.done();
@@ -232,9 +238,24 @@ fn polite_rolls_back_answers_then_offers_again() {
             1, 2, "l", "AA"
         ))))
     );
+    actions
+}
+
+#[test]
+fn polite_rolls_back_and_answers_and_owes_no_offer_once_the_data_channel_is_negotiated() {
+    let mut peer = Peer::new(Role::Polite);
+    let actions = give_way_to(&mut peer, &sdp(2, 1, "r", "BB"));
+    assert_eq!(actions.len(), 1, "only the answer: {actions:?}");
+    assert!(peer.core.is_idle());
+}
+
+#[test]
+fn polite_rolls_back_answers_then_offers_again_when_their_offer_lacks_the_data_channel() {
+    let mut peer = Peer::new(Role::Polite);
+    let actions = give_way_to(&mut peer, &sdp_without_channel(2, 1, "r", "BB"));
     assert_eq!(
-        actions[1],
-        Action::Stack(StackOp::CreateOffer { ice_restart: false }),
+        actions.get(1),
+        Some(&Action::Stack(StackOp::CreateOffer { ice_restart: false })),
         "the rolled-back need for an offer is still owed"
     );
 }
@@ -296,7 +317,7 @@ fn candidate_of_an_ignored_offer_is_added_when_the_answer_keeps_its_ufrag() {
 fn late_answer_to_a_rolled_back_offer_is_ignored() {
     let mut peer = Peer::new(Role::Polite);
     peer.make_offer(&sdp(1, 1, "l", "AA"));
-    peer.receive_offer(sdp(2, 5, "r", "BB"));
+    peer.receive_offer(sdp_without_channel(2, 5, "r", "BB"));
     assert_eq!(peer.expect_op(), StackOp::RollbackLocalDescription);
     peer.done();
     peer.expect_op();
@@ -348,7 +369,10 @@ fn unanswered_offer_is_resent_with_its_candidates_and_backs_off() {
         .handle_local_candidate(Some(candidate("l", 1)), peer.now);
     peer.core.handle_local_candidate(None, peer.now);
     peer.actions();
-    let first = peer.core.poll_timeout().expect("a re-send is scheduled");
+    let first = peer
+        .core
+        .poll_timeout()
+        .unwrap_or_else(|| panic!("a re-send is scheduled"));
     assert_eq!(first, ms(1500));
     peer.now = first;
     peer.core.handle_timeout(peer.now);
@@ -396,7 +420,10 @@ fn ice_disconnected_restarts_only_after_the_grace_period() {
     peer.core
         .handle_ice_state(IceConnectionState::Disconnected, peer.now);
     assert_eq!(peer.actions(), vec![]);
-    let deadline = peer.core.poll_timeout().expect("a grace deadline");
+    let deadline = peer
+        .core
+        .poll_timeout()
+        .unwrap_or_else(|| panic!("a grace deadline"));
     assert_eq!(deadline, Config::default().disconnected_grace);
     peer.now = deadline;
     peer.core.handle_timeout(peer.now);

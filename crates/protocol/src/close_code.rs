@@ -53,6 +53,29 @@ impl JoinRejection {
         }
     }
 
+    /// The rejection an error frame's code stands for, if it is one.
+    pub const fn from_error_code(code: ErrorCode) -> Option<Self> {
+        Some(match code {
+            ErrorCode::InvalidRoom => JoinRejection::InvalidRoom,
+            ErrorCode::InvalidPeerId => JoinRejection::InvalidPeerId,
+            ErrorCode::DuplicatePeerId => JoinRejection::DuplicatePeerId,
+            ErrorCode::RoomFull => JoinRejection::RoomFull,
+            _ => return None,
+        })
+    }
+
+    /// The rejection a close code stands for, if it is one; 4400 does not
+    /// say whether the room or the peer id was invalid (the error frame
+    /// before it does), and is read as an invalid room.
+    pub const fn from_close_code(code: u16) -> Option<Self> {
+        Some(match code {
+            INVALID_JOIN => JoinRejection::InvalidRoom,
+            DUPLICATE_PEER_ID => JoinRejection::DuplicatePeerId,
+            ROOM_FULL => JoinRejection::RoomFull,
+            _ => return None,
+        })
+    }
+
     /// The code of the error frame sent just before closing.
     pub const fn error_code(self) -> ErrorCode {
         match self {

@@ -19,7 +19,7 @@ pub struct IceServers {
 pub struct IceServer {
     /// `stun:` / `turn:` / `turns:` URLs. WebRTC allows a single string here
     /// too, so both forms are accepted when reading.
-    #[serde(deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub urls: Vec<String>,
     /// TURN username (for TURN REST credentials, `<unix-expiry>:<name>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,19 +14,35 @@
 //! - the frames the server writes ([`ServerMessage`]: `info:peerlist` and
 //!   `error`) with the stable [`ErrorCode`] strings;
 //! - the close codes of join rejections ([`close_code`], [`JoinRejection`]);
-//! - the body of the `/turn` endpoint ([`IceServers`]).
+//! - the body of the `/turn` endpoint ([`IceServers`]) and the one
+//!   [`IceServer`] type every layer uses;
+//! - the addressing of relayed messages ([`Envelope`]): the server only
+//!   adds [`FROM_FIELD`] and reads [`TO_FIELD`], and Parlor clients write
+//!   their own id and recipient so that old servers, which do neither, work
+//!   too;
+//! - what peers relay to each other: negotiation messages ([`SignalMessage`],
+//!   protocol.md §4) and a goodbye ([`bye`]);
+//! - what peers say on the `chat` data channel ([`Frame`], [`Info`], §5).
 //!
-//! Relayed messages are any JSON object; the server only adds
-//! [`FROM_FIELD`] and reads [`TO_FIELD`], so they have no type here.
+//! Relayed messages are otherwise any JSON object: the server relays unknown
+//! types unchanged.
 
+mod bye;
+mod chat;
 pub mod close_code;
+mod envelope;
 mod ice;
+mod negotiation;
 mod server_message;
 mod server_url;
 mod token;
 
+pub use bye::{BYE_TYPE, bye, is_bye};
+pub use chat::{CHANNEL_LABEL, Frame, Info, MessageId};
 pub use close_code::JoinRejection;
+pub use envelope::{APP_FIELD, APP_PARLOR, Envelope, SENDER_FIELD};
 pub use ice::{IceServer, IceServers};
+pub use negotiation::{DecodeError, IceCandidate, SdpType, SessionDescription, SignalMessage};
 pub use server_message::{ErrorCode, ErrorFrame, FROM_FIELD, PeerList, ServerMessage, TO_FIELD};
 pub use server_url::{
     PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl, ServerUrlError,

@@ -193,6 +193,9 @@ impl FakeStack {
         }
         self.pending_local = None;
         self.signaling = SignalingState::Stable;
+        // Like webrtc-rs: returning to stable ends the negotiation in
+        // progress, so an unmet need fires the event again.
+        self.negotiation_ongoing = false;
         self.update_negotiation_needed();
         Ok(())
     }
@@ -268,7 +271,7 @@ impl FakeStack {
     }
 
     /// webrtc-rs fires negotiation-needed once per unmet need, only when
-    /// stable, and not again until the need is met (so not after a rollback).
+    /// stable, and again when a rollback returns it to stable unmet.
     fn update_negotiation_needed(&mut self) {
         if self.channel_negotiated() {
             self.negotiation_ongoing = false;

@@ -1,16 +1,108 @@
-//! Negotiation messages on the signaling wire (protocol.md §4), to and from
-//! the negotiation core's types.
+//! Negotiation messages between two peers, relayed by the signaling server
+//! (protocol.md §4): the typed values the negotiation core works with, and
+//! their JSON form on the wire.
 //!
-//! The seed's forms are kept exactly, because old clients parse them:
-//! an offer has a top-level `"type":"offer"`, an answer has none, and the end
-//! of candidates is `{"candidate":null}`. A receiver accepts a description with
+//! The seed's forms are kept exactly, because old clients parse them: an
+//! offer has a top-level `"type":"offer"`, an answer has none, and the end of
+//! candidates is `{"candidate":null}`. A receiver accepts a description with
 //! or without the top-level `type`, reading the kind from the description.
 
-use parlor_negotiation::{IceCandidate, SdpType, SessionDescription, SignalMessage};
 use serde_json::{Map, Value, json};
 
-/// The JSON object that carries `message` to the other peer.
-pub(crate) fn encode(message: &SignalMessage) -> Map<String, Value> {
+/// Whether a description is an offer or an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SdpType {
+    /// A description that starts an offer/answer exchange.
+    Offer,
+    /// A description that completes an offer/answer exchange.
+    Answer,
+}
+
+/// A session description as created by the stack or received from the remote.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionDescription {
+    /// Offer or answer.
+    pub kind: SdpType,
+    /// The SDP text, passed through untouched.
+    pub sdp: String,
+}
+
+impl SessionDescription {
+    /// An offer with the given SDP.
+    pub fn offer(sdp: impl Into<String>) -> Self {
+        Self {
+            kind: SdpType::Offer,
+            sdp: sdp.into(),
+        }
+    }
+
+    /// An answer with the given SDP.
+    pub fn answer(sdp: impl Into<String>) -> Self {
+        Self {
+            kind: SdpType::Answer,
+            sdp: sdp.into(),
+        }
+    }
+}
+
+/// An ICE candidate, local or remote, in the shape of `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IceCandidate {
+    /// The `candidate:...` attribute text.
+    pub candidate: String,
+    /// The media section id the candidate belongs to.
+    pub sdp_mid: Option<String>,
+    /// The media section index the candidate belongs to.
+    pub sdp_mline_index: Option<u16>,
+    /// The ICE username fragment of the description the candidate belongs to.
+    pub username_fragment: Option<String>,
+}
+
+impl IceCandidate {
+    /// The ufrag this candidate belongs to: the explicit field, or else the
+    /// `ufrag` extension that browsers append to the candidate line.
+    ///
+    /// The ufrag ties a candidate to one ICE generation of one remote
+    /// description, which is how candidates of an ignored or superseded
+    /// description are told apart from current ones.
+    pub fn ufrag(&self) -> Option<&str> {
+        if let Some(ufrag) = self.username_fragment.as_deref() {
+            return Some(ufrag);
+        }
+        let mut words = self.candidate.split_ascii_whitespace();
+        while let Some(word) = words.next() {
+            if word == "ufrag" {
+                return words.next();
+            }
+        }
+        None
+    }
+}
+
+/// A negotiation message to or from the remote peer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SignalMessage {
+    /// An offer or an answer (`{"description":{...}}`).
+    Description(SessionDescription),
+    /// A trickled ICE candidate (`{"candidate":{...}}`).
+    Candidate(IceCandidate),
+    /// The end of trickled candidates (`{"candidate":null}`).
+    EndOfCandidates,
+}
+
+impl SignalMessage {
+    /// The JSON object that carries this message to the other peer.
+    pub fn to_json(&self) -> Map<String, Value> {
+        encode(self)
+    }
+
+    /// Reads a negotiation message from a relayed JSON object.
+    pub fn from_json(body: &Map<String, Value>) -> Result<Self, DecodeError> {
+        decode(body)
+    }
+}
+
+fn encode(message: &SignalMessage) -> Map<String, Value> {
     let value = match message {
         SignalMessage::Description(description) => match description.kind {
             SdpType::Offer => json!({
@@ -39,7 +131,7 @@ pub(crate) fn encode(message: &SignalMessage) -> Map<String, Value> {
 
 /// Why a relayed message is not a negotiation message we can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     /// Neither `description` nor `candidate`: some other message type, which
     /// the relay passes through and we ignore.
     #[error("not a negotiation message")]
@@ -49,8 +141,7 @@ pub(crate) enum DecodeError {
     Malformed(&'static str),
 }
 
-/// Reads a negotiation message from a relayed JSON object.
-pub(crate) fn decode(body: &Map<String, Value>) -> Result<SignalMessage, DecodeError> {
+fn decode(body: &Map<String, Value>) -> Result<SignalMessage, DecodeError> {
     if let Some(description) = body.get("description") {
         let kind = description
             .get("type")
@@ -120,7 +211,7 @@ mod tests {
     fn offers_keep_the_seeds_top_level_type() {
         let offer = SignalMessage::Description(SessionDescription::offer("v=0"));
         assert_eq!(
-            Value::Object(encode(&offer)),
+            Value::Object(offer.to_json()),
             json!({"type":"offer","description":{"type":"offer","sdp":"v=0"}})
         );
     }
@@ -128,12 +219,12 @@ mod tests {
     #[test]
     fn answers_have_no_top_level_type_and_decode_either_way() {
         let answer = SignalMessage::Description(SessionDescription::answer("v=0"));
-        let wire = encode(&answer);
+        let wire = answer.to_json();
         assert!(!wire.contains_key("type"));
-        assert_eq!(decode(&wire), Ok(answer.clone()));
+        assert_eq!(SignalMessage::from_json(&wire), Ok(answer.clone()));
         let with_type =
             object(json!({"type":"answer","description":{"type":"answer","sdp":"v=0"}}));
-        assert_eq!(decode(&with_type), Ok(answer));
+        assert_eq!(SignalMessage::from_json(&with_type), Ok(answer));
     }
 
     #[test]
@@ -144,9 +235,12 @@ mod tests {
             sdp_mline_index: Some(0),
             username_fragment: Some("abcd".into()),
         });
-        assert_eq!(decode(&encode(&candidate)), Ok(candidate));
         assert_eq!(
-            decode(&object(json!({"candidate":null}))),
+            SignalMessage::from_json(&candidate.to_json()),
+            Ok(candidate)
+        );
+        assert_eq!(
+            SignalMessage::from_json(&object(json!({"candidate":null}))),
             Ok(SignalMessage::EndOfCandidates)
         );
     }
@@ -154,17 +248,17 @@ mod tests {
     #[test]
     fn other_messages_are_not_negotiation_and_broken_ones_are_malformed() {
         assert_eq!(
-            decode(&object(json!({"type":"hello"}))),
+            SignalMessage::from_json(&object(json!({"type":"hello"}))),
             Err(DecodeError::NotNegotiation)
         );
         assert!(matches!(
-            decode(&object(
+            SignalMessage::from_json(&object(
                 json!({"description":{"type":"pranswer","sdp":"x"}})
             )),
             Err(DecodeError::Malformed(_))
         ));
         assert!(matches!(
-            decode(&object(json!({"candidate":{"sdpMid":"0"}}))),
+            SignalMessage::from_json(&object(json!({"candidate":{"sdpMid":"0"}}))),
             Err(DecodeError::Malformed(_))
         ));
     }

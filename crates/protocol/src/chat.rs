@@ -1,5 +1,7 @@
 //! What travels on the `chat` data channel (protocol.md §5).
 //!
+//! Only between peers: the signaling server never sees these.
+//!
 //! Both sides first send an `info` message. Old clients send
 //! `{"type":"info","peerId":"..."}` and then plain UTF-8 text; a Parlor peer adds
 //! `app`, `version`, `name` and `caps` to its `info`. Richer messages (ids and
@@ -8,11 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::APP_PARLOR;
+
 /// The label both the old library and Parlor give the chat channel.
 pub const CHANNEL_LABEL: &str = "chat";
-
-/// The value of `app` that marks a Parlor peer.
-const APP_NAME: &str = "parlor";
 
 /// Capability: chat messages carry ids and are acknowledged on arrival.
 const CAP_ACKED_MESSAGES: &str = "acked-messages";
@@ -42,16 +43,60 @@ impl Info {
     pub fn parlor(peer_id: &str, name: Option<&str>) -> Self {
         Self {
             peer_id: peer_id.to_owned(),
-            app: Some(APP_NAME.to_owned()),
+            app: Some(APP_PARLOR.to_owned()),
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             name: name.map(str::to_owned),
             caps: vec![CAP_ACKED_MESSAGES.to_owned()],
         }
     }
 
+    /// The `info` an old client sends: its id and nothing else. Also what a
+    /// peer that never sent `info` is taken to be.
+    pub fn old_client(peer_id: &str) -> Self {
+        Self {
+            peer_id: peer_id.to_owned(),
+            app: None,
+            version: None,
+            name: None,
+            caps: Vec::new(),
+        }
+    }
+
+    /// Whether the sender is a Parlor peer.
+    pub fn is_parlor(&self) -> bool {
+        self.app.as_deref() == Some(APP_PARLOR)
+    }
+
     /// Whether the sender can take messages with ids and will acknowledge them.
     pub fn supports_acked_messages(&self) -> bool {
-        self.app.as_deref() == Some(APP_NAME) && self.caps.iter().any(|c| c == CAP_ACKED_MESSAGES)
+        self.is_parlor() && self.caps.iter().any(|c| c == CAP_ACKED_MESSAGES)
+    }
+}
+
+/// Names one chat message: unique per sender, chosen by the sender.
+///
+/// It travels in [`Frame::Chat`] and [`Frame::Ack`], and the engine hands it
+/// to whoever sent the message so that its delivery can be followed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Wraps an id; any string is accepted, since ids from other peers are
+    /// only ever compared.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -66,14 +111,14 @@ pub enum Frame {
     Chat {
         /// Unique per sender; the receiver uses it to drop duplicates after a
         /// reconnection re-sends what was not yet acknowledged.
-        id: String,
+        id: MessageId,
         /// The message text, shown as text (never as HTML).
         text: String,
     },
     /// "I received message `id`": lets the sender show it as delivered.
     Ack {
         /// The id of the acknowledged chat message.
-        id: String,
+        id: MessageId,
     },
 }
 
@@ -128,10 +173,12 @@ mod tests {
     fn chat_and_ack_round_trip() {
         for frame in [
             Frame::Chat {
-                id: "1".into(),
+                id: MessageId::new("1"),
                 text: "<b>hi</b>".into(),
             },
-            Frame::Ack { id: "1".into() },
+            Frame::Ack {
+                id: MessageId::new("1"),
+            },
         ] {
             assert_eq!(Frame::parse(&frame.to_text()), Some(frame));
         }
