@@ -1,0 +1,260 @@
+//! The chat with one peer over however many channels and connections it
+//! takes: the `info` handshake, plain text for old clients, ids and
+//! acknowledgements between Parlor peers, re-sending what was not
+//! acknowledged, and which channel messages go out on.
+//!
+//! # Channel policy
+//!
+//! Both sides create a `chat` channel, so a connection may carry two (and an
+//! old client makes another each time its user clicks "Connect"). The first
+//! channel that opens carries our `info` and, for the rest of the
+//! connection, every message we send: one ordered channel keeps our
+//! messages in order, and an old client only knows who is talking on the
+//! channel where it first heard `info` (it keeps one "got info" flag per
+//! connection and shows a second `info` as a chat message). Messages are
+//! read from every channel; another channel is used only if the first
+//! closes.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+use parlor_protocol::{Frame, Info, MessageId};
+
+use crate::output::{ChannelId, Output, SessionEvent};
+
+/// How long after our channel opens we wait for the peer's `info` before
+/// taking it for an old client that never sends one.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A message of ours, from [`Conversation::send`] until it is acknowledged
+/// (Parlor peers) or sent (old clients, which cannot acknowledge).
+struct Pending {
+    id: MessageId,
+    text: String,
+    /// Sent on the current send channel.
+    sent: bool,
+}
+
+/// The chat state with one peer.
+pub(crate) struct Conversation {
+    peer: String,
+    local_info: Info,
+    /// What the peer said about itself on this connection; `None` until its
+    /// `info` arrives (or the wait for one times out).
+    remote: Option<Info>,
+    /// Open channels of the current connection, in the order they opened.
+    channels: Vec<ChannelId>,
+    /// The channel that carried our `info`, and carries our messages.
+    send_channel: Option<ChannelId>,
+    /// Whether `Connected` was reported for this connection.
+    announced: bool,
+    /// When to stop waiting for the peer's `info`.
+    info_deadline: Option<Duration>,
+    outbox: VecDeque<Pending>,
+    /// Ids of messages received, to show re-sent ones once.
+    seen: HashSet<MessageId>,
+}
+
+impl Conversation {
+    pub(crate) fn new(peer: &str, local_info: Info) -> Self {
+        Self {
+            peer: peer.to_owned(),
+            local_info,
+            remote: None,
+            channels: Vec::new(),
+            send_channel: None,
+            announced: false,
+            info_deadline: None,
+            outbox: VecDeque::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The next time [`Self::handle_timeout`] is due.
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        self.info_deadline
+    }
+
+    /// Whether the peer announced itself as a Parlor peer on this connection.
+    pub(crate) fn remote_is_parlor(&self) -> bool {
+        self.remote.as_ref().is_some_and(Info::is_parlor)
+    }
+
+    pub(crate) fn channel_open(
+        &mut self,
+        channel: ChannelId,
+        now: Duration,
+        out: &mut VecDeque<Output>,
+    ) {
+        if self.channels.contains(&channel) {
+            return;
+        }
+        self.channels.push(channel);
+        if self.send_channel.is_some() {
+            return;
+        }
+        self.send_channel = Some(channel);
+        out.push_back(Output::Transmit {
+            channel,
+            text: Frame::Info(self.local_info.clone()).to_text(),
+            message: None,
+        });
+        if self.remote.is_some() {
+            self.flush(out);
+        } else {
+            self.info_deadline = Some(now + INFO_TIMEOUT);
+        }
+    }
+
+    pub(crate) fn channel_closed(&mut self, channel: ChannelId, out: &mut VecDeque<Output>) {
+        let Some(index) = self.channels.iter().position(|c| *c == channel) else {
+            return;
+        };
+        self.channels.remove(index);
+        if self.send_channel != Some(channel) {
+            return;
+        }
+        match self.channels.first() {
+            Some(next) => {
+                // What was in flight on the closed channel may be lost:
+                // send everything unacknowledged again on the next one (the
+                // peer shows each id once).
+                self.send_channel = Some(*next);
+                self.unsend_all();
+                self.flush(out);
+            }
+            None => self.connection_lost(),
+        }
+    }
+
+    /// The connection is gone (or replaced): its channels with it.
+    pub(crate) fn connection_lost(&mut self) {
+        self.channels.clear();
+        self.send_channel = None;
+        self.remote = None;
+        self.announced = false;
+        self.info_deadline = None;
+        self.unsend_all();
+    }
+
+    pub(crate) fn send_failed(
+        &mut self,
+        channel: ChannelId,
+        message: Option<MessageId>,
+        reason: String,
+        out: &mut VecDeque<Output>,
+    ) {
+        let acked = self
+            .remote
+            .as_ref()
+            .is_some_and(Info::supports_acked_messages);
+        if let Some(id) = message.filter(|_| !acked) {
+            // An old client's messages left the outbox when they were sent.
+            out.push_back(Output::Event(SessionEvent::SendFailed { id, reason }));
+        }
+        // A channel that cannot send is as good as closed; a Parlor peer's
+        // unacknowledged messages go out again on the next channel.
+        self.channel_closed(channel, out);
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Duration, out: &mut VecDeque<Output>) {
+        if self.info_deadline.is_some_and(|at| now >= at) {
+            self.info_deadline = None;
+            if self.remote.is_none() && self.send_channel.is_some() {
+                self.remote = Some(Info::old_client(&self.peer));
+                self.flush(out);
+            }
+        }
+    }
+
+    pub(crate) fn send(&mut self, id: MessageId, text: String, out: &mut VecDeque<Output>) {
+        self.outbox.push_back(Pending {
+            id,
+            text,
+            sent: false,
+        });
+        self.flush(out);
+    }
+
+    pub(crate) fn received(&mut self, channel: ChannelId, text: &str, out: &mut VecDeque<Output>) {
+        match Frame::parse(text) {
+            Some(Frame::Info(info)) => {
+                // One `info` per connection counts: a second one (an old
+                // client's extra channel) is accepted and changes nothing.
+                if self.remote.is_none() {
+                    self.remote = Some(info);
+                    self.info_deadline = None;
+                    self.flush(out);
+                }
+            }
+            Some(Frame::Chat { id, text }) => {
+                out.push_back(Output::Transmit {
+                    channel,
+                    text: Frame::Ack { id: id.clone() }.to_text(),
+                    message: None,
+                });
+                if self.seen.insert(id.clone()) {
+                    out.push_back(Output::Event(self.message(text, Some(id))));
+                }
+            }
+            Some(Frame::Ack { id }) => {
+                if let Some(index) = self.outbox.iter().position(|p| p.id == id) {
+                    self.outbox.remove(index);
+                    out.push_back(Output::Event(SessionEvent::Delivered { id }));
+                }
+            }
+            None => out.push_back(Output::Event(self.message(text.to_owned(), None))),
+        }
+    }
+
+    fn message(&self, text: String, id: Option<MessageId>) -> SessionEvent {
+        SessionEvent::Message {
+            text,
+            id,
+            name: self.remote.as_ref().and_then(|info| info.name.clone()),
+        }
+    }
+
+    fn unsend_all(&mut self) {
+        for pending in &mut self.outbox {
+            pending.sent = false;
+        }
+    }
+
+    /// Once the peer is known and a channel is open: announces the peer
+    /// (once per connection) and sends everything not yet sent, framed for
+    /// a Parlor peer or as plain text for an old client.
+    fn flush(&mut self, out: &mut VecDeque<Output>) {
+        let (Some(remote), Some(channel)) = (&self.remote, self.send_channel) else {
+            return;
+        };
+        let acked = remote.supports_acked_messages();
+        if !self.announced {
+            self.announced = true;
+            out.push_back(Output::Event(SessionEvent::Connected {
+                parlor: acked,
+                name: remote.name.clone(),
+            }));
+        }
+        for pending in self.outbox.iter_mut().filter(|p| !p.sent) {
+            pending.sent = true;
+            let text = if acked {
+                Frame::Chat {
+                    id: pending.id.clone(),
+                    text: pending.text.clone(),
+                }
+                .to_text()
+            } else {
+                pending.text.clone()
+            };
+            out.push_back(Output::Transmit {
+                channel,
+                text,
+                message: Some(pending.id.clone()),
+            });
+        }
+        if !acked {
+            self.outbox.retain(|p| !p.sent);
+        }
+    }
+}

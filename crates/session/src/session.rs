@@ -1,0 +1,253 @@
+//! [`PeerSession`]: everything Parlor decides about one remote peer.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use parlor_negotiation::{
+    Action, Config, ConnectionState, Event as NegotiationEvent, IceCandidate, IceConnectionState,
+    Negotiator, SignalMessage, StackOp, role_toward,
+};
+use parlor_protocol::{Info, MessageId, PeerId};
+
+use crate::conversation::Conversation;
+use crate::output::{ChannelId, OperationOutcome, Output, SessionEvent};
+use crate::step::Step;
+
+/// First re-send of an unanswered offer to an old client, which drops
+/// offers that arrive while it rebuilds its connection (after every peer
+/// list, a `/turn` fetch and a new RTCPeerConnection: tens of milliseconds on
+/// a LAN). A Parlor peer drops nothing and keeps the core's patient default.
+const OLD_CLIENT_FIRST_RESEND: Duration = Duration::from_millis(300);
+
+/// Who the session is between.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Our id in the room.
+    pub local: PeerId,
+    /// The peer's id.
+    pub remote: PeerId,
+    /// Whether the peer is known to be a Parlor peer (the server's peer
+    /// list said so). If not, it may still turn out to be one:
+    /// [`PeerSession::handle_remote_is_parlor`].
+    pub remote_is_parlor: bool,
+    /// The `info` we send on the chat channel.
+    pub local_info: Info,
+}
+
+/// The session with one remote peer, without I/O: perfect negotiation
+/// ([`Negotiator`]), the chat conversation on the data channels, which
+/// channel messages go out on, and every timer.
+///
+/// The driver feeds it inputs with `handle_*(…, now)`, where `now` is a
+/// [`Duration`] on one monotonic time line of the driver's choice (the time
+/// an input *happened*: for an operation, when it completed). After every
+/// input, the driver drains [`PeerSession::poll_output`] until it returns
+/// [`Output::Wait`], carrying out each output in order, and then waits for
+/// the next input or the time `Wait` names.
+pub struct PeerSession {
+    local: PeerId,
+    remote: PeerId,
+    remote_is_parlor: bool,
+    negotiator: Negotiator,
+    conversation: Conversation,
+    outputs: VecDeque<Output>,
+}
+
+impl PeerSession {
+    /// A session for a fresh peer connection: the driver builds the
+    /// connection with its `chat` channel, which makes the stack ask for
+    /// negotiation.
+    pub fn new(config: SessionConfig) -> Self {
+        let role = role_toward(
+            config.local.as_str(),
+            config.remote.as_str(),
+            config.remote_is_parlor,
+        );
+        let negotiation = if config.remote_is_parlor {
+            Config::default()
+        } else {
+            Config {
+                resend_initial: OLD_CLIENT_FIRST_RESEND,
+                ..Config::default()
+            }
+        };
+        Self {
+            conversation: Conversation::new(config.remote.as_str(), config.local_info),
+            negotiator: Negotiator::new(role, negotiation),
+            local: config.local,
+            remote: config.remote,
+            remote_is_parlor: config.remote_is_parlor,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The peer's id.
+    pub fn remote(&self) -> &PeerId {
+        &self.remote
+    }
+
+    /// Whether the connection is up and negotiation has nothing left to do.
+    pub fn is_settled(&self) -> bool {
+        self.negotiator.is_idle() && self.negotiator.is_connected()
+    }
+
+    /// The next thing to do; [`Output::Wait`] once there is nothing.
+    pub fn poll_output(&mut self) -> Output {
+        self.outputs.pop_front().unwrap_or_else(|| {
+            let deadline = match (self.negotiator.poll_timeout(), self.conversation.deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Output::Wait(deadline)
+        })
+    }
+
+    /// Time passed; harmless when nothing is due.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.negotiator.handle_timeout(now);
+        self.conversation.handle_timeout(now, &mut self.outputs);
+        self.collect();
+    }
+
+    // Negotiation inputs.
+
+    /// A negotiation message from the peer.
+    pub fn handle_signal(&mut self, message: SignalMessage, now: Duration) {
+        self.negotiator.handle_remote_message(message, now);
+        self.collect();
+    }
+
+    /// The signaling server says the peer left and came back: whatever it
+    /// had is gone.
+    pub fn handle_remote_reset(&mut self, now: Duration) {
+        self.negotiator.remote_reset(now);
+        self.collect();
+    }
+
+    /// The peer turned out to be a Parlor peer (its messages carry the
+    /// Parlor marker, or the server's peer list says so): from now on the
+    /// roles follow from the ids, as they do on the peer's side.
+    pub fn handle_remote_is_parlor(&mut self) {
+        if !self.remote_is_parlor {
+            self.remote_is_parlor = true;
+            self.negotiator
+                .set_role(role_toward(self.local.as_str(), self.remote.as_str(), true));
+        }
+    }
+
+    /// The stack fired `negotiationneeded`.
+    pub fn handle_negotiation_needed(&mut self, now: Duration) {
+        self.negotiator.handle_negotiation_needed(now);
+        self.collect();
+    }
+
+    /// The stack gathered a local candidate (`None`: gathering is complete).
+    pub fn handle_local_candidate(&mut self, candidate: Option<IceCandidate>, now: Duration) {
+        self.negotiator.handle_local_candidate(candidate, now);
+        self.collect();
+    }
+
+    /// The ICE connection state changed.
+    pub fn handle_ice_state(&mut self, state: IceConnectionState, now: Duration) {
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Ice(state)));
+        self.negotiator.handle_ice_state(state, now);
+        self.collect();
+    }
+
+    /// The peer connection state changed.
+    pub fn handle_connection_state(&mut self, state: ConnectionState, now: Duration) {
+        self.negotiator.handle_connection_state(state, now);
+        self.collect();
+    }
+
+    /// The outstanding [`Output::Stack`] operation ended.
+    ///
+    /// # Errors
+    /// When no operation was outstanding or the outcome does not fit it: the
+    /// driver broke its contract (a bug, never a network condition).
+    pub fn handle_operation(
+        &mut self,
+        outcome: OperationOutcome,
+        now: Duration,
+    ) -> Result<(), parlor_negotiation::Error> {
+        let result = match outcome {
+            OperationOutcome::Created(sdp) => self.negotiator.handle_description_created(sdp, now),
+            OperationOutcome::Done => self.negotiator.handle_operation_done(now),
+            OperationOutcome::Failed(error) => self.negotiator.handle_operation_failed(error, now),
+        };
+        self.collect();
+        result
+    }
+
+    // Data-channel inputs.
+
+    /// A `chat` channel of the current connection opened (ours or the
+    /// peer's; reporting one twice is harmless).
+    pub fn handle_channel_open(&mut self, channel: ChannelId, now: Duration) {
+        self.conversation
+            .channel_open(channel, now, &mut self.outputs);
+    }
+
+    /// A text arrived on a `chat` channel.
+    pub fn handle_channel_text(&mut self, channel: ChannelId, text: &str) {
+        self.conversation.received(channel, text, &mut self.outputs);
+        if self.conversation.remote_is_parlor() {
+            self.handle_remote_is_parlor();
+        }
+    }
+
+    /// A `chat` channel closed.
+    pub fn handle_channel_closed(&mut self, channel: ChannelId) {
+        self.conversation.channel_closed(channel, &mut self.outputs);
+    }
+
+    /// An [`Output::Transmit`] failed.
+    pub fn handle_send_failed(
+        &mut self,
+        channel: ChannelId,
+        message: Option<MessageId>,
+        error: String,
+    ) {
+        self.conversation
+            .send_failed(channel, message, error, &mut self.outputs);
+    }
+
+    // Local intent.
+
+    /// Sends a chat message: now if the peer is connected, else once it is.
+    pub fn send_chat(&mut self, id: MessageId, text: String) {
+        self.conversation.send(id, text, &mut self.outputs);
+    }
+
+    /// Moves what the negotiator produced into the output queue, in order:
+    /// its events first (they describe what led to the actions).
+    fn collect(&mut self) {
+        while let Some(event) = self.negotiator.poll_event() {
+            let event = match event {
+                NegotiationEvent::Connected => SessionEvent::TransportUp,
+                NegotiationEvent::Disconnected => SessionEvent::TransportDown,
+                other => match Step::of(&other) {
+                    Some((step, detail)) => SessionEvent::Negotiation { step, detail },
+                    None => SessionEvent::Trace(other),
+                },
+            };
+            self.outputs.push_back(Output::Event(event));
+        }
+        while let Some(action) = self.negotiator.poll_action() {
+            match action {
+                Action::Send(message) => self.outputs.push_back(Output::Signal(message)),
+                Action::Stack(StackOp::RecreateConnection) => {
+                    self.conversation.connection_lost();
+                    self.outputs
+                        .push_back(Output::Event(SessionEvent::Reconnecting {
+                            reason: "the peer started a new session".into(),
+                        }));
+                    self.outputs
+                        .push_back(Output::Stack(StackOp::RecreateConnection));
+                }
+                Action::Stack(op) => self.outputs.push_back(Output::Stack(op)),
+            }
+        }
+    }
+}
