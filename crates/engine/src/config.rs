@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use parlor_protocol::PeerId;
-use parlor_transport::{IceServer, Tuning};
+use parlor_protocol::{IceServer, PeerId};
+use parlor_transport::Tuning;
 
 use crate::link::RoomLink;
 

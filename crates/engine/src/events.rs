@@ -8,6 +8,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use parlor_protocol::MessageId;
+use parlor_session::{IceConnectionState, Step};
 use serde::Serialize;
 
 /// One thing that happened, and when.
@@ -70,20 +72,23 @@ pub enum EventKind {
         /// Whether it declared itself a Parlor client.
         parlor: bool,
     },
-    /// A negotiation step with one peer (offer sent, answer received, glare
-    /// resolved, ICE restart...).
+    /// A negotiation step with one peer (offer sent, answer received, a
+    /// collision resolved, ICE restart...).
     Negotiation {
         /// The remote peer.
         peer: String,
-        /// The step, as a short kebab-case word (`offer-sent`, `answer-received`...).
-        step: String,
+        /// The step (`offer-sent`, `answer-received`...).
+        step: Step,
+        /// More about it, for people (why an ICE restart, what failed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     /// ICE connectivity changed (`checking`, `connected`, `disconnected`, `failed`...).
     Ice {
         /// The remote peer.
         peer: String,
         /// The new ICE connection state.
-        state: String,
+        state: IceConnectionState,
     },
     /// The path ICE selected to the peer.
     PathSelected {
@@ -122,21 +127,33 @@ pub enum EventKind {
         text: String,
         /// The sender's message id (Parlor peers only).
         #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
+        id: Option<MessageId>,
     },
-    /// A message we sent was queued for a peer.
-    Sent {
-        /// Our message id.
-        id: String,
-        /// The peer it went to.
+    /// A message we sent is queued for a peer: it goes out as soon as the
+    /// chat channel to that peer is open.
+    Queued {
+        /// Our message id, as [`Room::send`](crate::Room::send) returned it.
+        id: MessageId,
+        /// The peer it is for.
         to: String,
     },
-    /// A peer acknowledged one of our messages.
+    /// A peer acknowledged one of our messages (Parlor peers only; old
+    /// clients cannot acknowledge).
     Delivered {
         /// Our message id.
-        id: String,
+        id: MessageId,
         /// The peer that acknowledged it.
         to: String,
+    },
+    /// One of our messages could not be sent to an old client, and will not
+    /// be retried.
+    SendFailed {
+        /// Our message id.
+        id: MessageId,
+        /// The peer it was for.
+        to: String,
+        /// What went wrong.
+        reason: String,
     },
     /// The peer's connection broke and is being set up again.
     PeerReconnecting {
@@ -158,8 +175,9 @@ pub enum EventKind {
         /// What happened.
         message: String,
     },
-    /// The signaling server refused to let us into the room (full, or an
-    /// invalid name); the room is left.
+    /// The signaling server refused to let us back into the room after a
+    /// reconnection (it filled up meanwhile); the room is left. A refused
+    /// first join is [`Room::join`](crate::Room::join)'s error instead.
     JoinRefused {
         /// The server's reason.
         reason: String,

@@ -10,8 +10,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use parlor_protocol::{IceServers, RoomName, ServerUrl};
-use parlor_transport::IceServer;
+use parlor_protocol::{IceServer, IceServers, RoomName, ServerUrl};
 
 /// A `/turn` answer larger than this is not an ICE-server list.
 const MAX_BODY: usize = 64 * 1024;
@@ -64,13 +63,5 @@ async fn fetch_inner(url: String) -> Result<Vec<IceServer>, FetchError> {
         .to_bytes();
     let list: IceServers =
         serde_json::from_slice(&body).map_err(|e| FetchError::Body(e.to_string()))?;
-    Ok(list
-        .ice_servers
-        .into_iter()
-        .map(|server| IceServer {
-            urls: server.urls,
-            username: server.username.unwrap_or_default(),
-            credential: server.credential.unwrap_or_default(),
-        })
-        .collect())
+    Ok(list.ice_servers)
 }

@@ -7,46 +7,93 @@
 //! engine in a terminal, so both show exactly what happens here.
 //!
 //! Layers, one module each:
-//! - [`signaling`]: the WebSocket to the room, with reconnection;
-//! - `peer`: one task per remote member, driving a webrtc peer connection
-//!   with the sans-IO negotiation core (`parlor-negotiation`);
-//! - [`conversation`]: the chat protocol on the data channel;
+//! - `signaling`: the WebSocket to the room, with reconnection;
+//! - `peer`: one task per remote member, the I/O around its sans-IO
+//!   `PeerSession` (`parlor-session`: negotiation, chat, channel policy,
+//!   timers) on a webrtc-rs peer connection;
 //! - `room`: the room actor tying them together.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), parlor_engine::EngineError> {
+//! # async fn demo() -> anyhow::Result<()> {
 //! let link = "parlor://join/abc?server=ws%3A%2F%2F127.0.0.1%3A1999".parse()?;
-//! let (room, mut events) = parlor_engine::Room::join(parlor_engine::RoomConfig::new(link))?;
-//! room.send("hello");
+//! let (room, mut events) = parlor_engine::Room::join(parlor_engine::RoomConfig::new(link)).await?;
+//! let id = room.send("hello").await?;
 //! while let Some(event) = events.recv().await {
 //!     println!("{}", serde_json::to_string(&event).unwrap_or_default());
 //! }
 //! # Ok(()) }
 //! ```
 
-mod chat;
 mod config;
-mod conversation;
 mod events;
 mod ice_servers;
 mod link;
+mod log_limit;
 mod peer;
 mod random;
 mod room;
 mod signaling;
-mod wire;
 
 pub use config::RoomConfig;
 pub use events::{Event, EventKind, PathKind};
 pub use link::{LinkError, RoomLink};
-pub use parlor_protocol::{PeerId, RoomName, ServerUrl};
-pub use parlor_transport::{IceServer, Tuning};
+pub use log_limit::LogRateLimit;
+pub use parlor_protocol::{IceServer, JoinRejection, MessageId, PeerId, RoomName, ServerUrl};
+pub use parlor_session::{IceConnectionState, Step};
+pub use parlor_transport::Tuning;
 pub use room::Room;
 
 /// Why a room could not be joined.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The room link is malformed.
-    #[error(transparent)]
-    Link(#[from] LinkError),
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room has as many members as its server allows.
+    #[error("the room is full ({reason})")]
+    RoomFull {
+        /// The server's words.
+        reason: String,
+    },
+    /// Another member of the room has our peer id.
+    #[error("someone in the room already uses this peer id ({reason})")]
+    DuplicateId {
+        /// The server's words.
+        reason: String,
+    },
+    /// The server refused the link's room name or our peer id.
+    #[error("the server refused the room name or peer id ({reason})")]
+    InvalidLink {
+        /// The server's words.
+        reason: String,
+    },
+    /// The signaling server could not be reached or dropped the connection
+    /// before letting us in.
+    #[error("cannot reach the signaling server {server}: {reason}")]
+    ServerUnreachable {
+        /// The server the link names.
+        server: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl JoinError {
+    fn refused(rejection: JoinRejection, reason: String) -> Self {
+        match rejection {
+            JoinRejection::RoomFull => JoinError::RoomFull { reason },
+            JoinRejection::DuplicatePeerId => JoinError::DuplicateId { reason },
+            JoinRejection::InvalidRoom | JoinRejection::InvalidPeerId => {
+                JoinError::InvalidLink { reason }
+            }
+        }
+    }
+}
+
+/// Why a message was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No one else is in the room, so there is no one to send it to.
+    #[error("no one else is in the room yet; the message was not sent")]
+    NobodyHere,
+    /// The room was left.
+    #[error("the room was left")]
+    Left,
 }

@@ -1,23 +1,22 @@
-//! One task per remote member: it owns the webrtc peer connection to that
-//! member, drives it with the sans-IO negotiation core, and runs the chat
-//! conversation on its data channels.
+//! One task per remote member: the I/O around its [`PeerSession`].
 //!
-//! Everything the connection reports (webrtc handlers, channel events) is
-//! forwarded into this task's queue tagged with the connection's generation,
-//! so events of a connection that was replaced are dropped instead of
-//! confusing the new one. Stack operations are awaited here one at a time,
-//! as the core's driver contract asks.
+//! Every decision about the peer (negotiation, chat, channel policy,
+//! timers) is the session's; this task only translates. webrtc-rs events and
+//! room inputs become session inputs, stamped with the time they happened;
+//! session outputs become webrtc-rs calls, signaling frames and engine
+//! events. Events of a connection that was replaced are dropped by their
+//! generation tag, so they cannot confuse the new one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use parlor_negotiation::{
-    Action, Config, ConnectionState, Event as CoreEvent, IceCandidate, IceConnectionState,
-    Negotiator, SdpType, SessionDescription, StackOp, role_toward,
+use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId};
+use parlor_session::{
+    ChannelId, ConnectionState, IceCandidate, IceConnectionState, OperationOutcome, Output,
+    PeerSession, SdpType, SessionConfig, SessionDescription, SessionEvent, StackOp,
 };
-use parlor_protocol::PeerId;
 use parlor_transport::webrtc::error::Error as WebrtcError;
 use parlor_transport::{
     DataChannel, DataChannelEvent, PeerConnection, PeerConnectionEventHandler, RTCDataChannelState,
@@ -30,17 +29,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, error, info, warn};
 
-use crate::chat::{CHANNEL_LABEL, Info};
-use crate::conversation::{Conversation, Output};
 use crate::events::{Event, EventKind, PathKind};
 use crate::signaling::SignalingSender;
-use crate::wire;
 
-/// How long after a channel opens we wait for the remote's `info` before
-/// treating it as an old client that only speaks plain text.
-const INFO_TIMEOUT: Duration = Duration::from_secs(2);
-/// First re-send of an unanswered offer to an old client.
-const OLD_CLIENT_FIRST_RESEND: Duration = Duration::from_millis(300);
 /// A stack operation that takes longer than this is treated as failed, so a
 /// wedged connection cannot stall the peer task (and with it, leaving).
 const STACK_OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,22 +40,27 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Everything a peer task needs from its room.
 pub(crate) struct PeerContext {
-    pub local: PeerId,
-    pub remote: PeerId,
-    pub remote_is_parlor: bool,
-    pub info: Info,
+    pub session: SessionConfig,
     pub transport: TransportConfig,
     pub signaling: SignalingSender,
     pub events: mpsc::UnboundedSender<Event>,
     pub notices: mpsc::UnboundedSender<PeerNotice>,
 }
 
+impl PeerContext {
+    fn remote(&self) -> &PeerId {
+        &self.session.remote
+    }
+}
+
 /// What the room tells a peer task.
 pub(crate) enum PeerInput {
     /// A negotiation message from the remote.
-    Signal(parlor_negotiation::SignalMessage),
+    Signal(parlor_session::SignalMessage),
+    /// The remote turned out to be a Parlor peer.
+    RemoteIsParlor,
     /// A chat message to deliver.
-    Chat { id: String, text: String },
+    Chat { id: MessageId, text: String },
     /// Close the connection and stop.
     Close,
 }
@@ -86,8 +82,7 @@ impl PeerHandle {
         let _ = self.inputs.send(input);
     }
 
-    /// Closes the connection and waits (briefly) until it is closed, so the
-    /// remote learns at once that we left.
+    /// Closes the connection and waits (briefly) until it is closed.
     pub(crate) async fn close(self) {
         let _ = self.inputs.send(PeerInput::Close);
         let _ = timeout(CLOSE_TIMEOUT, self.task).await;
@@ -107,14 +102,9 @@ enum StackEvent {
     Ice(RTCIceConnectionState),
     Connection(RTCPeerConnectionState),
     RemoteChannel(Arc<dyn DataChannel>),
-    ChannelOpen {
-        channel: Arc<dyn DataChannel>,
-        own: bool,
-    },
-    ChannelText(String),
-    ChannelClosed {
-        own: bool,
-    },
+    ChannelOpen(ChannelId),
+    ChannelText(ChannelId, String),
+    ChannelClosed(ChannelId),
 }
 
 type Tagged = (u64, StackEvent);
@@ -169,67 +159,56 @@ impl PeerConnectionEventHandler for Forwarder {
     }
 }
 
-/// The current connection and what belongs to it.
+/// The current peer connection and its open channels.
 struct Connection {
     pc: Arc<dyn PeerConnection>,
     boost: SetupBoost,
-    /// The channel chat messages go out on.
-    send_channel: Option<Arc<dyn DataChannel>>,
-    /// Channels whose opening was handled (a channel can report it twice).
-    opened: HashSet<usize>,
+    channels: HashMap<ChannelId, Arc<dyn DataChannel>>,
     /// Whether the selected path was reported (stats may lag the state change).
     path_reported: bool,
 }
 
 struct PeerTask {
     context: PeerContext,
-    negotiator: Negotiator,
-    conversation: Conversation,
+    session: PeerSession,
     start: Instant,
     generation: u64,
+    next_channel: u64,
     connection: Option<Connection>,
     stack: mpsc::UnboundedSender<Tagged>,
-    info_deadline: Option<Instant>,
+    deadline: Option<Instant>,
 }
 
 async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput>) {
-    let role = role_toward(
-        context.local.as_str(),
-        context.remote.as_str(),
-        context.remote_is_parlor,
-    );
-    info!(peer = %context.remote, ?role, "connecting to peer");
+    info!(peer = %context.remote(), "connecting to peer");
     let (stack, mut stack_rx) = mpsc::unbounded_channel();
     let mut task = PeerTask {
-        conversation: Conversation::new(context.remote.as_str(), context.info.clone()),
-        negotiator: Negotiator::new(role, negotiation_config(context.remote_is_parlor)),
+        session: PeerSession::new(context.session.clone()),
         context,
         start: Instant::now(),
         generation: 0,
+        next_channel: 0,
         connection: None,
         stack,
-        info_deadline: None,
+        deadline: None,
     };
     if let Err(message) = task.connect().await {
         task.emit(EventKind::Error {
-            peer: Some(task.context.remote.to_string()),
+            peer: Some(task.peer()),
             message,
         });
         return;
     }
     loop {
         task.drive().await;
-        let deadline = task.next_deadline();
         tokio::select! {
             input = inputs.recv() => match input {
                 Some(PeerInput::Signal(message)) => {
                     let now = task.now();
-                    task.negotiator.handle_remote_message(message, now);
+                    task.session.handle_signal(message, now);
                 }
-                Some(PeerInput::Chat { id, text }) => {
-                    let out = task.conversation.send(id, text);
-                    task.apply(out).await;
-                }
+                Some(PeerInput::RemoteIsParlor) => task.session.handle_remote_is_parlor(),
+                Some(PeerInput::Chat { id, text }) => task.session.send_chat(id, text),
                 Some(PeerInput::Close) | None => break,
             },
             Some((generation, event)) = stack_rx.recv() => {
@@ -237,27 +216,13 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
                     task.on_stack_event(event).await;
                 }
             }
-            () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                task.on_timeout().await;
+            () = sleep_until(task.deadline.unwrap_or_else(far_future)), if task.deadline.is_some() => {
+                let now = task.now();
+                task.session.handle_timeout(now);
             }
         }
     }
     task.disconnect().await;
-}
-
-/// An old client drops offers that arrive while it rebuilds its connection
-/// (after every peer list, a `/turn` fetch and a new RTCPeerConnection: tens
-/// of milliseconds on a LAN), so toward it the first re-send comes soon. A
-/// Parlor peer drops nothing, and keeps the core's patient default.
-fn negotiation_config(remote_is_parlor: bool) -> Config {
-    if remote_is_parlor {
-        Config::default()
-    } else {
-        Config {
-            resend_initial: OLD_CLIENT_FIRST_RESEND,
-            ..Config::default()
-        }
-    }
 }
 
 fn far_future() -> Instant {
@@ -270,35 +235,37 @@ impl PeerTask {
     }
 
     fn peer(&self) -> String {
-        self.context.remote.to_string()
+        self.context.remote().to_string()
     }
 
     fn emit(&self, kind: EventKind) {
         let _ = self.context.events.send(Event::now(kind));
     }
 
-    fn notify_connected(&self, connected: bool) {
-        let _ = self.context.notices.send(PeerNotice::Connected {
-            peer: self.context.remote.clone(),
-            connected,
-        });
+    fn notify(&self, notice: PeerNotice) {
+        let _ = self.context.notices.send(notice);
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        let core = self.negotiator.poll_timeout().map(|at| self.start + at);
-        match (core, self.info_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    async fn on_timeout(&mut self) {
-        let now = self.now();
-        self.negotiator.handle_timeout(now);
-        if self.info_deadline.is_some_and(|at| at <= Instant::now()) {
-            self.info_deadline = None;
-            let out = self.conversation.info_timed_out();
-            self.apply(out).await;
+    /// Carries out what the session asks, until it asks nothing.
+    async fn drive(&mut self) {
+        loop {
+            match self.session.poll_output() {
+                Output::Signal(message) => self
+                    .context
+                    .signaling
+                    .send(Some(self.context.remote()), message.to_json()),
+                Output::Stack(op) => self.execute(op).await,
+                Output::Transmit {
+                    channel,
+                    text,
+                    message,
+                } => self.transmit(channel, &text, message).await,
+                Output::Event(event) => self.report(event).await,
+                Output::Wait(deadline) => {
+                    self.deadline = deadline.map(|at| self.start + at);
+                    return;
+                }
+            }
         }
     }
 
@@ -318,20 +285,17 @@ impl PeerTask {
             .create_data_channel(CHANNEL_LABEL, None)
             .await
             .map_err(|e| format!("cannot create the chat channel: {e}"))?;
-        self.watch_channel(channel, true);
         self.connection = Some(Connection {
             pc,
             boost,
-            send_channel: None,
-            opened: HashSet::new(),
+            channels: HashMap::new(),
             path_reported: false,
         });
+        self.watch_channel(channel);
         Ok(())
     }
 
     async fn disconnect(&mut self) {
-        self.conversation.closed();
-        self.info_deadline = None;
         if let Some(connection) = self.connection.take() {
             if let Err(error) = connection.pc.close().await {
                 debug!(%error, "closing the peer connection");
@@ -339,32 +303,33 @@ impl PeerTask {
         }
     }
 
-    /// Forwards a channel's events into the task's queue.
-    fn watch_channel(&self, channel: Arc<dyn DataChannel>, own: bool) {
+    /// Names a channel of the current connection and forwards its events
+    /// into the task's queue.
+    fn watch_channel(&mut self, channel: Arc<dyn DataChannel>) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        self.next_channel += 1;
+        let id = ChannelId(self.next_channel);
+        connection.channels.insert(id, channel.clone());
         let events = self.stack.clone();
         let generation = self.generation;
         tokio::spawn(async move {
             let send = |event| events.send((generation, event)).is_ok();
             if matches!(channel.ready_state().await, Ok(RTCDataChannelState::Open))
-                && !send(StackEvent::ChannelOpen {
-                    channel: channel.clone(),
-                    own,
-                })
+                && !send(StackEvent::ChannelOpen(id))
             {
                 return;
             }
             while let Some(event) = channel.poll().await {
                 let forwarded = match event {
-                    DataChannelEvent::OnOpen => send(StackEvent::ChannelOpen {
-                        channel: channel.clone(),
-                        own,
-                    }),
+                    DataChannelEvent::OnOpen => send(StackEvent::ChannelOpen(id)),
                     DataChannelEvent::OnMessage(message) => {
                         let text = String::from_utf8_lossy(&message.data).into_owned();
-                        send(StackEvent::ChannelText(text))
+                        send(StackEvent::ChannelText(id, text))
                     }
                     DataChannelEvent::OnClose => {
-                        send(StackEvent::ChannelClosed { own });
+                        send(StackEvent::ChannelClosed(id));
                         return;
                     }
                     _ => true,
@@ -376,165 +341,138 @@ impl PeerTask {
         });
     }
 
-    /// Carries out what the negotiation core asks, until it asks nothing.
-    async fn drive(&mut self) {
-        loop {
-            while let Some(event) = self.negotiator.poll_event() {
-                self.report(event);
-            }
-            let Some(action) = self.negotiator.poll_action() else {
-                return;
-            };
-            match action {
-                Action::Send(message) => {
-                    self.context
-                        .signaling
-                        .send(Some(&self.context.remote), wire::encode(&message));
-                }
-                Action::Stack(op) => self.execute(op).await,
-            }
+    async fn transmit(&mut self, channel: ChannelId, text: &str, message: Option<MessageId>) {
+        let sender = self
+            .connection
+            .as_ref()
+            .and_then(|c| c.channels.get(&channel).cloned());
+        let result = match sender {
+            Some(sender) => sender.send_text(text).await.map_err(|e| e.to_string()),
+            None => Err("the channel is gone".to_owned()),
+        };
+        if let Err(error) = result {
+            warn!(peer = %self.context.remote(), %error, "cannot send on the chat channel");
+            self.session.handle_send_failed(channel, message, error);
         }
     }
 
     async fn execute(&mut self, op: StackOp) {
-        let now = self.now();
-        if let StackOp::RecreateConnection = op {
-            self.emit(EventKind::PeerReconnecting {
-                peer: self.peer(),
-                reason: "the peer started a new session".into(),
-            });
+        let outcome = if let StackOp::RecreateConnection = op {
             self.disconnect().await;
-            let result = match self.connect().await {
-                Ok(()) => self.negotiator.handle_operation_done(now),
-                Err(message) => self.negotiator.handle_operation_failed(message, now),
-            };
-            self.check_contract(result);
-            return;
-        }
-        let Some(connection) = &self.connection else {
-            let result = self
-                .negotiator
-                .handle_operation_failed("no peer connection".into(), now);
-            self.check_contract(result);
-            return;
-        };
-        let pc = connection.pc.clone();
-        if let StackOp::CreateOffer { ice_restart: true } = op {
-            connection.boost.restarting();
-        }
-        let outcome = match timeout(STACK_OP_TIMEOUT, run_stack_op(pc.as_ref(), op)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(format!(
-                "the WebRTC stack did not answer within {} s",
-                STACK_OP_TIMEOUT.as_secs()
-            )),
-        };
-        let result = match outcome {
-            Ok(Some(sdp)) => self.negotiator.handle_description_created(sdp, now),
-            Ok(None) => self.negotiator.handle_operation_done(now),
-            Err(error) => self.negotiator.handle_operation_failed(error, now),
-        };
-        self.check_contract(result);
-    }
-
-    /// A contract error is a bug in this driver, not bad input: log it loudly
-    /// rather than crash the app.
-    fn check_contract(&self, result: Result<(), parlor_negotiation::Error>) {
-        if let Err(error) = result {
-            error!(peer = %self.context.remote, %error, "negotiation driver broke the core's contract");
-        }
-    }
-
-    /// Turns a core event into a progress event for people.
-    fn report(&self, event: CoreEvent) {
-        let step = match &event {
-            CoreEvent::OfferSent { ice_restart: true } => "ice-restart-offer-sent".to_owned(),
-            CoreEvent::OfferSent { ice_restart: false } => "offer-sent".to_owned(),
-            CoreEvent::OfferResent { attempt } => format!("offer-resent-{attempt}"),
-            CoreEvent::OfferUnanswered => "offer-unanswered".to_owned(),
-            CoreEvent::OfferReceived => "offer-received".to_owned(),
-            CoreEvent::AnswerSent => "answer-sent".to_owned(),
-            CoreEvent::AnswerReceived => "answer-received".to_owned(),
-            CoreEvent::RolledBackForGlare => "rolled-back-for-glare".to_owned(),
-            CoreEvent::IgnoredCollidingOffer => "ignored-colliding-offer".to_owned(),
-            CoreEvent::IceRestart(_) => "ice-restart".to_owned(),
-            CoreEvent::RemoteRestarted => "remote-restarted".to_owned(),
-            CoreEvent::OperationFailed { operation, error } => {
-                warn!(peer = %self.context.remote, ?operation, %error, "negotiation step failed");
-                format!("{operation:?}-failed")
+            match self.connect().await {
+                Ok(()) => OperationOutcome::Done,
+                Err(error) => OperationOutcome::Failed(error),
             }
-            other => {
-                debug!(peer = %self.context.remote, event = ?other, "negotiation");
+        } else if let Some(connection) = &self.connection {
+            if let StackOp::CreateOffer { ice_restart: true } = op {
+                connection.boost.restarting();
+            }
+            let pc = connection.pc.clone();
+            match timeout(STACK_OP_TIMEOUT, run_stack_op(pc.as_ref(), op)).await {
+                Ok(Ok(Some(sdp))) => OperationOutcome::Created(sdp),
+                Ok(Ok(None)) => OperationOutcome::Done,
+                Ok(Err(error)) => OperationOutcome::Failed(error),
+                Err(_) => OperationOutcome::Failed(format!(
+                    "the WebRTC stack did not answer within {} s",
+                    STACK_OP_TIMEOUT.as_secs()
+                )),
+            }
+        } else {
+            OperationOutcome::Failed("no peer connection".into())
+        };
+        // The time it completed, not the time it started.
+        let now = self.now();
+        if let Err(error) = self.session.handle_operation(outcome, now) {
+            // A bug in this driver, not bad input: log it loudly rather
+            // than crash the app.
+            error!(peer = %self.context.remote(), %error, "driver broke the session's contract");
+        }
+    }
+
+    /// Turns a session event into what the room and the person see.
+    async fn report(&mut self, event: SessionEvent) {
+        let peer = self.peer();
+        let kind = match event {
+            SessionEvent::Negotiation { step, detail } => {
+                EventKind::Negotiation { peer, step, detail }
+            }
+            SessionEvent::Trace(event) => {
+                debug!(peer = %self.context.remote(), ?event, "negotiation");
                 return;
             }
+            SessionEvent::Ice(state) => EventKind::Ice { peer, state },
+            SessionEvent::TransportUp => {
+                self.notify(PeerNotice::Connected {
+                    peer: self.context.remote().clone(),
+                    connected: true,
+                });
+                self.emit(EventKind::DtlsConnected { peer });
+                self.report_path().await;
+                return;
+            }
+            SessionEvent::TransportDown => {
+                self.notify(PeerNotice::Connected {
+                    peer: self.context.remote().clone(),
+                    connected: false,
+                });
+                return;
+            }
+            SessionEvent::Reconnecting { reason } => EventKind::PeerReconnecting { peer, reason },
+            SessionEvent::Connected { parlor, name } => {
+                EventKind::PeerConnected { peer, parlor, name }
+            }
+            SessionEvent::Message { text, id, name } => EventKind::Message {
+                from: peer,
+                name,
+                text,
+                id,
+            },
+            SessionEvent::Delivered { id } => EventKind::Delivered { id, to: peer },
+            SessionEvent::SendFailed { id, reason } => EventKind::SendFailed {
+                id,
+                to: peer,
+                reason,
+            },
         };
-        self.emit(EventKind::Negotiation {
-            peer: self.peer(),
-            step,
-        });
+        self.emit(kind);
     }
 
     async fn on_stack_event(&mut self, event: StackEvent) {
         let now = self.now();
         match event {
-            StackEvent::NegotiationNeeded => self.negotiator.handle_negotiation_needed(now),
-            StackEvent::Candidate(candidate) => {
-                self.negotiator.handle_local_candidate(candidate, now)
-            }
+            StackEvent::NegotiationNeeded => self.session.handle_negotiation_needed(now),
+            StackEvent::Candidate(candidate) => self.session.handle_local_candidate(candidate, now),
             StackEvent::Ice(state) => {
-                self.emit(EventKind::Ice {
-                    peer: self.peer(),
-                    state: state.to_string(),
-                });
                 if let Some(state) = ice_state(state) {
-                    self.negotiator.handle_ice_state(state, now);
+                    self.session.handle_ice_state(state, now);
                 }
             }
-            StackEvent::Connection(state) => self.on_connection_state(state, now).await,
+            StackEvent::Connection(state) => {
+                if let Some(state) = connection_state(state) {
+                    self.session.handle_connection_state(state, now);
+                }
+            }
             StackEvent::RemoteChannel(channel) => {
                 if matches!(channel.label().await, Ok(label) if label == CHANNEL_LABEL) {
-                    self.watch_channel(channel, false);
+                    self.watch_channel(channel);
                 }
             }
-            StackEvent::ChannelOpen { channel, own } => self.on_channel_open(channel, own).await,
-            StackEvent::ChannelText(text) => {
-                let out = self.conversation.received(&text);
-                self.apply(out).await;
-            }
-            StackEvent::ChannelClosed { own } => {
-                if own {
-                    if let Some(connection) = &mut self.connection {
-                        connection.send_channel = None;
-                    }
-                    self.conversation.closed();
+            StackEvent::ChannelOpen(channel) => {
+                if let Some(connection) = &self.connection {
+                    connection.boost.channel_open();
                 }
-            }
-        }
-    }
-
-    async fn on_connection_state(&mut self, state: RTCPeerConnectionState, now: Duration) {
-        let core_state = match state {
-            RTCPeerConnectionState::New => Some(ConnectionState::New),
-            RTCPeerConnectionState::Connecting => Some(ConnectionState::Connecting),
-            RTCPeerConnectionState::Connected => Some(ConnectionState::Connected),
-            RTCPeerConnectionState::Disconnected => Some(ConnectionState::Disconnected),
-            RTCPeerConnectionState::Failed => Some(ConnectionState::Failed),
-            RTCPeerConnectionState::Closed => Some(ConnectionState::Closed),
-            _ => None,
-        };
-        if let Some(core_state) = core_state {
-            self.negotiator.handle_connection_state(core_state, now);
-        }
-        match state {
-            RTCPeerConnectionState::Connected => {
-                self.emit(EventKind::DtlsConnected { peer: self.peer() });
-                self.notify_connected(true);
                 self.report_path().await;
+                self.session.handle_channel_open(channel, now);
             }
-            RTCPeerConnectionState::Disconnected
-            | RTCPeerConnectionState::Failed
-            | RTCPeerConnectionState::Closed => self.notify_connected(false),
-            _ => {}
+            StackEvent::ChannelText(channel, text) => {
+                self.session.handle_channel_text(channel, &text);
+            }
+            StackEvent::ChannelClosed(channel) => {
+                if let Some(connection) = &mut self.connection {
+                    connection.channels.remove(&channel);
+                }
+                self.session.handle_channel_closed(channel);
+            }
         }
     }
 
@@ -562,73 +500,6 @@ impl PeerTask {
             local: pair.local.to_string(),
             remote: pair.remote.to_string(),
         });
-    }
-
-    async fn on_channel_open(&mut self, channel: Arc<dyn DataChannel>, own: bool) {
-        let remote_is_parlor = self.context.remote_is_parlor;
-        let Some(connection) = &mut self.connection else {
-            return;
-        };
-        if !connection.opened.insert(channel.id()) {
-            return;
-        }
-        connection.boost.channel_open();
-        self.report_path().await;
-        let Some(connection) = &mut self.connection else {
-            return;
-        };
-        // Between Parlor peers each side sends on its own channel, which keeps
-        // every sender's messages in order; an old client may listen only on
-        // the channel it knows of, so toward it the latest channel wins.
-        let becomes_send_channel = connection.send_channel.is_none() || own || !remote_is_parlor;
-        if !becomes_send_channel {
-            let info = crate::chat::Frame::Info(self.context.info.clone()).to_text();
-            if let Err(error) = channel.send_text(&info).await {
-                debug!(%error, "cannot send info on the remote's channel");
-            }
-            return;
-        }
-        let first = connection.send_channel.is_none();
-        connection.send_channel = Some(channel);
-        let out = if first {
-            self.conversation.opened()
-        } else {
-            Output {
-                send: vec![crate::chat::Frame::Info(self.context.info.clone()).to_text()],
-                events: Vec::new(),
-            }
-        };
-        self.apply(out).await;
-        if self.conversation.awaiting_info() {
-            self.info_deadline = Some(Instant::now() + INFO_TIMEOUT);
-        }
-    }
-
-    /// Sends the conversation's texts and reports its events.
-    async fn apply(&mut self, out: Output) {
-        for kind in out.events {
-            if matches!(kind, EventKind::PeerConnected { .. }) {
-                self.info_deadline = None;
-            }
-            self.emit(kind);
-        }
-        let Some(channel) = self
-            .connection
-            .as_ref()
-            .and_then(|c| c.send_channel.clone())
-        else {
-            return;
-        };
-        for text in out.send {
-            if let Err(error) = channel.send_text(&text).await {
-                warn!(peer = %self.context.remote, %error, "cannot send on the chat channel");
-                self.emit(EventKind::Error {
-                    peer: Some(self.peer()),
-                    message: format!("a message could not be sent: {error}"),
-                });
-                return;
-            }
-        }
     }
 }
 
@@ -689,6 +560,18 @@ fn ice_state(state: RTCIceConnectionState) -> Option<IceConnectionState> {
         RTCIceConnectionState::Disconnected => IceConnectionState::Disconnected,
         RTCIceConnectionState::Failed => IceConnectionState::Failed,
         RTCIceConnectionState::Closed => IceConnectionState::Closed,
+        _ => return None,
+    })
+}
+
+fn connection_state(state: RTCPeerConnectionState) -> Option<ConnectionState> {
+    Some(match state {
+        RTCPeerConnectionState::New => ConnectionState::New,
+        RTCPeerConnectionState::Connecting => ConnectionState::Connecting,
+        RTCPeerConnectionState::Connected => ConnectionState::Connected,
+        RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+        RTCPeerConnectionState::Failed => ConnectionState::Failed,
+        RTCPeerConnectionState::Closed => ConnectionState::Closed,
         _ => return None,
     })
 }

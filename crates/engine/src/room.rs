@@ -5,22 +5,25 @@
 //! connection outlives the list: after a signaling restart the list may lag
 //! behind (the other peer has not reconnected yet), and tearing down a live
 //! connection then would turn a server blip into a chat outage. A member that
-//! leaves the list is dropped once its connection is also gone.
+//! leaves the list is dropped once its connection is also gone, or at once
+//! when it said goodbye (`{"type":"bye"}` through the server).
 
 use std::collections::HashMap;
 
-use parlor_protocol::PeerId;
+use parlor_protocol::{
+    Envelope, ErrorCode, Info, JoinRejection, MessageId, PeerId, SignalMessage, bye, is_bye,
+};
+use parlor_session::SessionConfig;
 use parlor_transport::TransportConfig;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::chat::Info;
 use crate::config::RoomConfig;
 use crate::events::{Event, EventKind};
 use crate::peer::{self, PeerHandle, PeerInput, PeerNotice};
 use crate::signaling::{self, SignalingEvent, SignalingSender};
-use crate::{EngineError, ice_servers, wire};
+use crate::{JoinError, SendError, ice_servers};
 
 /// A joined room. Dropping it leaves the room, as does [`Room::leave`].
 pub struct Room {
@@ -30,27 +33,42 @@ pub struct Room {
 }
 
 enum Command {
-    Send { text: String },
+    Send {
+        text: String,
+        reply: oneshot::Sender<Result<MessageId, SendError>>,
+    },
     Leave,
 }
 
 impl Room {
-    /// Joins the room of `config.link` and starts connecting to its members.
-    /// Progress, messages and errors arrive on the returned receiver, which
-    /// ends after [`EventKind::Left`].
+    /// Joins the room of `config.link`: returns once the signaling server
+    /// let us in, or with why it did not. Connecting to the members then
+    /// goes on in the background; progress, messages and errors arrive on
+    /// the returned receiver, which ends after [`EventKind::Left`]. Events
+    /// from the join itself are on it too.
     ///
     /// Must be called inside a tokio runtime.
-    pub fn join(config: RoomConfig) -> Result<(Room, mpsc::UnboundedReceiver<Event>), EngineError> {
+    pub async fn join(
+        config: RoomConfig,
+    ) -> Result<(Room, mpsc::UnboundedReceiver<Event>), JoinError> {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let link = config.link.to_string();
+        let (joined_tx, joined_rx) = oneshot::channel();
         let room = Room {
             commands,
             peer_id: config.peer_id.clone(),
-            link,
+            link: config.link.to_string(),
         };
-        tokio::spawn(run(config, commands_rx, events_tx));
-        Ok((room, events_rx))
+        let server = config.link.server.to_string();
+        tokio::spawn(run(config, commands_rx, events_tx, joined_tx));
+        match joined_rx.await {
+            Ok(Ok(())) => Ok((room, events_rx)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(JoinError::ServerUnreachable {
+                server,
+                reason: "the room stopped before it was joined".into(),
+            }),
+        }
     }
 
     /// Our id in the room.
@@ -63,14 +81,24 @@ impl Room {
         &self.link
     }
 
-    /// Sends a chat message to every connected member (and to members whose
-    /// connection is still coming up, once it is).
-    pub fn send(&self, text: impl Into<String>) {
-        let _ = self.commands.send(Command::Send { text: text.into() });
+    /// Sends a chat message to every member: at once to those connected,
+    /// and to those still connecting once they are. Returns the message's
+    /// id, which the [`EventKind::Queued`], [`EventKind::Delivered`] and
+    /// [`EventKind::SendFailed`] events name.
+    pub async fn send(&self, text: impl Into<String>) -> Result<MessageId, SendError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Send {
+                text: text.into(),
+                reply,
+            })
+            .map_err(|_| SendError::Left)?;
+        answer.await.map_err(|_| SendError::Left)?
     }
 
-    /// Leaves the room: closes every peer connection and the signaling
-    /// socket. The event stream ends with [`EventKind::Left`].
+    /// Leaves the room: says goodbye to every member, closes every peer
+    /// connection and the signaling socket. The event stream ends with
+    /// [`EventKind::Left`].
     pub fn leave(&self) {
         let _ = self.commands.send(Command::Leave);
     }
@@ -98,14 +126,21 @@ struct RoomActor {
     notices: mpsc::UnboundedSender<PeerNotice>,
     transport: TransportConfig,
     members: HashMap<PeerId, Member>,
-    /// Members in join order, for "from" on servers that do not stamp it.
+    /// The other members in join order, for messages without a sender on
+    /// servers that do not stamp one.
     order: Vec<PeerId>,
+    /// Members that said goodbye but may still be in a peer list sent
+    /// before the server saw them go: not reconnected to from a list.
+    departed: std::collections::HashSet<PeerId>,
+    /// Told once how the join went.
+    joined: Option<oneshot::Sender<Result<(), JoinError>>>,
 }
 
 async fn run(
     config: RoomConfig,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
+    joined: oneshot::Sender<Result<(), JoinError>>,
 ) {
     let (signaling_tx, mut signaling_rx) = mpsc::unbounded_channel();
     let url = config
@@ -113,7 +148,7 @@ async fn run(
         .server
         .websocket_url(&config.link.room, &config.peer_id);
     info!(%url, "joining room");
-    let signaling = signaling::spawn(url, signaling_tx);
+    let signaling = signaling::spawn(url, config.peer_id.clone(), signaling_tx);
 
     let mut ice_servers = config.extra_ice_servers.clone();
     if config.fetch_ice_servers {
@@ -145,12 +180,16 @@ async fn run(
         transport,
         members: HashMap::new(),
         order: Vec::new(),
+        departed: std::collections::HashSet::new(),
+        joined: Some(joined),
     };
 
     loop {
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Send { text }) => actor.send_chat(text),
+                Some(Command::Send { text, reply }) => {
+                    let _ = reply.send(actor.send_chat(text));
+                }
                 Some(Command::Leave) | None => break,
             },
             event = signaling_rx.recv() => match event {
@@ -172,40 +211,68 @@ impl RoomActor {
         let _ = self.events.send(Event::now(kind));
     }
 
+    /// Tells [`Room::join`] how the join went, the first time only.
+    fn settle_join(&mut self, outcome: Result<(), JoinError>) {
+        if let Some(joined) = self.joined.take() {
+            let _ = joined.send(outcome);
+        }
+    }
+
     /// Handles one signaling event; `false` means the room cannot go on.
     fn on_signaling(&mut self, event: SignalingEvent) -> bool {
         match event {
-            SignalingEvent::Connected => self.emit(EventKind::SignalingConnected {
-                link: self.config.link.to_string(),
-                peer_id: self.config.peer_id.to_string(),
-            }),
+            SignalingEvent::Connected => {
+                self.settle_join(Ok(()));
+                self.emit(EventKind::SignalingConnected {
+                    link: self.config.link.to_string(),
+                    peer_id: self.config.peer_id.to_string(),
+                });
+            }
             SignalingEvent::Disconnected { reason, retry_in } => {
+                if self.joined.is_some() {
+                    self.settle_join(Err(JoinError::ServerUnreachable {
+                        server: self.config.link.server.to_string(),
+                        reason,
+                    }));
+                    return false;
+                }
                 self.emit(EventKind::SignalingDisconnected {
                     reason,
                     retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
-                })
+                });
             }
             SignalingEvent::PeerList(list) => {
-                let parlor = |id: &PeerId| list.parlor.contains(id);
+                self.departed.retain(|id| list.peers.contains(id));
                 for id in &list.peers {
-                    self.ensure_member(id, parlor(id));
+                    if !self.departed.contains(id) {
+                        self.ensure_member(id, list.parlor.contains(id));
+                    }
                 }
-                let listed: Vec<PeerId> = list.peers.clone();
                 let gone: Vec<PeerId> = self
                     .members
                     .iter_mut()
                     .filter_map(|(id, member)| {
-                        member.listed = listed.contains(id);
+                        member.listed = list.peers.contains(id);
                         (!member.listed && !member.connected).then(|| id.clone())
                     })
                     .collect();
                 for id in gone {
                     self.remove_member(&id);
                 }
-                self.order = listed;
+                self.order = list.peers;
             }
-            SignalingEvent::Relayed { from, body } => self.on_relayed(from, body),
+            SignalingEvent::Relayed { envelope, body } => self.on_relayed(envelope, body),
             SignalingEvent::ServerError(error) => {
+                if JoinRejection::from_error_code(error.code).is_some() {
+                    // The close that follows says it again, as a refusal.
+                    return true;
+                }
+                if error.code == ErrorCode::UnknownPeer {
+                    // A peer left while something was on its way to it; the
+                    // next peer list says so.
+                    debug!(message = %error.message, "a message for a member who left");
+                    return true;
+                }
                 warn!(code = %error.code, message = %error.message, "signaling server error");
                 self.emit(EventKind::Error {
                     peer: None,
@@ -215,18 +282,37 @@ impl RoomActor {
                     ),
                 });
             }
-            SignalingEvent::Rejected { reason, room_full } => {
-                self.emit(EventKind::JoinRefused { reason, room_full });
+            SignalingEvent::Rejected { rejection, reason } => {
+                if self.joined.is_some() {
+                    self.settle_join(Err(JoinError::refused(rejection, reason)));
+                } else {
+                    self.emit(EventKind::JoinRefused {
+                        reason,
+                        room_full: rejection == JoinRejection::RoomFull,
+                    });
+                }
                 return false;
             }
         }
         true
     }
 
-    fn on_relayed(&mut self, from: Option<PeerId>, body: Map<String, Value>) {
-        // An old server does not say who sent a message; in its rooms of two
-        // it can only be the one other member.
-        let from = match from {
+    fn on_relayed(&mut self, envelope: Envelope, body: Map<String, Value>) {
+        if !envelope.is_for(&self.config.peer_id) {
+            // An old server delivers every message to everyone.
+            return;
+        }
+        if is_bye(&body) {
+            if let Some(from) = envelope.from {
+                debug!(%from, "said goodbye");
+                self.departed.insert(from.clone());
+                self.remove_member(&from);
+            }
+            return;
+        }
+        // An old client on an old server does not say who it is; in a room
+        // of two it can only be the one other member.
+        let from = match envelope.from {
             Some(from) => from,
             None => match self.order.as_slice() {
                 [only] => only.clone(),
@@ -239,14 +325,19 @@ impl RoomActor {
         if from == self.config.peer_id {
             return;
         }
-        match wire::decode(&body) {
+        match SignalMessage::from_json(&body) {
             Ok(message) => {
-                self.ensure_member(&from, false);
+                // Negotiation from a member that said goodbye: it came back.
+                self.departed.remove(&from);
+                self.ensure_member(&from, envelope.parlor);
                 if let Some(member) = self.members.get(&from) {
+                    if envelope.parlor {
+                        member.handle.send(PeerInput::RemoteIsParlor);
+                    }
                     member.handle.send(PeerInput::Signal(message));
                 }
             }
-            Err(wire::DecodeError::NotNegotiation) => {
+            Err(parlor_protocol::DecodeError::NotNegotiation) => {
                 debug!(%from, "ignoring a relayed message that is not negotiation");
             }
             Err(error) => {
@@ -259,9 +350,17 @@ impl RoomActor {
         }
     }
 
-    /// Starts a peer task for `id` unless one runs.
+    /// Starts a peer task for `id` unless one runs; tells a running one if
+    /// `id` turned out to be a Parlor peer (a member first heard of through
+    /// a relayed message, before the peer list said so).
     fn ensure_member(&mut self, id: &PeerId, parlor: bool) {
-        if *id == self.config.peer_id || self.members.contains_key(id) {
+        if *id == self.config.peer_id {
+            return;
+        }
+        if let Some(member) = self.members.get(id) {
+            if parlor {
+                member.handle.send(PeerInput::RemoteIsParlor);
+            }
             return;
         }
         self.emit(EventKind::PeerJoined {
@@ -269,13 +368,15 @@ impl RoomActor {
             parlor,
         });
         let handle = peer::spawn(peer::PeerContext {
-            local: self.config.peer_id.clone(),
-            remote: id.clone(),
-            remote_is_parlor: parlor,
-            info: Info::parlor(
-                self.config.peer_id.as_str(),
-                self.config.display_name.as_deref(),
-            ),
+            session: SessionConfig {
+                local: self.config.peer_id.clone(),
+                remote: id.clone(),
+                remote_is_parlor: parlor,
+                local_info: Info::parlor(
+                    self.config.peer_id.as_str(),
+                    self.config.display_name.as_deref(),
+                ),
+            },
             transport: self.transport.clone(),
             signaling: self.signaling.clone(),
             events: self.events.clone(),
@@ -314,28 +415,28 @@ impl RoomActor {
         }
     }
 
-    fn send_chat(&mut self, text: String) {
+    fn send_chat(&mut self, text: String) -> Result<MessageId, SendError> {
         if self.members.is_empty() {
-            self.emit(EventKind::Error {
-                peer: None,
-                message: "no one else is in the room yet; the message was not sent".into(),
-            });
-            return;
+            return Err(SendError::NobodyHere);
         }
-        let id = crate::random::token();
+        let id = MessageId::new(crate::random::token());
         for (peer, member) in &self.members {
             member.handle.send(PeerInput::Chat {
                 id: id.clone(),
                 text: text.clone(),
             });
-            self.emit(EventKind::Sent {
+            self.emit(EventKind::Queued {
                 id: id.clone(),
                 to: peer.to_string(),
             });
         }
+        Ok(id)
     }
 
     async fn leave(mut self) {
+        // Queued before the socket closes, so the others drop us at once
+        // instead of when ICE notices.
+        self.signaling.send(None, bye());
         for (_, member) in self.members.drain() {
             member.handle.close().await;
         }

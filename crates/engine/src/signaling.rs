@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
-    ErrorFrame, FROM_FIELD, PeerId, PeerList, ServerMessage, TO_FIELD, close_code,
+    Envelope, ErrorFrame, FROM_FIELD, JoinRejection, PeerId, PeerList, SENDER_FIELD, ServerMessage,
 };
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -43,31 +43,34 @@ pub(crate) enum SignalingEvent {
     Disconnected { reason: String, retry_in: Duration },
     /// The room's other members, in join order.
     PeerList(PeerList),
-    /// A message relayed from another member. `from` is absent on servers
-    /// that speak only the old protocol.
+    /// A message relayed from another member, with who it is from and for.
     Relayed {
-        from: Option<PeerId>,
+        envelope: Envelope,
         body: Map<String, Value>,
     },
     /// The server refused one of our frames.
     ServerError(ErrorFrame),
     /// The server refused to let us join and retrying cannot help (room full,
-    /// invalid name). The client has stopped.
-    Rejected { reason: String, room_full: bool },
+    /// invalid name, or an id taken on the first join). The client has
+    /// stopped.
+    Rejected {
+        rejection: JoinRejection,
+        reason: String,
+    },
 }
 
 /// Sends messages into the room; dropping it closes the socket.
 #[derive(Clone)]
 pub(crate) struct SignalingSender {
+    local: PeerId,
     outgoing: mpsc::UnboundedSender<String>,
 }
 
 impl SignalingSender {
-    /// Sends `body` to `to`, or to every other member when `to` is `None`.
+    /// Sends `body` to `to`, or to every other member when `to` is `None`,
+    /// addressed so that it reaches only them on an old server too.
     pub(crate) fn send(&self, to: Option<&PeerId>, mut body: Map<String, Value>) {
-        if let Some(to) = to {
-            body.insert(TO_FIELD.to_owned(), Value::String(to.to_string()));
-        }
+        Envelope::write(&mut body, &self.local, to);
         let text = Value::Object(body).to_string();
         if self.outgoing.send(text).is_err() {
             debug!("signaling client has stopped; message dropped");
@@ -75,13 +78,17 @@ impl SignalingSender {
     }
 }
 
-/// Starts the signaling client for `url` (the full room URL with `_pk`).
-/// Events arrive on `events` until the returned sender and all its clones are
-/// dropped, or the server rejects the join for good.
-pub(crate) fn spawn(url: String, events: mpsc::UnboundedSender<SignalingEvent>) -> SignalingSender {
+/// Starts the signaling client for `url` (the full room URL with `_pk` =
+/// `local`). Events arrive on `events` until the returned sender and all its
+/// clones are dropped, or the server rejects the join for good.
+pub(crate) fn spawn(
+    url: String,
+    local: PeerId,
+    events: mpsc::UnboundedSender<SignalingEvent>,
+) -> SignalingSender {
     let (outgoing, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(url, rx, events));
-    SignalingSender { outgoing }
+    SignalingSender { local, outgoing }
 }
 
 /// How one connection ended.
@@ -90,8 +97,12 @@ enum Ended {
     Stopped,
     /// Try again after a backoff.
     Retry(String),
-    /// The server said no in a way retrying cannot fix.
-    Rejected { reason: String, room_full: bool },
+    /// The server refused the join; whether retrying can help depends on
+    /// why, and on whether we were in the room before.
+    Rejected {
+        rejection: JoinRejection,
+        reason: String,
+    },
 }
 
 async fn run(
@@ -100,6 +111,7 @@ async fn run(
     events: mpsc::UnboundedSender<SignalingEvent>,
 ) {
     let mut backoff = BACKOFF_MIN;
+    let mut joined_before = false;
     loop {
         let ended = match timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(&url)).await {
             Err(_) => Ended::Retry(format!(
@@ -112,7 +124,7 @@ async fn run(
                 // Whatever was queued while we were away is stale.
                 while outgoing.try_recv().is_ok() {}
                 let started = Instant::now();
-                let ended = serve(socket, &mut outgoing, &events).await;
+                let ended = serve(socket, &mut outgoing, &events, &mut joined_before).await;
                 if started.elapsed() > BACKOFF_MAX {
                     backoff = BACKOFF_MIN;
                 }
@@ -121,27 +133,51 @@ async fn run(
         };
         match ended {
             Ended::Stopped => return,
-            Ended::Rejected { reason, room_full } => {
+            // A duplicate id after we were in the room means the server still
+            // holds our previous connection (it has not noticed it died
+            // yet): it lets go after its ping timeout, so try again.
+            Ended::Rejected {
+                rejection: JoinRejection::DuplicatePeerId,
+                reason,
+            } if joined_before => {
+                if !retry(reason, &mut backoff, &mut outgoing, &events).await {
+                    return;
+                }
+            }
+            Ended::Rejected { rejection, reason } => {
                 warn!(%reason, "signaling server refused the join");
-                let _ = events.send(SignalingEvent::Rejected { reason, room_full });
+                let _ = events.send(SignalingEvent::Rejected { rejection, reason });
                 return;
             }
             Ended::Retry(reason) => {
-                let retry_in = jitter(backoff);
-                warn!(%reason, retry_in_ms = retry_in.as_millis(), "signaling disconnected");
-                let event = SignalingEvent::Disconnected { reason, retry_in };
-                if events.send(event).is_err() {
+                if !retry(reason, &mut backoff, &mut outgoing, &events).await {
                     return;
                 }
-                // Wait out the backoff, but stop at once if the room is left.
-                tokio::select! {
-                    _ = sleep(retry_in) => {}
-                    () = closed(&mut outgoing) => return,
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
             }
         }
     }
+}
+
+/// Reports the disconnection and waits out the backoff; `false` when the
+/// room was left meanwhile.
+async fn retry(
+    reason: String,
+    backoff: &mut Duration,
+    outgoing: &mut mpsc::UnboundedReceiver<String>,
+    events: &mpsc::UnboundedSender<SignalingEvent>,
+) -> bool {
+    let retry_in = jitter(*backoff);
+    warn!(%reason, retry_in_ms = retry_in.as_millis(), "signaling disconnected");
+    let event = SignalingEvent::Disconnected { reason, retry_in };
+    if events.send(event).is_err() {
+        return false;
+    }
+    tokio::select! {
+        _ = sleep(retry_in) => {}
+        () = closed(outgoing) => return false,
+    }
+    *backoff = (*backoff * 2).min(BACKOFF_MAX);
+    true
 }
 
 /// Resolves when every sender is gone, discarding anything sent meanwhile.
@@ -153,6 +189,7 @@ async fn serve<S>(
     socket: tokio_tungstenite::WebSocketStream<S>,
     outgoing: &mut mpsc::UnboundedReceiver<String>,
     events: &mpsc::UnboundedSender<SignalingEvent>,
+    joined_before: &mut bool,
 ) -> Ended
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -162,6 +199,10 @@ where
     ping.tick().await;
     let mut last_heard = Instant::now();
     let mut joined = false;
+    // The error frame a refusing server sends just before its close frame
+    // says exactly why (the close code cannot tell an invalid room from an
+    // invalid id).
+    let mut refusal: Option<JoinRejection> = None;
     loop {
         tokio::select! {
             frame = stream.next() => {
@@ -174,7 +215,11 @@ where
                         let first_list = !joined && matches!(event, SignalingEvent::PeerList(_));
                         if first_list {
                             joined = true;
+                            *joined_before = true;
                             info!("joined the room");
+                        }
+                        if let SignalingEvent::ServerError(error) = &event {
+                            refusal = refusal.or(JoinRejection::from_error_code(error.code));
                         }
                         let delivered = (!first_list || events.send(SignalingEvent::Connected).is_ok())
                             && events.send(event).is_ok();
@@ -183,7 +228,7 @@ where
                             return Ended::Stopped;
                         }
                     }
-                    Some(Ok(Message::Close(frame))) => return closed_by_server(frame),
+                    Some(Ok(Message::Close(frame))) => return closed_by_server(frame, refusal),
                     Some(Ok(_)) => {}
                 }
             }
@@ -212,8 +257,9 @@ where
     }
 }
 
-/// Turns the server's close frame into what to do next.
-fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
+/// Turns the server's close frame (and the refusal it sent before, if
+/// any) into what to do next.
+fn closed_by_server(frame: Option<CloseFrame>, refusal: Option<JoinRejection>) -> Ended {
     let Some(frame) = frame else {
         return Ended::Retry("the signaling server closed the connection".into());
     };
@@ -223,18 +269,12 @@ fn closed_by_server(frame: Option<CloseFrame>) -> Ended {
     } else {
         format!("{} (code {code})", frame.reason)
     };
-    match code {
-        close_code::INVALID_JOIN => Ended::Rejected {
+    match JoinRejection::from_close_code(code) {
+        Some(by_code) => Ended::Rejected {
+            rejection: refusal.unwrap_or(by_code),
             reason,
-            room_full: false,
         },
-        close_code::ROOM_FULL => Ended::Rejected {
-            reason,
-            room_full: true,
-        },
-        // A duplicate id means the server still holds our previous connection
-        // (it has not noticed it died yet): it lets go after its ping timeout.
-        _ => Ended::Retry(reason),
+        None => Ended::Retry(reason),
     }
 }
 
@@ -252,7 +292,8 @@ fn parse_frame(text: &str) -> SignalingEvent {
         }
     };
     let kind = body.get("type").and_then(Value::as_str);
-    if matches!(kind, Some("info:peerlist") | Some("error")) && !body.contains_key(FROM_FIELD) {
+    let relayed = body.contains_key(FROM_FIELD) || body.contains_key(SENDER_FIELD);
+    if matches!(kind, Some("info:peerlist") | Some("error")) && !relayed {
         if let Ok(message) = serde_json::from_value::<ServerMessage>(Value::Object(body.clone())) {
             return match message {
                 ServerMessage::PeerList(list) => SignalingEvent::PeerList(list),
@@ -260,11 +301,10 @@ fn parse_frame(text: &str) -> SignalingEvent {
             };
         }
     }
-    let from = body
-        .get(FROM_FIELD)
-        .and_then(Value::as_str)
-        .and_then(|from| from.parse().ok());
-    SignalingEvent::Relayed { from, body }
+    SignalingEvent::Relayed {
+        envelope: Envelope::read(&body),
+        body,
+    }
 }
 
 /// Spreads reconnection attempts of many clients after a server restart.
@@ -290,10 +330,10 @@ mod tests {
     #[test]
     fn relayed_message_keeps_its_sender() {
         let event = parse_frame(r#"{"candidate":null,"from":"abc"}"#);
-        let SignalingEvent::Relayed { from, body } = event else {
+        let SignalingEvent::Relayed { envelope, body } = event else {
             panic!("expected a relayed message, got {event:?}");
         };
-        assert_eq!(from.as_ref().map(PeerId::as_str), Some("abc"));
+        assert_eq!(envelope.from.as_ref().map(PeerId::as_str), Some("abc"));
         assert!(body.contains_key("candidate"));
     }
 
@@ -304,7 +344,8 @@ mod tests {
     }
 
     #[test]
-    fn room_full_is_final_but_going_away_is_retried() {
+    fn a_refusal_is_read_from_the_close_code_and_going_away_is_retried() {
+        use parlor_protocol::close_code;
         use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
         let frame = |code: u16| {
             Some(CloseFrame {
@@ -313,19 +354,32 @@ mod tests {
             })
         };
         assert!(matches!(
-            closed_by_server(frame(close_code::ROOM_FULL)),
+            closed_by_server(frame(close_code::ROOM_FULL), None),
             Ended::Rejected {
-                room_full: true,
+                rejection: JoinRejection::RoomFull,
                 ..
             }
         ));
         assert!(matches!(
-            closed_by_server(frame(close_code::GOING_AWAY)),
+            closed_by_server(frame(close_code::GOING_AWAY), None),
             Ended::Retry(_)
         ));
+    }
+
+    #[test]
+    fn the_error_frame_before_the_close_says_which_id_was_invalid() {
+        use parlor_protocol::close_code;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        let frame = Some(CloseFrame {
+            code: CloseCode::from(close_code::INVALID_JOIN),
+            reason: "x".into(),
+        });
         assert!(matches!(
-            closed_by_server(frame(close_code::DUPLICATE_PEER_ID)),
-            Ended::Retry(_)
+            closed_by_server(frame, Some(JoinRejection::InvalidPeerId)),
+            Ended::Rejected {
+                rejection: JoinRejection::InvalidPeerId,
+                ..
+            }
         ));
     }
 }

@@ -3,8 +3,10 @@
 
 mod support;
 
-use parlor_engine::{EventKind, PathKind};
-use support::{connected_pair, start_server};
+use std::net::SocketAddr;
+
+use parlor_engine::{EventKind, IceConnectionState, JoinError, PathKind, Room, SendError};
+use support::{TestPeer, connected_pair, loopback_config, new_link, start_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_peers_connect_and_chat_both_ways() {
@@ -12,21 +14,118 @@ async fn two_peers_connect_and_chat_both_ways() {
     let (mut alice, mut bob) = connected_pair(&server).await;
     let (a, b) = (alice.id(), bob.id());
 
-    alice.room.send("hello bob");
+    alice.say("hello bob").await;
     bob.wait_message(&a, "hello bob").await;
-    alice
-        .wait_for("delivered", |e| matches!(e, EventKind::Delivered { .. }))
-        .await;
     let path = alice
         .seen
         .iter()
         .find(|e| matches!(e, EventKind::PathSelected { .. }))
         .cloned();
     assert!(
-        matches!(&path, Some(EventKind::PathSelected { path: PathKind::Lan, local, remote, .. }) if local == "host"),
+        matches!(&path, Some(EventKind::PathSelected { path: PathKind::Lan, local, remote, .. }) if local == "host" && remote == "host"),
         "two peers on loopback are direct: {path:?}"
     );
-    bob.room.send("hi alice");
+    bob.say("hi alice").await;
     alice.wait_message(&b, "hi alice").await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_id_send_returns_is_the_one_delivery_is_reported_for() {
+    let server = start_server().await;
+    let (mut alice, bob) = connected_pair(&server).await;
+    let b = bob.id();
+
+    let id = alice.say("track me").await;
+    let delivered = alice
+        .wait_for("delivered", |e| matches!(e, EventKind::Delivered { .. }))
+        .await;
+    assert_eq!(delivered, EventKind::Delivered { id, to: b });
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_with_nobody_else_in_the_room_is_refused() {
+    let server = start_server().await;
+    let alice = TestPeer::join(loopback_config(&new_link(&server))).await;
+    assert_eq!(alice.room.send("anyone?").await, Err(SendError::NobodyHere));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_full_room_fails_with_room_full() {
+    let config = parlor_signal::Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_peers_per_room: 1,
+        ..parlor_signal::Config::default()
+    };
+    let server = parlor_signal::Server::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start the signaling server: {e}"));
+    let link = new_link(&server);
+    let _alice = TestPeer::join(loopback_config(&link)).await;
+    let refused = Room::join(loopback_config(&link)).await.map(|_| ());
+    assert!(
+        matches!(refused, Err(JoinError::RoomFull { .. })),
+        "{refused:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_a_taken_peer_id_fails_with_duplicate_id() {
+    let server = start_server().await;
+    let link = new_link(&server);
+    let alice = TestPeer::join(loopback_config(&link)).await;
+    let mut impostor = loopback_config(&link);
+    impostor.peer_id = alice.room.peer_id().clone();
+    let refused = Room::join(impostor).await.map(|_| ());
+    assert!(
+        matches!(refused, Err(JoinError::DuplicateId { .. })),
+        "{refused:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_through_a_server_that_is_not_there_fails_with_server_unreachable() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .port();
+    let link = format!("parlor://join/nowhere?server=ws%3A%2F%2F127.0.0.1%3A{port}")
+        .parse()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = loopback_config(&link);
+    config.fetch_ice_servers = false;
+    let refused = Room::join(config).await.map(|_| ());
+    assert!(
+        matches!(refused, Err(JoinError::ServerUnreachable { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_leaves_says_goodbye_so_the_other_drops_it_before_ice_notices() {
+    let server = start_server().await;
+    let (mut alice, bob) = connected_pair(&server).await;
+    let b = bob.id();
+
+    bob.room.leave();
+    alice
+        .wait_for(
+            "peer-left",
+            |e| matches!(e, EventKind::PeerLeft { peer } if *peer == b),
+        )
+        .await;
+    let ice_noticed = alice.seen.iter().any(|e| {
+        matches!(e, EventKind::Ice { peer, state: IceConnectionState::Disconnected } if *peer == b)
+    });
+    assert!(
+        !ice_noticed,
+        "the peer was dropped only once ICE noticed: {:#?}",
+        alice.seen
+    );
     server.shutdown().await;
 }

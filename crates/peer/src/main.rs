@@ -12,8 +12,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use parlor_engine::{EventKind, IceServer, Room, RoomConfig, RoomLink, ServerUrl};
+use parlor_engine::{
+    Event, EventKind, IceServer, JoinError, LogRateLimit, Room, RoomConfig, RoomLink, ServerUrl,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tracing_subscriber::prelude::*;
 
 #[derive(Parser)]
 #[command(
@@ -74,12 +77,15 @@ struct Options {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(env)
+                .with_filter(LogRateLimit::new()),
         )
-        .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
         Ok(code) => code,
@@ -118,19 +124,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|url| IceServer {
             urls: vec![url],
-            username: String::new(),
-            credential: String::new(),
+            ..IceServer::default()
         })
         .collect();
 
-    let (room, mut events) = Room::join(config)?;
+    let (room, mut events) = match Room::join(config).await {
+        Ok(joined) => joined,
+        Err(error) => {
+            // Scripts read stdout: the refusal is an event there too.
+            print_event(
+                &mut stdout,
+                &Event::now(EventKind::JoinRefused {
+                    reason: error.to_string(),
+                    room_full: matches!(error, JoinError::RoomFull { .. }),
+                }),
+            )
+            .await?;
+            return Err(error.into());
+        }
+    };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut rejected = false;
     loop {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line {
-                Ok(Some(line)) => room.send(line),
+                Ok(Some(line)) => {
+                    if let Err(error) = room.send(line).await {
+                        let error = Event::now(EventKind::Error { peer: None, message: error.to_string() });
+                        print_event(&mut stdout, &error).await?;
+                    }
+                }
                 Ok(None) | Err(_) => {
                     stdin_open = false;
                     room.leave();
@@ -140,10 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let Some(event) = event else { break };
                 let done = matches!(event.kind, EventKind::Left);
                 rejected |= matches!(event.kind, EventKind::JoinRefused { .. });
-                let mut line = serde_json::to_string(&event)?;
-                line.push('\n');
-                stdout.write_all(line.as_bytes()).await?;
-                stdout.flush().await?;
+                print_event(&mut stdout, &event).await?;
                 if done {
                     break;
                 }
@@ -155,4 +176,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes one event as a JSON line and flushes it, so a script sees it now.
+async fn print_event(stdout: &mut tokio::io::Stdout, event: &Event) -> anyhow::Result<()> {
+    let mut line = serde_json::to_string(event)?;
+    line.push('\n');
+    stdout.write_all(line.as_bytes()).await?;
+    stdout.flush().await?;
+    Ok(())
 }

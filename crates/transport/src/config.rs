@@ -3,16 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-/// A STUN or TURN server, as the signalling server hands it out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp`, ...
-    pub urls: Vec<String>,
-    /// TURN user name; empty for STUN.
-    pub username: String,
-    /// TURN credential; empty for STUN.
-    pub credential: String,
-}
+use parlor_protocol::IceServer;
 
 /// How a peer connection is set up.
 ///

@@ -26,6 +26,7 @@ pub mod boost;
 mod config;
 mod error;
 mod handler;
+mod mdns;
 mod path;
 mod runtime;
 pub mod socket;
@@ -34,8 +35,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use boost::SetupBoost;
-pub use config::{IceServer, TransportConfig, Tuning};
+pub use config::{TransportConfig, Tuning};
 pub use error::TransportError;
+pub use mdns::multicast_available;
+/// The one ICE-server type of every layer, as the signaling server hands it out.
+pub use parlor_protocol::IceServer;
 pub use path::{Route, SelectedPair, selected_pair};
 pub use socket::{SocketBuffers, granted_socket_buffers};
 
@@ -53,6 +57,8 @@ pub use webrtc::peer_connection::{
 use webrtc::peer_connection::{
     PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceServer, SettingEngineBuilder,
 };
+
+use rtc::ice::mdns::MulticastDnsMode;
 
 use crate::boost::BoostState;
 use crate::config::BoostLimits;
@@ -101,14 +107,20 @@ pub async fn build_peer_connection(
         .with_configuration(configuration)
         .with_udp_addrs(config.bind_addrs.clone());
 
+    let mut settings = SettingEngineBuilder::new();
+    if !multicast_available() {
+        settings = settings.with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    }
     let (builder, boost) = match config.tuning {
         Tuning::Stock => (
-            builder.with_handler(handler),
+            builder
+                .with_setting_engine(settings.build())
+                .with_handler(handler),
             Arc::new(BoostState::disarmed(BoostLimits::default())),
         ),
         Tuning::Fast => {
             let buffers = granted_socket_buffers().map_err(TransportError::SocketProbe)?;
-            let settings = SettingEngineBuilder::new()
+            let settings = settings
                 .with_sctp_max_receive_buffer_size(buffers.sctp_window())
                 .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
                 .build();
@@ -134,7 +146,7 @@ pub async fn build_peer_connection(
 fn ice_server(server: &IceServer) -> RTCIceServer {
     RTCIceServer {
         urls: server.urls.clone(),
-        username: server.username.clone(),
-        credential: server.credential.clone(),
+        username: server.username.clone().unwrap_or_default(),
+        credential: server.credential.clone().unwrap_or_default(),
     }
 }

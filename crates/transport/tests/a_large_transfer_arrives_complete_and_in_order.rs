@@ -1,3 +1,6 @@
+//! Two tuned peers on loopback: a transfer far larger than the SCTP window
+//! arrives whole and in order (the socket buffers absorb every burst).
+
 mod support;
 
 use std::sync::Arc;

@@ -1,3 +1,6 @@
+//! A tuned peer and a stock webrtc-rs peer connect and exchange messages:
+//! the tuning changes nothing on the wire.
+
 mod support;
 
 use bytes::BytesMut;

@@ -1,3 +1,6 @@
+//! The setup boost wakes timers early only while a connection is being set
+//! up, and stops once its data channel is open.
+
 mod support;
 
 use bytes::BytesMut;

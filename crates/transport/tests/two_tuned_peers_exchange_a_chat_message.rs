@@ -1,3 +1,5 @@
+//! Two tuned peers on loopback connect and exchange a chat message.
+
 mod support;
 
 use bytes::BytesMut;

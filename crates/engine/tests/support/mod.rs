@@ -41,8 +41,10 @@ pub struct TestPeer {
 }
 
 impl TestPeer {
-    pub fn join(config: RoomConfig) -> Self {
-        let (room, events) = Room::join(config).unwrap_or_else(|e| panic!("join failed: {e}"));
+    pub async fn join(config: RoomConfig) -> Self {
+        let (room, events) = Room::join(config)
+            .await
+            .unwrap_or_else(|e| panic!("join failed: {e}"));
         Self {
             room,
             events,
@@ -96,14 +98,24 @@ impl TestPeer {
         })
         .await;
     }
+
+    /// Sends `text` to the room and returns its id.
+    pub async fn say(&self, text: &str) -> parlor_engine::MessageId {
+        self.room
+            .send(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot send {text:?}: {e}"))
+    }
 }
 
 /// Two peers that join a fresh room on `server` at the same moment, returned
 /// once each has its chat channel to the other open.
 pub async fn connected_pair(server: &parlor_signal::Server) -> (TestPeer, TestPeer) {
     let link = new_link(server);
-    let mut alice = TestPeer::join(loopback_config(&link));
-    let mut bob = TestPeer::join(loopback_config(&link));
+    let (mut alice, mut bob) = tokio::join!(
+        TestPeer::join(loopback_config(&link)),
+        TestPeer::join(loopback_config(&link))
+    );
     let (a, b) = (alice.id(), bob.id());
     alice.wait_connected_to(&b).await;
     bob.wait_connected_to(&a).await;

@@ -5,6 +5,9 @@
 //! One test binary with a module per topic keeps link time down; each test
 //! is one rule of the protocol, named as a sentence.
 
+// Test code: a failed expectation is a failed test, with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod bad_input;
 mod binary;
 mod http_endpoints;

@@ -1,0 +1,132 @@
+//! A log filter that lets each log line through at most a few times per
+//! second.
+//!
+//! Some lines repeat as fast as packets arrive: webrtc-rs logs a warning for
+//! every DTLS alert it receives, which was 20 000 lines a second from one
+//! broken connection. That drowns what matters and costs CPU. Past the limit
+//! a line is dropped, and once a second a summary says how many were.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tracing::{Event, Metadata, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::layer::{Context, Filter};
+
+/// How many times one line may be logged per window.
+const PER_WINDOW: u32 = 10;
+/// The window.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Where a log line comes from: its file and line, or its target when
+/// the event has no location.
+type Key = (String, u32);
+
+struct Count {
+    since: Instant,
+    logged: u32,
+    dropped: u32,
+}
+
+/// The filter; add it to the layer that writes the logs.
+#[derive(Default)]
+pub struct LogRateLimit {
+    counts: Mutex<HashMap<Key, Count>>,
+}
+
+impl LogRateLimit {
+    /// A filter with the limits above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts one event from `key`: whether to let it through, and how many
+    /// from the same key were dropped in the window that just ended (0 while
+    /// the window runs).
+    fn admit(&self, key: Key, now: Instant) -> (bool, u32) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key).or_insert(Count {
+            since: now,
+            logged: 0,
+            dropped: 0,
+        });
+        let mut dropped_before = 0;
+        if now.duration_since(count.since) >= WINDOW {
+            dropped_before = std::mem::take(&mut count.dropped);
+            count.since = now;
+            count.logged = 0;
+        }
+        if count.logged < PER_WINDOW {
+            count.logged += 1;
+            (true, dropped_before)
+        } else {
+            count.dropped += 1;
+            (false, dropped_before)
+        }
+    }
+}
+
+impl<S: Subscriber> Filter<S> for LogRateLimit {
+    fn enabled(&self, _meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, _cx: &Context<'_, S>) -> bool {
+        // Events bridged from the `log` crate (webrtc-rs logs that way) all
+        // share one callsite; their own location is in the normalized metadata.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let key = match (meta.file(), meta.line()) {
+            (Some(file), Some(line)) => (file.to_owned(), line),
+            _ => (meta.target().to_owned(), 0),
+        };
+        let (pass, dropped) = self.admit(key.clone(), Instant::now());
+        if dropped > 0 {
+            tracing::warn!(
+                target: "parlor::log_limit",
+                "{dropped} more log lines from {}:{} were dropped in the last second",
+                key.0,
+                key.1
+            );
+        }
+        pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        ("src/noisy.rs".into(), 7)
+    }
+
+    #[test]
+    fn a_line_is_let_through_a_few_times_per_window_then_dropped() {
+        let limit = LogRateLimit::new();
+        let now = Instant::now();
+        let passed = (0..1000).filter(|_| limit.admit(key(), now).0).count();
+        assert_eq!(passed, PER_WINDOW as usize);
+    }
+
+    #[test]
+    fn the_next_window_lets_the_line_through_again_and_counts_what_was_dropped() {
+        let limit = LogRateLimit::new();
+        let now = Instant::now();
+        for _ in 0..25 {
+            limit.admit(key(), now);
+        }
+        assert_eq!(limit.admit(key(), now + WINDOW), (true, 15));
+    }
+
+    #[test]
+    fn different_lines_are_counted_apart() {
+        let limit = LogRateLimit::new();
+        let now = Instant::now();
+        for _ in 0..PER_WINDOW {
+            limit.admit(key(), now);
+        }
+        assert!(limit.admit(("src/other.rs".into(), 1), now).0);
+    }
+}
