@@ -15,8 +15,8 @@ const model = {
   view: "start",
   room: null, // { link, peerId }
   peers: new Map(), // id -> { id, name, parlor, state, path, detail, steps: [{ at, label, kind }] }
-  messages: [], // { el, mine, id, sentTo: Set, deliveredTo: Set, failed }
-  unsent: [], // our messages waiting for their `sent` event, oldest first
+  messages: [], // { el, mine, id, sentTo: Set, deliveredTo: Set, failedTo: Set, failed }
+  early: new Map(), // message id -> delivery events that arrived before send_message returned it
   gone: new Set(), // peers that left; their connections' last events are ignored
 };
 
@@ -84,7 +84,7 @@ function resetRoom() {
   model.room = null;
   model.peers.clear();
   model.messages = [];
-  model.unsent = [];
+  model.early = new Map();
   model.gone.clear();
   $("message-log").replaceChildren();
   renderPeers();
@@ -174,15 +174,6 @@ async function takePendingLink() {
 
 // ---------------------------------------------------------------- peers
 
-const STEP_LABELS = {
-  "offer-sent": "Offer sent",
-  "offer-received": "Offer received",
-  "answer-sent": "Answer sent",
-  "answer-received": "Answer received",
-  "glare-resolved": "Simultaneous offers resolved",
-  "ice-restart": "Restarting ICE",
-};
-
 const PATH_LABELS = {
   lan: "Direct on the LAN",
   nat: "Direct through NAT",
@@ -199,10 +190,10 @@ const STATE_LABELS = {
   failed: "Trouble",
 };
 
-function stepLabel(step) {
-  if (STEP_LABELS[step]) return STEP_LABELS[step];
-  const words = step.replace(/-/g, " ");
-  return words.charAt(0).toUpperCase() + words.slice(1);
+/** A step's label (labels.js), with its detail when there is one. */
+function stepLabel(step, detail) {
+  const label = STEP_LABELS[step] || step;
+  return detail ? `${label} (${detail})` : label;
 }
 
 function ensurePeer(id, parlor) {
@@ -271,7 +262,9 @@ function appendMessage({ mine, from, name, text, at }) {
   log.append(item);
   if (mine || nearBottom) log.scrollTop = log.scrollHeight;
   $("empty-log").hidden = true;
-  const message = { el: item, mine, id: null, sentTo: new Set(), deliveredTo: new Set(), failed: false };
+  const message = {
+    el: item, mine, id: null, sentTo: new Set(), deliveredTo: new Set(), failedTo: new Set(), failed: false,
+  };
   model.messages.push(message);
   renderDelivery(message);
   return message;
@@ -289,8 +282,10 @@ function renderDelivery(message) {
   const status = message.el.querySelector(".delivery");
   let text;
   let state;
-  if (message.failed) {
+  if (message.failed || (message.failedTo.size > 0 && message.failedTo.size >= message.sentTo.size)) {
     [text, state] = ["Not sent", "failed"];
+  } else if (message.failedTo.size > 0) {
+    [text, state] = [`Not sent to ${message.failedTo.size} of ${message.sentTo.size}`, "partial"];
   } else if (message.sentTo.size === 0) {
     [text, state] = ["Sending…", "sending"];
   } else if (message.deliveredTo.size >= message.sentTo.size) {
@@ -304,6 +299,14 @@ function renderDelivery(message) {
   message.el.dataset.delivery = state;
 }
 
+/** Applies a `queued`, `delivered` or `send-failed` event to our message. */
+function applyDelivery(message, event) {
+  if (event.event === "queued") message.sentTo.add(event.to);
+  if (event.event === "delivered") message.deliveredTo.add(event.to);
+  if (event.event === "send-failed") message.failedTo.add(event.to);
+  renderDelivery(message);
+}
+
 async function sendMessage() {
   const input = $("message-input");
   const text = input.value;
@@ -314,11 +317,12 @@ async function sendMessage() {
   }
   input.value = "";
   const message = appendMessage({ mine: true, text, at: Date.now() });
-  model.unsent.push(message);
   try {
-    await invoke("send_message", { text });
+    message.id = await invoke("send_message", { text });
+    // Its first delivery events may have come in before its id did.
+    for (const event of model.early.get(message.id) || []) applyDelivery(message, event);
+    model.early.delete(message.id);
   } catch (error) {
-    model.unsent = model.unsent.filter((m) => m !== message);
     message.failed = true;
     renderDelivery(message);
     showBanner(errorText(error));
@@ -351,14 +355,14 @@ function onEngineEvent(event) {
     case "negotiation": {
       const p = peer || ensurePeer(event.peer, false);
       if (p.state !== "connected") p.state = "negotiating";
-      addStep(p, at, stepLabel(event.step));
+      addStep(p, at, stepLabel(event.step, event.detail), event.step === "operation-failed" ? "warn" : "");
       break;
     }
     case "ice": {
       const p = peer || ensurePeer(event.peer, false);
       if (event.state === "checking" && p.state !== "connected") p.state = "connecting";
       if (event.state === "failed") p.state = "failed";
-      addStep(p, at, `ICE ${event.state}`, event.state === "failed" ? "bad" : "");
+      addStep(p, at, ICE_LABELS[event.state] || `ICE ${event.state}`, event.state === "failed" ? "bad" : "");
       break;
     }
     case "path-selected": {
@@ -400,23 +404,14 @@ function onEngineEvent(event) {
     case "message":
       appendMessage({ mine: false, from: event.from, name: event.name, text: event.text, at });
       break;
-    case "sent": {
-      let message = model.messages.find((m) => m.mine && m.id === event.id);
-      if (!message) {
-        message = model.unsent.shift();
-        if (message) message.id = event.id;
-      }
-      if (message) {
-        message.sentTo.add(event.to);
-        renderDelivery(message);
-      }
-      break;
-    }
-    case "delivered": {
+    case "queued":
+    case "delivered":
+    case "send-failed": {
       const message = model.messages.find((m) => m.mine && m.id === event.id);
       if (message) {
-        message.deliveredTo.add(event.to);
-        renderDelivery(message);
+        applyDelivery(message, event);
+      } else {
+        model.early.set(event.id, [...(model.early.get(event.id) || []), event]);
       }
       break;
     }

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use parlor_engine::RoomLink;
+use parlor_engine::{MessageId, RoomLink};
 use tauri::{AppHandle, Runtime, State};
 
 use crate::error::AppError;
@@ -32,10 +32,10 @@ pub async fn join_room<R: Runtime>(
     state.join(&app, link).await
 }
 
-/// Sends a chat message to everyone in the room. Delivery shows up as
-/// `sent` and `delivered` engine events.
+/// Sends a chat message to everyone in the room and returns its id, which
+/// the `queued`, `delivered` and `send-failed` engine events name.
 #[tauri::command]
-pub async fn send_message(state: State<'_, AppState>, text: String) -> Result<(), AppError> {
+pub async fn send_message(state: State<'_, AppState>, text: String) -> Result<MessageId, AppError> {
     state.send(&text).await
 }
 

@@ -4,7 +4,7 @@
 //! pick how to show it (a malformed link under the link field, an unreachable
 //! server as a banner), `message` is written for the person reading it.
 
-use parlor_engine::LinkError;
+use parlor_engine::{JoinError, LinkError, SendError};
 use serde::ser::SerializeStruct;
 
 /// Why a command failed.
@@ -27,6 +27,12 @@ pub enum AppError {
         /// The server's reason.
         reason: String,
     },
+    /// Someone in the room already uses our peer id.
+    #[error("Someone in the room already uses your peer id: {reason}.")]
+    DuplicateId {
+        /// The server's reason.
+        reason: String,
+    },
     /// The server refused the join for another reason (invalid room name...).
     #[error("The signaling server refused to let you in: {reason}.")]
     JoinRefused {
@@ -42,6 +48,9 @@ pub enum AppError {
     /// An empty message was sent.
     #[error("Type a message first.")]
     EmptyMessage,
+    /// A message was sent while no one else is in the room.
+    #[error("No one else is in the room yet: share the link, then send.")]
+    NobodyHere,
     /// The settings file could not be read or written.
     #[error("Could not use the settings file {path}: {reason}.")]
     Settings {
@@ -62,10 +71,12 @@ impl AppError {
             AppError::BadLink(_) => "bad-link",
             AppError::ServerUnreachable { .. } => "server-unreachable",
             AppError::RoomFull { .. } => "room-full",
+            AppError::DuplicateId { .. } => "duplicate-id",
             AppError::JoinRefused { .. } => "join-refused",
             AppError::Embedded(_) => "embedded-server",
             AppError::NotInRoom => "not-in-room",
             AppError::EmptyMessage => "empty-message",
+            AppError::NobodyHere => "nobody-here",
             AppError::Settings { .. } => "settings-file",
             AppError::InvalidSettings(_) => "invalid-settings",
         }
@@ -81,10 +92,24 @@ impl serde::Serialize for AppError {
     }
 }
 
-impl From<parlor_engine::EngineError> for AppError {
-    fn from(error: parlor_engine::EngineError) -> Self {
+impl From<JoinError> for AppError {
+    fn from(error: JoinError) -> Self {
         match error {
-            parlor_engine::EngineError::Link(link) => AppError::BadLink(link),
+            JoinError::RoomFull { reason } => AppError::RoomFull { reason },
+            JoinError::DuplicateId { reason } => AppError::DuplicateId { reason },
+            JoinError::InvalidLink { reason } => AppError::JoinRefused { reason },
+            JoinError::ServerUnreachable { server, reason } => {
+                AppError::ServerUnreachable { server, reason }
+            }
+        }
+    }
+}
+
+impl From<SendError> for AppError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::NobodyHere => AppError::NobodyHere,
+            SendError::Left => AppError::NotInRoom,
         }
     }
 }

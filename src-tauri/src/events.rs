@@ -1,13 +1,11 @@
 //! Forwards the engine's event stream to the UI, unchanged, as one Tauri
 //! event; the UI builds the peer list, progress timelines and message log
-//! from it. Decisive events (connected, refused, unreachable) also go to the
-//! join command, so the UI gets a typed error instead of an endless
-//! "connecting".
+//! from it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parlor_engine::{Event, EventKind};
+use parlor_engine::Event;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -19,45 +17,15 @@ pub const ENGINE_EVENT: &str = "engine-event";
 /// launch); the UI then asks for it with `get_state`.
 pub const OPEN_LINK_EVENT: &str = "open-link";
 
-/// A step that decides how a join attempt ends.
-#[derive(Debug)]
-pub enum JoinOutcome {
-    /// The server let us into the room.
-    Joined,
-    /// The server said no (room full, invalid room).
-    Refused { reason: String, room_full: bool },
-    /// The signaling server could not be reached.
-    Unreachable(String),
-}
-
-impl JoinOutcome {
-    fn of(kind: &EventKind) -> Option<Self> {
-        match kind {
-            EventKind::SignalingConnected { .. } => Some(Self::Joined),
-            EventKind::JoinRefused { reason, room_full } => Some(Self::Refused {
-                reason: reason.clone(),
-                room_full: *room_full,
-            }),
-            EventKind::SignalingDisconnected { reason, .. } => {
-                Some(Self::Unreachable(reason.clone()))
-            }
-            EventKind::Left => Some(Self::Unreachable("the room closed".into())),
-            _ => None,
-        }
-    }
-}
-
 /// Emits every event of one room to the UI while that room is the current
 /// one (`session == current`); stops once a newer room replaced it, so stale
-/// events never mix into the new room's view. The returned receiver gets
-/// every decisive step, for the join command to judge.
+/// events never mix into the new room's view.
 pub fn forward<R: Runtime>(
     app: AppHandle<R>,
     mut events: mpsc::UnboundedReceiver<Event>,
     session: u64,
     current: Arc<AtomicU64>,
-) -> mpsc::UnboundedReceiver<JoinOutcome> {
-    let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
+) {
     tauri::async_runtime::spawn(async move {
         while let Some(event) = events.recv().await {
             if current.load(Ordering::SeqCst) != session {
@@ -66,10 +34,52 @@ pub fn forward<R: Runtime>(
             if let Err(error) = app.emit(ENGINE_EVENT, &event) {
                 warn!(%error, "cannot forward an engine event to the window");
             }
-            if let Some(outcome) = JoinOutcome::of(&event.kind) {
-                let _ = outcome_tx.send(outcome);
-            }
         }
     });
-    outcome_rx
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use parlor_engine::{IceConnectionState, Step};
+
+    /// The keys of the object literal `const NAME = { … };` in `ui/labels.js`.
+    fn label_keys(name: &str) -> BTreeSet<String> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/labels.js");
+        let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let start = source
+            .find(&format!("const {name} = {{"))
+            .unwrap_or_else(|| panic!("no {name} in {path}"));
+        let body = &source[start..];
+        let end = body
+            .find("};")
+            .unwrap_or_else(|| panic!("{name} is not closed"));
+        body[..end]
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.trim().split_once(':'))
+            .map(|(key, _)| key.trim().trim_matches('"').to_owned())
+            .collect()
+    }
+
+    fn names<T: serde::Serialize>(values: impl IntoIterator<Item = T>) -> BTreeSet<String> {
+        values
+            .into_iter()
+            .map(|value| match serde_json::to_value(value) {
+                Ok(serde_json::Value::String(name)) => name,
+                other => panic!("not serialized as a name: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_window_has_a_label_for_every_negotiation_step_and_no_other() {
+        assert_eq!(label_keys("STEP_LABELS"), names(Step::all()));
+    }
+
+    #[test]
+    fn the_window_has_a_label_for_every_ice_state_and_no_other() {
+        assert_eq!(label_keys("ICE_LABELS"), names(IceConnectionState::ALL));
+    }
 }

@@ -6,14 +6,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use parlor_engine::LogRateLimit;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("warn,parlor_app=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter)
+                .with_filter(LogRateLimit::new()),
+        )
         .init();
     let launch = parlor_app::cli::Launch::parse();
     match parlor_app::run(launch) {

@@ -27,20 +27,9 @@ pub struct Settings {
     /// The signaling server for new rooms, such as `wss://signal.example.org`.
     /// Empty means the server built into the app.
     pub signaling_server: String,
-    /// STUN/TURN servers to use besides the ones the signaling server hands out.
-    pub ice_servers: Vec<IceServerSetting>,
-}
-
-/// One extra ICE server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct IceServerSetting {
-    /// `stun:host:port`, `turn:host:port?transport=udp`, ...
-    pub urls: Vec<String>,
-    /// TURN user name; empty for STUN.
-    pub username: String,
-    /// TURN credential; empty for STUN.
-    pub credential: String,
+    /// STUN/TURN servers to use besides the ones the signaling server hands
+    /// out, in the same form (`{"urls":[…],"username":…,"credential":…}`).
+    pub ice_servers: Vec<IceServer>,
 }
 
 impl Settings {
@@ -59,6 +48,11 @@ impl Settings {
                 .map_err(|e| AppError::InvalidSettings(format!("signaling server address: {e}")))?;
         }
         for server in &mut self.ice_servers {
+            let blank_to_none = |field: &mut Option<String>| {
+                *field = field.take().filter(|value| !value.trim().is_empty());
+            };
+            blank_to_none(&mut server.username);
+            blank_to_none(&mut server.credential);
             server.urls.retain(|url| !url.trim().is_empty());
             for url in &mut server.urls {
                 *url = url.trim().to_owned();
@@ -87,18 +81,6 @@ impl Settings {
     /// The display name for the engine, `None` when left empty.
     pub fn name(&self) -> Option<String> {
         (!self.display_name.is_empty()).then(|| self.display_name.clone())
-    }
-
-    /// The extra ICE servers in the engine's terms.
-    pub fn engine_ice_servers(&self) -> Vec<IceServer> {
-        self.ice_servers
-            .iter()
-            .map(|s| IceServer {
-                urls: s.urls.clone(),
-                username: s.username.clone(),
-                credential: s.credential.clone(),
-            })
-            .collect()
     }
 }
 
@@ -159,11 +141,11 @@ mod tests {
             display_name: "  Ada ".into(),
             signaling_server: " ws://10.0.0.2:1999 ".into(),
             ice_servers: vec![
-                IceServerSetting {
+                IceServer {
                     urls: vec![" stun:stun.example.org:3478".into(), " ".into()],
                     ..Default::default()
                 },
-                IceServerSetting::default(),
+                IceServer::default(),
             ],
         };
         let tidy = settings.validated().unwrap_or_else(|e| panic!("{e}"));
@@ -181,7 +163,7 @@ mod tests {
             Err(AppError::InvalidSettings(_))
         ));
         let bad_ice = Settings {
-            ice_servers: vec![IceServerSetting {
+            ice_servers: vec![IceServer {
                 urls: vec!["http://x".into()],
                 ..Default::default()
             }],

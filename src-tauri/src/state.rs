@@ -4,22 +4,17 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use parlor_engine::{Room, RoomConfig, RoomLink, ServerUrl};
+use parlor_engine::{MessageId, Room, RoomConfig, RoomLink, ServerUrl};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 
 use crate::cli::Launch;
 use crate::embedded::Embedded;
 use crate::error::AppError;
-use crate::events::{self, JoinOutcome};
+use crate::events;
 use crate::qr;
 use crate::settings::SettingsStore;
-
-/// How long a join may take to reach the signaling server: the engine's
-/// ICE-server fetch (3 s) and WebSocket connect (5 s) timeouts, plus slack.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The app's shared state, managed by Tauri.
 pub struct AppState {
@@ -112,53 +107,22 @@ impl AppState {
         Ok(url)
     }
 
-    /// Leaves the current room, if any, and joins `link`. Returns once the
-    /// signaling server let us in, or with why it did not.
+    /// Joins `link`, and once the server let us in, leaves the room we were
+    /// in (so a join that fails keeps the current room). No lock is held
+    /// while joining: the engine bounds how long that takes.
     pub async fn join<R: Runtime>(
         &self,
         app: &AppHandle<R>,
         link: RoomLink,
     ) -> Result<RoomInfo, AppError> {
         let settings = self.settings.load()?;
-        let mut current = self.room.lock().await;
-        if let Some(previous) = current.take() {
-            previous.room.leave();
-        }
-        let session = self.session.fetch_add(1, Ordering::SeqCst) + 1;
-
-        let mut config = RoomConfig::new(link.clone());
+        let mut config = RoomConfig::new(link);
         config.display_name = settings.name();
-        config.extra_ice_servers = settings.engine_ice_servers();
+        config.extra_ice_servers = settings.ice_servers.clone();
         if !self.launch.bind.is_empty() {
             config.bind_addrs = self.launch.bind.clone();
         }
-        let (room, events) = Room::join(config)?;
-        let mut outcomes = events::forward(app.clone(), events, session, self.session.clone());
-
-        let server = link.server.to_string();
-        let outcome = match tokio::time::timeout(JOIN_TIMEOUT, outcomes.recv()).await {
-            Ok(Some(outcome)) => outcome,
-            Ok(None) => JoinOutcome::Unreachable("the room stopped before it connected".into()),
-            Err(_) => {
-                JoinOutcome::Unreachable(format!("no answer within {} s", JOIN_TIMEOUT.as_secs()))
-            }
-        };
-        let error = match outcome {
-            JoinOutcome::Joined => None,
-            JoinOutcome::Refused {
-                reason,
-                room_full: true,
-            } => Some(AppError::RoomFull { reason }),
-            JoinOutcome::Refused { reason, .. } => Some(AppError::JoinRefused { reason }),
-            JoinOutcome::Unreachable(reason) => {
-                Some(AppError::ServerUnreachable { server, reason })
-            }
-        };
-        if let Some(error) = error {
-            room.leave();
-            self.session.fetch_add(1, Ordering::SeqCst);
-            return Err(error);
-        }
+        let (room, events) = Room::join(config).await?;
 
         let link = room.link().to_owned();
         let info = RoomInfo {
@@ -166,23 +130,26 @@ impl AppState {
             peer_id: room.peer_id().to_string(),
             link,
         };
-        *current = Some(Joined {
+        let mut current = self.room.lock().await;
+        let session = self.session.fetch_add(1, Ordering::SeqCst) + 1;
+        events::forward(app.clone(), events, session, self.session.clone());
+        if let Some(previous) = current.replace(Joined {
             room,
             info: info.clone(),
-        });
+        }) {
+            previous.room.leave();
+        }
         Ok(info)
     }
 
-    /// Sends `text` to everyone in the room.
-    pub async fn send(&self, text: &str) -> Result<(), AppError> {
+    /// Sends `text` to everyone in the room; returns the message's id, which
+    /// the engine's `queued`/`delivered` events name.
+    pub async fn send(&self, text: &str) -> Result<MessageId, AppError> {
         if text.trim().is_empty() {
             return Err(AppError::EmptyMessage);
         }
         match self.room.lock().await.as_ref() {
-            Some(joined) => {
-                joined.room.send(text);
-                Ok(())
-            }
+            Some(joined) => Ok(joined.room.send(text).await?),
             None => Err(AppError::NotInRoom),
         }
     }
