@@ -179,8 +179,9 @@ fn create_room_starts_the_embedded_server_and_leaving_ends_the_room() {
         "empty-message"
     );
     assert_eq!(
-        app.invoke("send_message", json!({"text": "anyone?"})),
-        Ok(Value::Null)
+        app.error_kind("send_message", json!({"text": "anyone?"})).0,
+        "nobody-here",
+        "a message with no one to receive it is refused, not silently dropped"
     );
     assert_eq!(app.invoke("leave_room", json!({})), Ok(Value::Null));
     assert_eq!(app.error_kind("leave_room", json!({})).0, "not-in-room");

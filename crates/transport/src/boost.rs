@@ -69,6 +69,12 @@ impl SetupBoost {
     pub fn early_wakes(&self) -> u64 {
         self.state.early_wakes.load(Ordering::Relaxed)
     }
+
+    /// How many timer sleeps the driver has asked for, shortened or not: lets a
+    /// test wait for the driver to take some turns instead of waiting a fixed time.
+    pub fn timer_sleeps(&self) -> u64 {
+        self.state.sleeps.load(Ordering::Relaxed)
+    }
 }
 
 /// State shared by the [`SetupBoost`] handle, the runtime and the socket wrapper.
@@ -82,6 +88,7 @@ pub(crate) struct BoostState {
     /// A datagram arrived since the driver last armed its timer.
     datagram_arrived: AtomicBool,
     early_wakes: AtomicU64,
+    sleeps: AtomicU64,
 }
 
 impl BoostState {
@@ -93,6 +100,7 @@ impl BoostState {
             deadline: Mutex::new(Instant::now() + limits.max_duration),
             datagram_arrived: AtomicBool::new(false),
             early_wakes: AtomicU64::new(0),
+            sleeps: AtomicU64::new(0),
         }
     }
 
@@ -138,6 +146,7 @@ impl BoostState {
     /// How long the driver should really sleep when it asks for `requested`; `None`
     /// leaves the request alone.
     pub(crate) fn shorten(&self, requested: Duration) -> Option<Duration> {
+        self.sleeps.fetch_add(1, Ordering::Relaxed);
         if !self.is_active(Instant::now()) {
             return None;
         }

@@ -28,7 +28,15 @@ async fn the_boost_handle_stops_early_wakes_after_the_channel_opens() -> anyhow:
     for round in 1u8..20 {
         exchange(&pair, round).await?;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sleeps_at_open = boost.timer_sleeps();
+    let turns = async {
+        while boost.timer_sleeps() < sleeps_at_open + 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), turns)
+        .await
+        .map_err(|_| anyhow::anyhow!("the driver took no timer turns in 10 s"))?;
 
     // ...shortened none of its timers.
     assert_eq!(boost.early_wakes(), wakes_at_open);
