@@ -121,8 +121,18 @@ async fn html_from_a_peer_is_shown_as_text_and_never_runs() -> anyhow::Result<()
             vec![],
         )
         .await?;
-    // Give an injected onerror handler time to fire, had there been one.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // An injected `<img src=x onerror=…>` would have fired its handler by
+    // the time a control image with the same broken source reports its own
+    // error: wait for that signal rather than a fixed time.
+    app.eval(
+        "window.__control = false;
+         const control = new Image();
+         control.onerror = control.onload = () => { window.__control = true; };
+         control.src = 'x';",
+        vec![],
+    )
+    .await?;
+    app.wait_until("window.__control === true").await?;
     let pwned = app
         .eval(
             "return window.__pwned === undefined ? null : String(window.__pwned)",

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use parlor_e2e::netns::LoopbackOnly;
 use parlor_e2e::peer::PeerProcess;
 use parlor_e2e::signal::SignalProcess;
 use serde_json::Value;
@@ -203,4 +204,21 @@ async fn a_malformed_link_is_refused_with_a_readable_message() {
         stderr.contains("not a Parlor room link"),
         "stderr: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_on_a_machine_with_only_a_loopback_interface_connect_and_chat() {
+    // No interface carries multicast there, so mDNS cannot start (ENODEV):
+    // that must not stop peer connections, which need none on loopback.
+    let machine = LoopbackOnly::create();
+    let server = SignalProcess::start_in(&machine, &[]).await;
+    let mut alice = PeerProcess::create_in(&machine, "alice", &server.url()).await;
+    let mut bob = PeerProcess::join_in(&machine, "bob", &alice.link.clone());
+    let (a, b) = (alice.peer_id().await, bob.peer_id().await);
+    alice.wait_connected_to(&b).await;
+    bob.wait_connected_to(&a).await;
+
+    alice.say("offline but together").await;
+    let got = bob.wait_event("message", Some(("from", &a))).await;
+    assert_eq!(got["text"], "offline but together");
 }

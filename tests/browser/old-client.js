@@ -18,20 +18,62 @@
 //   `{"candidate":{...}}` and no end-of-candidates message;
 // - its `chat` channel is created only when connect() is called (the
 //   "Connect" button); it takes the other side's channel from ondatachannel;
-// - on channel open it sends `{"type":"info","peerId":...}`, then plain text.
+// - on channel open it sends `{"type":"info","peerId":...}`, then plain text;
+//   it does so on EVERY channel that opens, a second one included;
+// - who sent a received message is known the way the real library knows it
+//   (`Connection.listenToDataChannel` and `connectToPeer` in src/index.ts of
+//   substrate-system/webrtc, v0.0.7, last changed in commit 86ede07):
+//   * one "got info" flag for the whole connection (`_gotInfo`), not one per
+//     channel, cleared whenever any channel closes (here also when the
+//     client replaces its RTCPeerConnection: the real library keeps the old
+//     one open, this client closes it, see above);
+//   * a map from channel to peer id (`peerIdByChannel`): the channel that
+//     carried the first `info` maps to that info's peerId, and a channel the
+//     client made itself with connect(peerId) maps to that peerId;
+//   * until the flag is set, plain text is a message from
+//     `peerIdByChannel.get(channel)`; JSON with `type: "info"` sets the flag
+//     and the map; other JSON is handed to the app as the parsed object,
+//     which has no sender (and the JSON `null` throws, losing the message);
+//   * once the flag is set, EVERY message, a later `{"type":"info",...}`
+//     included, is a chat message from `peerIdByChannel.get(channel)`, which
+//     is `undefined` on a channel that neither carried the first info nor was
+//     made by connect(): the user sees raw info JSON, or text from no one;
+// - send() writes to the latest channel it made or saw open (the real
+//   library's `this.dc`), even while that channel is still connecting.
 //
 // The test drives it through `window.oldClient`:
-//   start(serverHost, room) → Promise<its peer id>, once the socket is open
-//   connect()               → Promise, once the channel exists
+//   start(serverHost, room, options) → Promise<its peer id>, once the socket
+//                             is open; options.connectAfterMs: click
+//                             "Connect" that long after start(), whatever
+//                             the state then (the library's own browser
+//                             tests wait 1 s or 2 s, then connectToPeer)
+//   connect(peerId)         → Promise, once the channel exists; peerId (whom
+//                             the new channel is attributed to) defaults to
+//                             the first id of the latest peer list, the peer
+//                             whose "Connect" button the demo shows. With a
+//                             connection already up it adds a second `chat`
+//                             channel to the same RTCPeerConnection. (The
+//                             real one does nothing while there is no
+//                             RTCPeerConnection; this one waits for it.)
 //   send(text)              → false if the channel is not open
-//   messages                → texts received (not the info message)
-//   remoteInfo              → the other side's info message, once received
+//   canSend()               → whether send() would send now
+//   messages                → texts received (not the info that introduced
+//                             the peer, but any later info, as users see it)
+//   received                → the same as {text, peer}: peer is the sender
+//                             the real library reports, null when none
+//   remoteInfo              → the info message that introduced the peer
 //   connections             → how many RTCPeerConnections it has built
+//   channelsOpened          → how many data channels have opened
+//   connectClicks           → connect() calls, each {at, wasOpen}: when (ms
+//                             since the epoch) and whether a channel was
+//                             already open then
 //   state, log              → for failure messages
 //   onText                  → optional callback; when set, received texts go
-//                             to it instead of `messages` (benchmarks)
-//   joinedAt, openedAt      → when start() was called and the channel opened,
-//                             in ms since the epoch (comparable across pages)
+//                             to it instead of `messages` and `received`
+//                             (benchmarks)
+//   joinedAt, openedAt      → when start() was called and the first channel
+//                             opened, in ms since the epoch (comparable
+//                             across pages)
 'use strict';
 
 (function () {
@@ -40,8 +82,11 @@
     state: 'idle',
     peers: null,
     messages: [],
+    received: [],
     remoteInfo: null,
     connections: 0,
+    channelsOpened: 0,
+    connectClicks: [],
     log: [],
     onText: null,
     joinedAt: null,
@@ -53,7 +98,13 @@
   let serverHost = null;
   let room = null;
   let pc = null;
+  // Where send() writes: the real library's `this.dc`.
   let channel = null;
+  // The real library's `_gotInfo` and `peerIdByChannel` (see the header).
+  let gotInfo = false;
+  let peerIdByChannel = new Map();
+  // Numbers the channels for the log.
+  let channelCount = 0;
   let polite = true;
   let makingOffer = false;
   let ignoreOffer = false;
@@ -86,13 +137,20 @@
     pcReady = new Promise((resolve) => { resolvePcReady = resolve; });
   }
 
-  client.start = function (host, roomName) {
+  client.start = function (host, roomName, options) {
     serverHost = host;
     room = roomName;
     client.id = newId();
     client.state = 'joining';
     client.joinedAt = now();
     resetReady();
+    const connectAfterMs = options && options.connectAfterMs;
+    if (typeof connectAfterMs === 'number') {
+      setTimeout(() => {
+        note(`clicking "Connect" ${connectAfterMs} ms after joining`);
+        client.connect();
+      }, connectAfterMs);
+    }
     return new Promise((resolve, reject) => {
       ws = new WebSocket(`ws://${host}/parties/main/${encodeURIComponent(room)}?_pk=${client.id}`);
       ws.onopen = () => {
@@ -146,6 +204,8 @@
       pc.close();
       pc = null;
       channel = null;
+      gotInfo = false;
+      peerIdByChannel = new Map();
       resetReady();
     }
     let iceServers;
@@ -228,20 +288,31 @@
     }
   }
 
-  client.connect = async function () {
+  // The "Connect" button (the real library's connectToPeer): a new `chat`
+  // channel on the current RTCPeerConnection, whether or not one is already
+  // open, attributed to `peerId` before anything arrives on it.
+  client.connect = async function (peerId) {
+    const wasOpen = client.canSend();
+    client.connectClicks.push({ at: now(), wasOpen });
     const conn = await pcReady;
-    attach(conn.createDataChannel('chat'));
-    note('created the chat channel');
+    const to = peerId === undefined ? (client.peers || [])[0] : peerId;
+    const ch = conn.createDataChannel('chat');
+    attach(ch);
+    channel = ch;
+    peerIdByChannel.set(ch, to);
+    note(`created chat channel #${ch.parlorTestNumber} for ${to} (a channel was open: ${wasOpen})`);
   };
 
   function attach(ch) {
-    channel = ch;
+    ch.parlorTestNumber = ++channelCount;
     let opened = false;
     const onOpen = () => {
       if (opened) return;
       opened = true;
-      client.openedAt = now();
-      note(`channel ${ch.label} open`);
+      client.channelsOpened += 1;
+      if (client.openedAt === null) client.openedAt = now();
+      channel = ch;
+      note(`channel #${ch.parlorTestNumber} ${ch.label} open`);
       // A send made directly in an answerer's ondatachannel can be lost.
       setTimeout(() => {
         ch.send(JSON.stringify({ type: 'info', peerId: client.id }));
@@ -251,41 +322,64 @@
     };
     ch.onopen = onOpen;
     ch.onclose = () => {
-      note(`channel ${ch.label} closed`);
+      note(`channel #${ch.parlorTestNumber} ${ch.label} closed`);
+      // The real library forgets it was introduced when any channel closes.
+      gotInfo = false;
       if (channel === ch) client.state = 'closed';
     };
-    ch.onmessage = (ev) => onChannelMessage(ev.data);
+    ch.onmessage = (ev) => onChannelMessage(ch, ev.data);
     if (ch.readyState === 'open') onOpen();
   }
 
-  function onChannelMessage(data) {
+  // The real library's 'message' listener, line for line in its decisions.
+  function onChannelMessage(ch, data) {
     if (typeof data !== 'string') {
       note('ignored a binary message');
       return;
     }
-    if (data.startsWith('{')) {
-      try {
-        const msg = JSON.parse(data);
-        if (msg && msg.type === 'info') {
-          client.remoteInfo = msg;
-          note(`info from ${msg.peerId}`);
-          return;
-        }
-      } catch (err) {
-        // Plain text that happens to start with a brace.
-      }
+    if (gotInfo) {
+      deliver(data, peerIdByChannel.get(ch));
+      return;
     }
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch (err) {
+      deliver(data, peerIdByChannel.get(ch));
+      return;
+    }
+    if (msg === null) {
+      note(`lost ${data} on channel #${ch.parlorTestNumber}: the real library throws on it`);
+      return;
+    }
+    if (msg.type === 'info') {
+      gotInfo = true;
+      client.remoteInfo = msg;
+      peerIdByChannel.set(ch, msg.peerId);
+      note(`info from ${msg.peerId} on channel #${ch.parlorTestNumber}`);
+      return;
+    }
+    // Handed over as the parsed object: no sender.
+    deliver(data, undefined);
+  }
+
+  function deliver(text, peer) {
     if (client.onText) {
-      client.onText(data);
-    } else {
-      client.messages.push(data);
+      client.onText(text);
+      return;
     }
+    client.messages.push(text);
+    client.received.push({ text, peer: peer === undefined ? null : peer });
   }
 
   client.send = function (text) {
-    if (!channel || channel.readyState !== 'open') return false;
+    if (!client.canSend()) return false;
     channel.send(text);
     return true;
+  };
+
+  client.canSend = function () {
+    return channel !== null && channel.readyState === 'open';
   };
 
   // For benchmarks: the open channel itself (bufferedAmount, back-pressure).

@@ -152,11 +152,35 @@ impl OldClient {
     /// Joins `room` on the signaling server at `server_host` (`HOST:PORT`);
     /// returns once the socket is open.
     pub async fn start(&mut self, server_host: &str, room: &str) -> anyhow::Result<String> {
+        self.start_with(server_host, room, json!({})).await
+    }
+
+    /// Like [`Self::start`], and the page clicks "Connect" by itself `after`
+    /// joining, whatever state it is in by then, as the old library's own
+    /// tests do after a fixed wait. `Duration::ZERO` clicks as soon as the
+    /// page has a peer connection, with no WebDriver round trip in between.
+    pub async fn start_and_click_connect_after(
+        &mut self,
+        server_host: &str,
+        room: &str,
+        after: Duration,
+    ) -> anyhow::Result<String> {
+        let after_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        let options = json!({ "connectAfterMs": after_ms });
+        self.start_with(server_host, room, options).await
+    }
+
+    async fn start_with(
+        &mut self,
+        server_host: &str,
+        room: &str,
+        options: Value,
+    ) -> anyhow::Result<String> {
         let id = self
             .browser
             .eval(
-                "return oldClient.start(arguments[0], arguments[1]);",
-                vec![json!(server_host), json!(room)],
+                "return oldClient.start(arguments[0], arguments[1], arguments[2]);",
+                vec![json!(server_host), json!(room), options],
             )
             .await?;
         self.id = id.as_str().context("start() returned no id")?.to_owned();
@@ -191,6 +215,12 @@ impl OldClient {
             .await
     }
 
+    /// Waits until the channel `send` writes to is open (after a second
+    /// "Connect", the old client writes to the newest channel).
+    pub async fn wait_can_send(&self) -> anyhow::Result<()> {
+        self.wait_until("oldClient.canSend()").await
+    }
+
     /// Sends chat text on the open channel.
     pub async fn send(&self, text: &str) -> anyhow::Result<()> {
         let sent = self
@@ -208,6 +238,27 @@ impl OldClient {
         self.browser
             .eval("return oldClient.remoteInfo;", vec![])
             .await
+    }
+
+    /// Every chat message received so far, in order, with the sender the
+    /// old library would report for it (`None`: no sender).
+    pub async fn received(&self) -> anyhow::Result<Vec<(String, Option<String>)>> {
+        let received = self
+            .browser
+            .eval("return oldClient.received;", vec![])
+            .await?;
+        let entries = received
+            .as_array()
+            .with_context(|| format!("oldClient.received is not an array: {received}"))?;
+        entries
+            .iter()
+            .map(|entry| {
+                let text = entry["text"]
+                    .as_str()
+                    .with_context(|| format!("a received message has no text: {entry}"))?;
+                Ok((text.to_owned(), entry["peer"].as_str().map(str::to_owned)))
+            })
+            .collect()
     }
 
     /// The page's log, one line per step.

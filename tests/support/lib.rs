@@ -8,6 +8,8 @@
 
 pub mod app;
 pub mod chromium;
+pub mod netns;
+pub mod old_relay;
 pub mod peer;
 pub mod process;
 pub mod signal;

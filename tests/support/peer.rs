@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+use crate::netns::LoopbackOnly;
 use crate::{PATIENCE, binary};
 
 /// A running headless peer; killed when dropped.
@@ -26,14 +27,37 @@ pub struct PeerProcess {
 impl PeerProcess {
     /// `parlor-peer create --server URL`: reads the link from the first line.
     pub async fn create(label: &str, server_url: &str) -> Self {
-        let mut peer = Self::spawn(label, &["create", "--server", server_url]);
-        let first = peer.next_line().await;
+        Self::spawn(label, &["create", "--server", server_url])
+            .read_link()
+            .await
+    }
+
+    /// `create`, inside a namespace.
+    pub async fn create_in(namespace: &LoopbackOnly, label: &str, server_url: &str) -> Self {
+        let command = namespace.command(&binary("parlor-peer"));
+        Self::spawn_with(command, label, &["create", "--server", server_url])
+            .read_link()
+            .await
+    }
+
+    /// `join`, inside a namespace.
+    pub fn join_in(namespace: &LoopbackOnly, label: &str, link: &str) -> Self {
+        let command = namespace.command(&binary("parlor-peer"));
+        let mut peer = Self::spawn_with(command, label, &["join", link]);
+        peer.link = link.to_owned();
+        peer
+    }
+
+    /// Reads the link `create` prints first.
+    async fn read_link(mut self) -> Self {
+        let first = self.next_line().await;
         assert!(
             first.starts_with("parlor://join/"),
-            "{label}: first line is not a link: {first:?}"
+            "{}: first line is not a link: {first:?}",
+            self.label
         );
-        peer.link = first;
-        peer
+        self.link = first;
+        self
     }
 
     /// `parlor-peer join LINK`.
@@ -45,7 +69,11 @@ impl PeerProcess {
 
     /// Starts `parlor-peer` with `args`, WebRTC bound to loopback.
     pub fn spawn(label: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(binary("parlor-peer"))
+        Self::spawn_with(Command::new(binary("parlor-peer")), label, args)
+    }
+
+    fn spawn_with(mut command: Command, label: &str, args: &[&str]) -> Self {
+        let mut child = command
             .args(args)
             .args(["--bind", "127.0.0.1:0", "--name", label])
             .env(
@@ -92,7 +120,18 @@ impl PeerProcess {
 
     /// Waits for the next event that `matches` accepts and returns it.
     pub async fn wait_for(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        self.wait_for_until(what, tokio::time::Instant::now() + PATIENCE, matches)
+            .await
+    }
+
+    /// Like [`Self::wait_for`], but gives up at `deadline`: for the steps a
+    /// test holds to a time limit of its own, tighter than [`PATIENCE`].
+    pub async fn wait_for_until(
+        &mut self,
+        what: &str,
+        deadline: tokio::time::Instant,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
         loop {
             let line = match tokio::time::timeout_at(deadline, self.lines.recv()).await {
                 Ok(Some(line)) => line,
@@ -153,6 +192,22 @@ impl PeerProcess {
             .await;
     }
 
+    /// Like [`Self::wait_connected_to`], but fails unless the channel is
+    /// open within `limit` of `since` (a moment the test chose, such as when
+    /// both peers were in the room).
+    pub async fn wait_connected_to_within(
+        &mut self,
+        peer: &str,
+        since: tokio::time::Instant,
+        limit: std::time::Duration,
+    ) {
+        let wanted = |e: &Value| e["event"] == "peer-connected" && e["peer"] == peer;
+        if !self.seen.iter().any(wanted) {
+            let what = format!("peer-connected to {peer} (limit: {limit:?})");
+            self.wait_for_until(&what, since + limit, wanted).await;
+        }
+    }
+
     /// Types a chat line.
     pub async fn say(&mut self, text: &str) {
         let stdin = self
@@ -173,6 +228,31 @@ impl PeerProcess {
             .await
             .unwrap_or_else(|_| panic!("{}: did not exit after end of input", self.label))
             .unwrap_or_else(|e| panic!("{}: wait failed: {e}", self.label))
+    }
+
+    /// Ends input (the peer leaves the room), reads every event it prints
+    /// until it exits, and returns all its events. Checks that something
+    /// happened *at most* once look at this: nothing can arrive later.
+    pub async fn finish_with_events(mut self) -> Vec<Value> {
+        self.stdin.take();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                        panic!("{}: stdout line is not JSON ({e}): {line}", self.label)
+                    });
+                    self.seen.push(event);
+                }
+                Ok(None) => break,
+                Err(_) => panic!(
+                    "{}: did not exit within {PATIENCE:?} after end of input; saw {:#?}",
+                    self.label, self.seen
+                ),
+            }
+        }
+        let _ = tokio::time::timeout_at(deadline, self.child.wait()).await;
+        self.seen
     }
 
     /// Kills the process without letting it say goodbye (SIGKILL).

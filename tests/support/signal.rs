@@ -5,6 +5,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::netns::LoopbackOnly;
 use crate::{PATIENCE, binary};
 
 /// A running signaling server; killed when dropped.
@@ -21,7 +22,17 @@ impl SignalProcess {
 
     /// Starts a server on `listen` (used to restart one on the same port).
     pub async fn start_on(listen: &str, extra_args: &[&str]) -> Self {
-        let mut child = Command::new(binary("parlor-signal"))
+        Self::start_with(Command::new(binary("parlor-signal")), listen, extra_args).await
+    }
+
+    /// Starts a server on a free loopback port of a namespace.
+    pub async fn start_in(namespace: &LoopbackOnly, extra_args: &[&str]) -> Self {
+        let command = namespace.command(&binary("parlor-signal"));
+        Self::start_with(command, "127.0.0.1:0", extra_args).await
+    }
+
+    async fn start_with(mut command: Command, listen: &str, extra_args: &[&str]) -> Self {
+        let mut child = command
             .arg("--listen")
             .arg(listen)
             .args(extra_args)
