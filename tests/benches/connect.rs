@@ -6,13 +6,13 @@
 //! `chromium` and `chromium-driver` for the Chromium row; without them the
 //! row says why and the Parlor figures are still written.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use parlor_bench::{Load, Section, machine_note, number, numbers, percentile};
 use parlor_e2e::chromium::{Mdns, OldClient};
 use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, ServerUrl};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Fresh pairs whose connect time is measured (p50 reported).
@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
     let host = server.local_addr().to_string();
     let server_url: ServerUrl = server.url().parse()?;
 
-    let load_before = load_average();
+    let load_before = Load::now();
     eprintln!("Parlor ↔ Parlor ...");
     let parlor = parlor_pair(&server_url).await?;
     eprintln!("{parlor:?}");
@@ -56,17 +56,17 @@ async fn main() -> anyhow::Result<()> {
         Err(error) => eprintln!("Chromium unavailable: {error:#}"),
     }
     server.shutdown().await;
-    let load = format!("{load_before} before, {} after", load_average());
+    let machine = machine_note(&load_before, &Load::now());
 
     let section = report(
         &parlor,
         chromium.as_ref().map_err(|e| format!("{e:#}")),
-        &load,
+        &machine,
     );
     println!("{section}");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
-    write_section(&path, &section)?;
-    eprintln!("wrote our section of BENCHMARKS.md");
+    let path = parlor_bench::benchmarks_md();
+    section.write_into(&path)?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 
@@ -113,9 +113,13 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
     let mut last = None;
     for run in 0..CONNECTS {
         let link = RoomLink::new_room(server.clone());
+        let (a_config, b_config) = (config(&link)?, config(&link)?);
+        // Both join at the same moment. `join` returns once the server let
+        // the room in; that wait is part of connecting, so the clock starts
+        // before the calls, as when `join` returned at once.
         let start = Instant::now();
-        let (a, mut a_events) = Room::join(config(&link)?)?;
-        let (b, mut b_events) = Room::join(config(&link)?)?;
+        let ((a, mut a_events), (b, mut b_events)) =
+            tokio::try_join!(Room::join(a_config), Room::join(b_config))?;
         let (a_up, b_up) = tokio::join!(connected(&mut a_events), connected(&mut b_events));
         let end = a_up?.max(b_up?);
         connects.push(end.duration_since(start).as_secs_f64() * 1e3);
@@ -132,7 +136,11 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
         let mut b_events = b_events;
         while let Some(event) = b_events.recv().await {
             match event.kind {
-                EventKind::Message { text, .. } if text.starts_with("ping") => b.send(text),
+                EventKind::Message { text, .. } if text.starts_with("ping") => {
+                    // It fails only once the room is left, which the stream
+                    // reports next.
+                    let _ = b.send(text).await;
+                }
                 EventKind::Left => break,
                 _ => {}
             }
@@ -144,7 +152,7 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
     for i in 0..PINGS {
         let ping = format!("ping {i}");
         let start = Instant::now();
-        a.send(ping.clone());
+        a.send(ping.clone()).await?;
         next_event(
             &mut a_events,
             "the echo",
@@ -158,7 +166,7 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
     let text = "x".repeat(BULK_SIZE);
     let start = Instant::now();
     for _ in 0..BULK_COUNT {
-        a.send(text.clone());
+        a.send(text.clone()).await?;
     }
     for _ in 0..BULK_COUNT {
         next_event(&mut a_events, "delivered", |kind| {
@@ -212,9 +220,9 @@ async fn drive_chromium(
         b.connect().await?;
         a.wait_open().await?;
         b.wait_open().await?;
-        let joined = number(&b.browser, "return oldClient.joinedAt;").await?;
-        let a_open = number(&a.browser, "return oldClient.openedAt;").await?;
-        let b_open = number(&b.browser, "return oldClient.openedAt;").await?;
+        let joined = evaluate(&b.browser, "return oldClient.joinedAt;").await?;
+        let a_open = evaluate(&a.browser, "return oldClient.openedAt;").await?;
+        let b_open = evaluate(&b.browser, "return oldClient.openedAt;").await?;
         connects.push(a_open.max(b_open) - joined);
     }
 
@@ -225,19 +233,18 @@ async fn drive_chromium(
         .eval("bench.responder(arguments[0]);", vec![json!(BULK_COUNT)])
         .await?;
     let rtts = numbers(
-        a.browser
+        &a.browser
             .eval("return bench.roundTrips(arguments[0]);", vec![json!(PINGS)])
             .await?,
     )?;
-    let mb_per_s = a
+    let throughput = a
         .browser
         .eval(
             "return bench.throughput(arguments[0], arguments[1]);",
             vec![json!(BULK_COUNT), json!(BULK_SIZE)],
         )
-        .await?
-        .as_f64()
-        .context("throughput is not a number")?;
+        .await?;
+    let mb_per_s = number(&throughput, "throughput")?;
     Ok(Figures {
         connect_ms: percentile(&connects, 0.5),
         rtt_p50_us: percentile(&rtts, 0.5),
@@ -246,126 +253,77 @@ async fn drive_chromium(
     })
 }
 
-async fn number(browser: &parlor_e2e::chromium::Chromium, script: &str) -> anyhow::Result<f64> {
-    browser
-        .eval(script, vec![])
-        .await?
-        .as_f64()
-        .with_context(|| format!("{script} is not a number"))
-}
-
-fn numbers(value: Value) -> anyhow::Result<Vec<f64>> {
-    value
-        .as_array()
-        .context("expected an array")?
-        .iter()
-        .map(|v| v.as_f64().context("expected a number"))
-        .collect()
+/// What `script` returns, as a number.
+async fn evaluate(browser: &parlor_e2e::chromium::Chromium, script: &str) -> anyhow::Result<f64> {
+    number(&browser.eval(script, vec![]).await?, script)
 }
 
 // ── Report ──────────────────────────────────────────────────────────────────────
 
-fn percentile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n => sorted[(((n - 1) as f64) * q).round() as usize],
-    }
+fn row(section: &mut Section, name: &str, f: &Figures) {
+    section.row(&[
+        name.to_owned(),
+        format!("{:.1} ms", f.connect_ms),
+        format!("{:.0} / {:.0} µs", f.rtt_p50_us, f.rtt_p99_us),
+        format!("{:.1} MB/s", f.mb_per_s),
+    ]);
 }
 
-fn row(name: &str, f: &Figures) -> String {
-    format!(
-        "| {name} | {:.1} ms | {:.0} / {:.0} µs | {:.1} MB/s |",
-        f.connect_ms, f.rtt_p50_us, f.rtt_p99_us, f.mb_per_s
-    )
-}
-
-/// The 1-minute load average, to judge how noisy a run was.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
-}
-
-fn report(parlor: &Figures, chromium: Result<&Figures, String>, load: &str) -> String {
-    let mut lines = vec![
-        SECTION.to_owned(),
-        String::new(),
+fn report(parlor: &Figures, chromium: Result<&Figures, String>, machine: &str) -> Section {
+    let mut section = Section::new(SECTION);
+    section.paragraph(
         "Command: `cargo bench -p parlor-e2e --bench connect` (release build; needs Debian \
-         `chromium` and `chromium-driver` for the Chromium row)."
-            .to_owned(),
-        String::new(),
-        format!(
-            "One in-process parlor-signal on 127.0.0.1 for both pairs. Parlor: two \
-             `parlor_engine::Room`s (WebRTC bound to 127.0.0.1:0, ICE servers fetched from \
-             /turn, default tuning) join a fresh room at the same moment; connect = join → \
-             `peer-connected` on both sides, p50 of {CONNECTS} fresh pairs. Chromium: two \
-             headless Chromium pages (default flags, so mDNS `.local` host candidates) \
-             running the old-client test page (tests/browser/old-client.js); the first \
-             waits alone in the room, connect = the second page's join → channel open on \
-             both (includes the old client's /turn fetch and peer-connection rebuild and \
-             a WebDriver poll before \"Connect\"), p50 of {CONNECTS}. RTT: {PINGS} \
-             sequential chat messages echoed by the other side, timed at the sender \
-             (Parlor: through the engine's API and event stream, each message also acked; \
-             Chromium: `performance.now()`, coarsened to 100 µs). Throughput: \
-             {BULK_COUNT} chat messages of {} KiB, Parlor: `Room::send` all, until every \
-             `delivered` ack is back; Chromium: plain `send` kept under 1 MiB buffered, \
-             until the receiver's one final reply. Load average (1 min) on this 2-core \
-             machine, shared with other builds: {load}; rerun on a quiet machine before \
-             trusting the tails.",
-            BULK_SIZE / 1024
-        ),
-        String::new(),
-        "| pair | connect p50 | RTT p50 / p99 | 16 KiB chat msgs |".to_owned(),
-        "|---|---|---|---|".to_owned(),
-        row("Parlor engine ↔ Parlor engine", parlor),
-    ];
+         `chromium` and `chromium-driver` for the Chromium row).",
+    );
+    section.paragraph(format!(
+        "One in-process parlor-signal on 127.0.0.1 for both pairs. Parlor: two \
+         `parlor_engine::Room`s (WebRTC bound to 127.0.0.1:0, ICE servers fetched from \
+         /turn, default tuning) join a fresh room at the same moment; connect = join → \
+         `peer-connected` on both sides, p50 of {CONNECTS} fresh pairs (`Room::join` now \
+         returns once the server let the room in; both calls are awaited together and the \
+         clock starts before them, as when `join` returned at once, so the figure means \
+         what it did). Chromium: two headless Chromium pages (default flags, so mDNS \
+         `.local` host candidates) running the old-client test page \
+         (tests/browser/old-client.js); the first waits alone in the room, connect = the \
+         second page's join → channel open on both (includes the old client's /turn fetch \
+         and peer-connection rebuild and a WebDriver poll before \"Connect\"), p50 of \
+         {CONNECTS}. RTT: {PINGS} sequential chat messages echoed by the other side, timed \
+         at the sender (Parlor: through the engine's API and event stream, each message \
+         also acked; Chromium: `performance.now()`, coarsened to 100 µs). Throughput: \
+         {BULK_COUNT} chat messages of {} KiB, Parlor: `Room::send` all, each call awaited \
+         (it returns the message id once the room has taken the message; before, `send` \
+         returned at once), until every `delivered` ack is back; Chromium: plain `send` \
+         kept under 1 MiB buffered, until the receiver's one final reply. {machine}",
+        BULK_SIZE / 1024
+    ));
+    section.table(&["pair", "connect p50", "RTT p50 / p99", "16 KiB chat msgs"]);
+    row(&mut section, "Parlor engine ↔ Parlor engine", parlor);
     match chromium {
         Ok(chromium) => {
-            lines.push(row("Chromium ↔ Chromium (old client)", chromium));
-            lines.extend([
-                String::new(),
-                "| ratio Parlor / Chromium | connect | RTT p50 / p99 | throughput |".to_owned(),
-                "|---|---|---|---|".to_owned(),
+            row(&mut section, "Chromium ↔ Chromium (old client)", chromium);
+            section.table(&[
+                "ratio Parlor / Chromium",
+                "connect",
+                "RTT p50 / p99",
+                "throughput",
+            ]);
+            section.row(&[
+                "(connect and RTT: lower is better; throughput: higher)".to_owned(),
+                format!("{:.2}×", parlor.connect_ms / chromium.connect_ms),
                 format!(
-                    "| (connect and RTT: lower is better; throughput: higher) | {:.2}× | \
-                     {:.2}× / {:.2}× | {:.2}× |",
-                    parlor.connect_ms / chromium.connect_ms,
+                    "{:.2}× / {:.2}×",
                     parlor.rtt_p50_us / chromium.rtt_p50_us,
-                    parlor.rtt_p99_us / chromium.rtt_p99_us,
-                    parlor.mb_per_s / chromium.mb_per_s,
+                    parlor.rtt_p99_us / chromium.rtt_p99_us
                 ),
+                format!("{:.2}×", parlor.mb_per_s / chromium.mb_per_s),
             ]);
         }
-        Err(reason) => lines.push(format!(
-            "| Chromium ↔ Chromium (old client) | unavailable: {} | | |",
-            reason.replace('|', "/").replace('\n', " ")
-        )),
+        Err(reason) => section.row(&[
+            "Chromium ↔ Chromium (old client)".to_owned(),
+            format!("unavailable: {reason}"),
+            String::new(),
+            String::new(),
+        ]),
     }
-    lines.push(String::new());
-    lines.join("\n")
-}
-
-/// Replaces our section of BENCHMARKS.md (up to the next `## ` heading) or
-/// appends it; the other sections belong to other benchmarks.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
-        Err(error) => return Err(error.into()),
-    };
-    let updated = match existing.find(SECTION) {
-        Some(start) => {
-            let after = start + SECTION.len();
-            let end = existing[after..]
-                .find("\n## ")
-                .map_or(existing.len(), |offset| after + offset + 1);
-            format!("{}{section}\n{}", &existing[..start], &existing[end..])
-        }
-        None => format!("{}\n\n{section}", existing.trim_end_matches('\n')),
-    };
-    std::fs::write(path, updated)?;
-    Ok(())
+    section
 }

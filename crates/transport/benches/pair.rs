@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bytes::BytesMut;
+use parlor_bench::{Load, Section, machine_note, number, numbers, percentile};
 use parlor_transport::{
     DataChannel, DataChannelEvent, PeerConnectionEventHandler, PeerTransport, RTCIceGatheringState,
     TransportConfig, Tuning, build_peer_connection,
@@ -96,6 +97,7 @@ fn rerun_in_namespace() -> anyhow::Result<i32> {
 }
 
 async fn run(in_namespace: bool) -> anyhow::Result<()> {
+    let load_before = Load::now();
     let buffers = parlor_transport::granted_socket_buffers()?;
     eprintln!(
         "socket buffers granted: receive {} B, send {} B → SCTP window {} B",
@@ -116,10 +118,11 @@ async fn run(in_namespace: bool) -> anyhow::Result<()> {
         }
     };
 
-    let report = report(&stock, &tuned, chromium.as_ref(), buffers);
+    let machine = machine_note(&load_before, &Load::now());
+    let report = report(&stock, &tuned, chromium.as_ref(), buffers, &machine);
     println!("{report}");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    write_section(&path, &report)?;
+    let path = parlor_bench::benchmarks_md();
+    report.write_into(&path)?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
@@ -259,10 +262,10 @@ async fn rust_pair(tuning: Tuning) -> anyhow::Result<Figures> {
     close(pair).await?;
 
     Ok(Figures {
-        connect_ms: percentile(connects, 0.5),
+        connect_ms: percentile(&connects, 0.5),
         mb_per_s,
-        rtt_p50_us: percentile(rtts.clone(), 0.5),
-        rtt_p99_us: percentile(rtts, 0.99),
+        rtt_p50_us: percentile(&rtts, 0.5),
+        rtt_p99_us: percentile(&rtts, 0.99),
     })
 }
 
@@ -426,7 +429,7 @@ async fn drive_page(client: &fantoccini::Client) -> anyhow::Result<Figures> {
         .await?;
 
     let connects = numbers(
-        client
+        &client
             .execute(
                 &format!("return connectTimes({CONNECTS}, \"{CHROMIUM_ADDRESS}\");"),
                 vec![],
@@ -441,10 +444,10 @@ async fn drive_page(client: &fantoccini::Client) -> anyhow::Result<Figures> {
                 vec![],
             )
             .await?;
-        *slot = rate.as_f64().context("throughput is not a number")? / 1e6;
+        *slot = number(&rate, "throughput")? / 1e6;
     }
     let rtts = numbers(
-        client
+        &client
             .execute(
                 &format!("return roundTrips({PINGS}, {PING_BYTES});"),
                 vec![],
@@ -452,51 +455,39 @@ async fn drive_page(client: &fantoccini::Client) -> anyhow::Result<Figures> {
             .await?,
     )?;
     Ok(Figures {
-        connect_ms: percentile(connects, 0.5),
+        connect_ms: percentile(&connects, 0.5),
         mb_per_s,
-        rtt_p50_us: percentile(rtts.clone(), 0.5),
-        rtt_p99_us: percentile(rtts, 0.99),
+        rtt_p50_us: percentile(&rtts, 0.5),
+        rtt_p99_us: percentile(&rtts, 0.99),
     })
-}
-
-fn numbers(value: serde_json::Value) -> anyhow::Result<Vec<f64>> {
-    value
-        .as_array()
-        .context("expected an array")?
-        .iter()
-        .map(|v| v.as_f64().context("expected a number"))
-        .collect()
 }
 
 // ── Report ──────────────────────────────────────────────────────────────────────
 
-fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let index = ((values.len() - 1) as f64 * q).round() as usize;
-    values[index.min(values.len() - 1)]
-}
-
-fn row(name: &str, f: &Figures) -> String {
-    format!(
-        "| {name} | {:.1} ms | {:.0} MB/s | {:.0} MB/s | {:.0} / {:.0} µs |",
-        f.connect_ms, f.mb_per_s[0], f.mb_per_s[1], f.rtt_p50_us, f.rtt_p99_us
-    )
+fn row(section: &mut Section, name: &str, f: &Figures) {
+    section.row(&[
+        name.to_owned(),
+        format!("{:.1} ms", f.connect_ms),
+        format!("{:.0} MB/s", f.mb_per_s[0]),
+        format!("{:.0} MB/s", f.mb_per_s[1]),
+        format!("{:.0} / {:.0} µs", f.rtt_p50_us, f.rtt_p99_us),
+    ]);
 }
 
 /// Ratios of `a` to `b` where higher is better for `a` in every column: connect time
 /// and RTT as b/a (speed-up), throughput as a/b.
-fn ratio_row(name: &str, a: &Figures, b: &Figures) -> String {
-    format!(
-        "| {name} | {:.2}× faster | {:.2}× | {:.2}× | {:.2}× / {:.2}× |",
-        b.connect_ms / a.connect_ms,
-        a.mb_per_s[0] / b.mb_per_s[0],
-        a.mb_per_s[1] / b.mb_per_s[1],
-        b.rtt_p50_us / a.rtt_p50_us,
-        b.rtt_p99_us / a.rtt_p99_us,
-    )
+fn ratio_row(section: &mut Section, name: &str, a: &Figures, b: &Figures) {
+    section.row(&[
+        name.to_owned(),
+        format!("{:.2}× faster", b.connect_ms / a.connect_ms),
+        format!("{:.2}×", a.mb_per_s[0] / b.mb_per_s[0]),
+        format!("{:.2}×", a.mb_per_s[1] / b.mb_per_s[1]),
+        format!(
+            "{:.2}× / {:.2}×",
+            b.rtt_p50_us / a.rtt_p50_us,
+            b.rtt_p99_us / a.rtt_p99_us
+        ),
+    ]);
 }
 
 fn report(
@@ -504,78 +495,54 @@ fn report(
     tuned: &Figures,
     chromium: Option<&Figures>,
     buffers: parlor_transport::SocketBuffers,
-) -> String {
-    let mut lines = vec![
-        SECTION.to_owned(),
-        String::new(),
+    machine: &str,
+) -> Section {
+    let mut section = Section::new(SECTION);
+    section.paragraph(
         "Command: `cargo bench -p parlor-transport --bench pair` (release build; needs \
-         Debian `chromium` and `chromium-driver` for the reference row)."
-            .to_owned(),
-        String::new(),
-        format!(
-            "Two peers in one process on 127.0.0.1 (Chromium: on {CHROMIUM_ADDRESS}, a veth \
-             address in a private network namespace, since Chromium gathers no loopback \
-             candidates; local delivery is the same loopback path). Connect: create_offer → \
-             channel open on both sides, p50 of {CONNECTS} fresh pairs; webrtc-rs exchanges \
-             complete descriptions (host-only gathering is instant), Chromium trickles \
-             candidates in-page, its fastest way. \
-             Throughput: reliable ordered channel, sender kept between {} KiB and {} KiB \
-             buffered, {TRANSFER_SECONDS} s per size, counted at the receiver. RTT: \
-             {PINGS} pings of {PING_BYTES} B echoed by the peer (Chromium's \
-             performance.now() is coarsened to ~100 µs). Socket buffers granted here: \
-             receive {} B, send {} B → tuned SCTP window {} B.",
-            LOW_WATER / 1024,
-            HIGH_WATER / 1024,
-            buffers.receive,
-            buffers.send,
-            buffers.sctp_window(),
-        ),
-        String::new(),
-        "| pair | connect p50 | 64 KiB msgs | 16 KiB msgs | RTT p50 / p99 |".to_owned(),
-        "|---|---|---|---|---|".to_owned(),
-        row("webrtc-rs stock ↔ stock", stock),
-        row("Parlor tuned ↔ tuned", tuned),
-    ];
-    match chromium {
-        Some(chromium) => lines.push(row("Chromium ↔ Chromium", chromium)),
-        None => lines.push("| Chromium ↔ Chromium | unavailable | | | |".to_owned()),
-    }
-    lines.extend([
-        String::new(),
-        "| ratio | connect | 64 KiB msgs | 16 KiB msgs | RTT p50 / p99 |".to_owned(),
-        "|---|---|---|---|---|".to_owned(),
-        ratio_row("tuned / stock", tuned, stock),
+         Debian `chromium` and `chromium-driver` for the reference row).",
+    );
+    section.paragraph(format!(
+        "Two peers in one process on 127.0.0.1 (Chromium: on {CHROMIUM_ADDRESS}, a veth \
+         address in a private network namespace, since Chromium gathers no loopback \
+         candidates; local delivery is the same loopback path). Connect: create_offer → \
+         channel open on both sides, p50 of {CONNECTS} fresh pairs; webrtc-rs exchanges \
+         complete descriptions (host-only gathering is instant), Chromium trickles \
+         candidates in-page, its fastest way. \
+         Throughput: reliable ordered channel, sender kept between {} KiB and {} KiB \
+         buffered, {TRANSFER_SECONDS} s per size, counted at the receiver. RTT: \
+         {PINGS} pings of {PING_BYTES} B echoed by the peer (Chromium's \
+         performance.now() is coarsened to ~100 µs). Socket buffers granted here: \
+         receive {} B, send {} B → tuned SCTP window {} B. {machine}",
+        LOW_WATER / 1024,
+        HIGH_WATER / 1024,
+        buffers.receive,
+        buffers.send,
+        buffers.sctp_window(),
+    ));
+    section.table(&[
+        "pair",
+        "connect p50",
+        "64 KiB msgs",
+        "16 KiB msgs",
+        "RTT p50 / p99",
     ]);
-    if let Some(chromium) = chromium {
-        lines.push(ratio_row("tuned / Chromium", tuned, chromium));
+    row(&mut section, "webrtc-rs stock ↔ stock", stock);
+    row(&mut section, "Parlor tuned ↔ tuned", tuned);
+    match chromium {
+        Some(chromium) => row(&mut section, "Chromium ↔ Chromium", chromium),
+        None => section.row(&["Chromium ↔ Chromium", "unavailable", "", "", ""]),
     }
-    lines.push(String::new());
-    lines.join("\n")
-}
-
-/// Replace our section of BENCHMARKS.md (up to the next `## ` heading), or append it;
-/// other sections belong to other crates and are left as they are.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
-        Err(error) => return Err(error.into()),
-    };
-    let updated = match existing.find(SECTION) {
-        Some(start) => {
-            let after = start + SECTION.len();
-            let end = existing[after..]
-                .find("\n## ")
-                .map(|offset| after + offset + 1)
-                .unwrap_or(existing.len());
-            format!("{}{}\n{}", &existing[..start], section, &existing[end..])
-        }
-        None => format!(
-            "{}\n{}",
-            existing.trim_end_matches('\n').to_owned() + "\n",
-            section
-        ),
-    };
-    std::fs::write(path, updated)?;
-    Ok(())
+    section.table(&[
+        "ratio",
+        "connect",
+        "64 KiB msgs",
+        "16 KiB msgs",
+        "RTT p50 / p99",
+    ]);
+    ratio_row(&mut section, "tuned / stock", tuned, stock);
+    if let Some(chromium) = chromium {
+        ratio_row(&mut section, "tuned / Chromium", tuned, chromium);
+    }
+    section
 }
