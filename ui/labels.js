@@ -18,6 +18,7 @@ const STEP_LABELS = {
   "ice-restart": "Restarting ICE",
   "ice-restart-offer-sent": "ICE restart offer sent",
   "remote-restarted": "Peer started over; rebuilding the connection",
+  "handshake-timed-out": "Encrypted handshake failed; rebuilding the connection",
   "operation-failed": "A WebRTC step failed; recovering",
 };
 

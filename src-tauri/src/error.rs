@@ -42,6 +42,9 @@ pub enum AppError {
     /// The built-in signaling server could not start.
     #[error("Could not start the built-in signaling server: {0}.")]
     Embedded(#[from] parlor_signal::StartError),
+    /// The profile's identity could not be read or made.
+    #[error("Your identity could not be used: {0}.")]
+    Identity(String),
     /// A command that needs a room was called outside one.
     #[error("You are not in a room.")]
     NotInRoom,
@@ -74,6 +77,7 @@ impl AppError {
             AppError::DuplicateId { .. } => "duplicate-id",
             AppError::JoinRefused { .. } => "join-refused",
             AppError::Embedded(_) => "embedded-server",
+            AppError::Identity(_) => "identity",
             AppError::NotInRoom => "not-in-room",
             AppError::EmptyMessage => "empty-message",
             AppError::NobodyHere => "nobody-here",
@@ -98,6 +102,7 @@ impl From<JoinError> for AppError {
             JoinError::RoomFull { reason } => AppError::RoomFull { reason },
             JoinError::DuplicateId { reason } => AppError::DuplicateId { reason },
             JoinError::InvalidLink { reason } => AppError::JoinRefused { reason },
+            JoinError::Identity(reason) => AppError::Identity(reason),
             JoinError::ServerUnreachable { server, reason } => {
                 AppError::ServerUnreachable { server, reason }
             }

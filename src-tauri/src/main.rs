@@ -17,8 +17,7 @@ fn main() -> ExitCode {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_filter(filter)
-                .with_filter(LogRateLimit::new()),
+                .with_filter(LogRateLimit::new(filter)),
         )
         .init();
     let launch = parlor_app::cli::Launch::parse();

@@ -1,11 +1,11 @@
 //! What the app holds between commands: settings, the room it is in, the
 //! embedded signaling server once started, and a link waiting for the UI.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use parlor_engine::{MessageId, Room, RoomConfig, RoomLink, ServerUrl};
+use parlor_engine::{Identity, MessageId, Room, RoomConfig, RoomLink, ServerUrl};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 
@@ -15,6 +15,9 @@ use crate::error::AppError;
 use crate::events;
 use crate::qr;
 use crate::settings::SettingsStore;
+
+/// The identity file's name inside the profile (config) directory.
+const IDENTITY_FILE: &str = "identity.pem";
 
 /// The app's shared state, managed by Tauri.
 pub struct AppState {
@@ -26,6 +29,9 @@ pub struct AppState {
     session: Arc<AtomicU64>,
     embedded: tokio::sync::Mutex<Option<Embedded>>,
     pending_link: Mutex<Option<String>>,
+    /// Where this profile's identity is kept, and the identity once read.
+    identity_path: PathBuf,
+    identity: Mutex<Option<Identity>>,
 }
 
 /// The room we are in.
@@ -69,7 +75,25 @@ impl AppState {
             session: Arc::new(AtomicU64::new(0)),
             embedded: tokio::sync::Mutex::new(None),
             pending_link: Mutex::new(pending_link),
+            identity_path: config_dir.join(IDENTITY_FILE),
+            identity: Mutex::new(None),
         }
+    }
+
+    /// This profile's identity: read (or made) on first use, then kept. A
+    /// file that cannot be read is an error every time, never replaced.
+    pub fn identity(&self) -> Result<Identity, AppError> {
+        let mut identity = self
+            .identity
+            .lock()
+            .map_err(|_| AppError::Identity("the identity is being read elsewhere".into()))?;
+        if let Some(identity) = identity.as_ref() {
+            return Ok(identity.clone());
+        }
+        let loaded = Identity::load_or_create(&self.identity_path)
+            .map_err(|e| AppError::Identity(e.to_string()))?;
+        *identity = Some(loaded.clone());
+        Ok(loaded)
     }
 
     /// Remembers a link for the UI to join; a newer link replaces an older one.
@@ -117,6 +141,7 @@ impl AppState {
     ) -> Result<RoomInfo, AppError> {
         let settings = self.settings.load()?;
         let mut config = RoomConfig::new(link);
+        config.identity = Some(self.identity()?);
         config.display_name = settings.name();
         config.extra_ice_servers = settings.ice_servers.clone();
         if !self.launch.bind.is_empty() {

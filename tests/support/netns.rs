@@ -48,5 +48,8 @@ fn run(args: &[&str]) {
         .args(args)
         .status()
         .unwrap_or_else(|e| panic!("cannot run ip {args:?}: {e}"));
-    assert!(status.success(), "ip {args:?} failed: {status} (root is needed)");
+    assert!(
+        status.success(),
+        "ip {args:?} failed: {status} (root is needed)"
+    );
 }

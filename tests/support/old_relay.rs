@@ -49,6 +49,16 @@ pub struct OldRelay {
 impl OldRelay {
     /// Starts the relay on `127.0.0.1:0` as a task of the current runtime.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A relay that passes every text frame through `rewrite` first: a
+    /// server that tampers with what it relays (a man in the middle).
+    pub async fn start_tampering(rewrite: fn(&str) -> String) -> Self {
+        Self::start_with(Some(rewrite)).await
+    }
+
+    async fn start_with(tamper: Option<fn(&str) -> String>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("old relay: cannot listen on loopback: {e}"));
@@ -60,6 +70,7 @@ impl OldRelay {
             rooms: Mutex::new(HashMap::new()),
             next_key: AtomicU64::new(0),
             closing: closed.clone(),
+            tamper,
         });
         let router = Router::new()
             .route("/parties/main/{room}", get(room))
@@ -108,6 +119,8 @@ struct Relay {
     rooms: Mutex<HashMap<String, Vec<Member>>>,
     next_key: AtomicU64,
     closing: watch::Receiver<bool>,
+    /// Rewrites every relayed text frame, when set.
+    tamper: Option<fn(&str) -> String>,
 }
 
 struct Member {
@@ -215,9 +228,14 @@ async fn serve_member(
     loop {
         tokio::select! {
             frame = socket.recv() => match frame {
-                Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => {
+                Some(Ok(Message::Text(text))) => {
+                    let frame = match relay.tamper {
+                        Some(rewrite) => Message::Text(rewrite(text.as_str()).into()),
+                        None => Message::Text(text),
+                    };
                     relay.broadcast(&room, key, frame);
                 }
+                Some(Ok(frame @ Message::Binary(_))) => relay.broadcast(&room, key, frame),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },

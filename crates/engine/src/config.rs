@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use parlor_protocol::{IceServer, PeerId};
-use parlor_transport::Tuning;
+use parlor_transport::{Identity, Tuning};
 
 use crate::link::RoomLink;
 
@@ -26,6 +26,13 @@ pub struct RoomConfig {
     pub bind_addrs: Vec<SocketAddr>,
     /// Connection-setup tuning; [`Tuning::Fast`] unless comparing with stock webrtc-rs.
     pub tuning: Tuning,
+    /// Who we are: the certificate every connection proves, whose
+    /// fingerprint other people verify. `None`: a fresh one for each
+    /// connection (nothing to recognise us by).
+    pub identity: Option<Identity>,
+    /// The fingerprint a peer must have: a peer that presents any other is
+    /// refused (`parlor-peer --verify`). `None`: anyone.
+    pub expected_fingerprint: Option<String>,
 }
 
 impl RoomConfig {
@@ -39,6 +46,8 @@ impl RoomConfig {
             fetch_ice_servers: true,
             bind_addrs: vec![SocketAddr::from(([0, 0, 0, 0], 0))],
             tuning: Tuning::default(),
+            identity: None,
+            expected_fingerprint: None,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parlor_protocol::MessageId;
+use parlor_protocol::{MessageId, SafetyCode};
 use parlor_session::{IceConnectionState, Step};
 use serde::Serialize;
 
@@ -51,6 +51,12 @@ pub enum PathKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum EventKind {
+    /// Who we are in this room: our certificate's fingerprint, which others
+    /// see as ours and verify. The first event of every room.
+    Identity {
+        /// SHA-256 fingerprint, `ab:cd:…`.
+        fingerprint: String,
+    },
     /// Connected to the signaling server and joined the room.
     SignalingConnected {
         /// The room's link, to share with others.
@@ -115,6 +121,11 @@ pub enum EventKind {
         /// Its display name, if it gave one.
         #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// Its certificate's fingerprint (`ab:cd:…`): who it is.
+        fingerprint: String,
+        /// The code both sides of this connection see; if the two people
+        /// read the same, nobody sits between them.
+        safety_code: SafetyCode,
     },
     /// A chat message arrived.
     Message {

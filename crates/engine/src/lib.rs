@@ -38,9 +38,12 @@ pub use config::RoomConfig;
 pub use events::{Event, EventKind, PathKind};
 pub use link::{LinkError, RoomLink};
 pub use log_limit::LogRateLimit;
-pub use parlor_protocol::{IceServer, JoinRejection, MessageId, PeerId, RoomName, ServerUrl};
+pub use parlor_protocol::{
+    IceServer, JoinRejection, MessageId, PeerId, RoomName, SafetyCode, ServerUrl, fingerprint_hex,
+    sanitize_name,
+};
 pub use parlor_session::{IceConnectionState, Step};
-pub use parlor_transport::Tuning;
+pub use parlor_transport::{Identity, IdentityError, Tuning};
 pub use room::Room;
 
 /// Why a room could not be joined.
@@ -64,6 +67,9 @@ pub enum JoinError {
         /// The server's words.
         reason: String,
     },
+    /// No certificate could be made for this room.
+    #[error("cannot make an identity for this room: {0}")]
+    Identity(String),
     /// The signaling server could not be reached or dropped the connection
     /// before letting us in.
     #[error("cannot reach the signaling server {server}: {reason}")]

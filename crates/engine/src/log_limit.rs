@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Filter};
@@ -29,16 +31,21 @@ struct Count {
     dropped: u32,
 }
 
-/// The filter; add it to the layer that writes the logs.
-#[derive(Default)]
-pub struct LogRateLimit {
+/// The filter: `inner` (usually an `EnvFilter`) decides what is logged at
+/// all, and of that, each line passes a few times per second. Only lines
+/// `inner` lets through are counted.
+pub struct LogRateLimit<F> {
+    inner: F,
     counts: Mutex<HashMap<Key, Count>>,
 }
 
-impl LogRateLimit {
-    /// A filter with the limits above.
-    pub fn new() -> Self {
-        Self::default()
+impl<F> LogRateLimit<F> {
+    /// Rate-limits what `inner` lets through.
+    pub fn new(inner: F) -> Self {
+        Self {
+            inner,
+            counts: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one event from `key`: whether to let it through, and how many
@@ -67,12 +74,29 @@ impl LogRateLimit {
     }
 }
 
-impl<S: Subscriber> Filter<S> for LogRateLimit {
-    fn enabled(&self, _meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
-        true
+impl<S: Subscriber, F: Filter<S>> Filter<S> for LogRateLimit<F> {
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        self.inner.enabled(meta, cx)
     }
 
-    fn event_enabled(&self, event: &Event<'_>, _cx: &Context<'_, S>) -> bool {
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        // Sometimes: every event of an enabled callsite must reach
+        // `event_enabled` to be counted.
+        if self.inner.callsite_enabled(meta).is_never() {
+            Interest::never()
+        } else {
+            Interest::sometimes()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, cx: &Context<'_, S>) -> bool {
+        if !self.inner.event_enabled(event, cx) {
+            return false;
+        }
         // Events bridged from the `log` crate (webrtc-rs logs that way) all
         // share one callsite; their own location is in the normalized metadata.
         let normalized = event.normalized_metadata();
@@ -102,9 +126,13 @@ mod tests {
         ("src/noisy.rs".into(), 7)
     }
 
+    fn limit() -> LogRateLimit<()> {
+        LogRateLimit::new(())
+    }
+
     #[test]
     fn a_line_is_let_through_a_few_times_per_window_then_dropped() {
-        let limit = LogRateLimit::new();
+        let limit = limit();
         let now = Instant::now();
         let passed = (0..1000).filter(|_| limit.admit(key(), now).0).count();
         assert_eq!(passed, PER_WINDOW as usize);
@@ -112,7 +140,7 @@ mod tests {
 
     #[test]
     fn the_next_window_lets_the_line_through_again_and_counts_what_was_dropped() {
-        let limit = LogRateLimit::new();
+        let limit = limit();
         let now = Instant::now();
         for _ in 0..25 {
             limit.admit(key(), now);
@@ -122,7 +150,7 @@ mod tests {
 
     #[test]
     fn different_lines_are_counted_apart() {
-        let limit = LogRateLimit::new();
+        let limit = limit();
         let now = Instant::now();
         for _ in 0..PER_WINDOW {
             limit.admit(key(), now);

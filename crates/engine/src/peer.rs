@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId};
+use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId, RoomName, safety_code};
 use parlor_session::{
     ChannelId, ConnectionState, IceCandidate, IceConnectionState, OperationOutcome, Output,
     PeerSession, SdpType, SessionConfig, SessionDescription, SessionEvent, StackOp,
@@ -41,6 +41,10 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Everything a peer task needs from its room.
 pub(crate) struct PeerContext {
     pub session: SessionConfig,
+    /// The room, which the safety code covers.
+    pub room: RoomName,
+    /// Our certificate's fingerprint.
+    pub local_fingerprint: String,
     pub transport: TransportConfig,
     pub signaling: SignalingSender,
     pub events: mpsc::UnboundedSender<Event>,
@@ -177,6 +181,8 @@ struct PeerTask {
     connection: Option<Connection>,
     stack: mpsc::UnboundedSender<Tagged>,
     deadline: Option<Instant>,
+    /// The session refused the peer: stop.
+    refused: bool,
 }
 
 async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput>) {
@@ -191,6 +197,7 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
         connection: None,
         stack,
         deadline: None,
+        refused: false,
     };
     if let Err(message) = task.connect().await {
         task.emit(EventKind::Error {
@@ -201,6 +208,9 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
     }
     loop {
         task.drive().await;
+        if task.refused {
+            break;
+        }
         tokio::select! {
             input = inputs.recv() => match input {
                 Some(PeerInput::Signal(message)) => {
@@ -419,7 +429,35 @@ impl PeerTask {
             }
             SessionEvent::Reconnecting { reason } => EventKind::PeerReconnecting { peer, reason },
             SessionEvent::Connected { parlor, name } => {
-                EventKind::PeerConnected { peer, parlor, name }
+                let fingerprint = self.session.remote_fingerprint().unwrap_or_default();
+                let code = safety_code(
+                    self.context.room.as_str(),
+                    &self.context.local_fingerprint,
+                    &fingerprint,
+                );
+                EventKind::PeerConnected {
+                    peer,
+                    parlor,
+                    name,
+                    fingerprint,
+                    safety_code: code,
+                }
+            }
+            SessionEvent::Refused { presented } => {
+                self.refused = true;
+                let expected = self
+                    .context
+                    .session
+                    .expected_fingerprint
+                    .clone()
+                    .unwrap_or_default();
+                warn!(peer = %self.context.remote(), %presented, %expected, "refused a peer with another identity");
+                EventKind::Error {
+                    peer: Some(peer),
+                    message: format!(
+                        "refused: this peer's identity is {presented}, not the expected {expected}; someone may be in the middle"
+                    ),
+                }
             }
             SessionEvent::Message { text, id, name } => EventKind::Message {
                 from: peer,

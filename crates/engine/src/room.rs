@@ -14,7 +14,7 @@ use parlor_protocol::{
     Envelope, ErrorCode, Info, JoinRejection, MessageId, PeerId, SignalMessage, bye, is_bye,
 };
 use parlor_session::SessionConfig;
-use parlor_transport::TransportConfig;
+use parlor_transport::{Identity, TransportConfig};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -121,6 +121,7 @@ struct Member {
 
 struct RoomActor {
     config: RoomConfig,
+    local_fingerprint: String,
     events: mpsc::UnboundedSender<Event>,
     signaling: SignalingSender,
     notices: mpsc::UnboundedSender<PeerNotice>,
@@ -142,6 +143,18 @@ async fn run(
     events: mpsc::UnboundedSender<Event>,
     joined: oneshot::Sender<Result<(), JoinError>>,
 ) {
+    // Without a lasting identity, one for this room: every connection then
+    // proves the same certificate, so safety codes stay meaningful.
+    let identity = match config.identity.clone().map_or_else(Identity::generate, Ok) {
+        Ok(identity) => identity,
+        Err(error) => {
+            let _ = joined.send(Err(JoinError::Identity(error.to_string())));
+            return;
+        }
+    };
+    let _ = events.send(Event::now(EventKind::Identity {
+        fingerprint: identity.fingerprint().to_owned(),
+    }));
     let (signaling_tx, mut signaling_rx) = mpsc::unbounded_channel();
     let url = config
         .link
@@ -169,10 +182,12 @@ async fn run(
         ice_servers,
         bind_addrs: config.bind_addrs.clone(),
         tuning: config.tuning,
+        identity: Some(identity.clone()),
     };
 
     let (notices, mut notices_rx) = mpsc::unbounded_channel();
     let mut actor = RoomActor {
+        local_fingerprint: identity.fingerprint().to_owned(),
         config,
         events,
         signaling,
@@ -376,7 +391,10 @@ impl RoomActor {
                     self.config.peer_id.as_str(),
                     self.config.display_name.as_deref(),
                 ),
+                expected_fingerprint: self.config.expected_fingerprint.clone(),
             },
+            room: self.config.link.room.clone(),
+            local_fingerprint: self.local_fingerprint.clone(),
             transport: self.transport.clone(),
             signaling: self.signaling.clone(),
             events: self.events.clone(),

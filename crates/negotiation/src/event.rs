@@ -218,6 +218,9 @@ pub enum Event {
     /// or the signaling server said it left and came back; the connection
     /// is recreated.
     RemoteRestarted,
+    /// ICE connected but DTLS did not complete in time; the connection is
+    /// made again from scratch.
+    HandshakeTimedOut,
     /// The peer connection is up.
     Connected,
     /// The peer connection went down.

@@ -105,6 +105,8 @@ pub struct Negotiator {
     sent_candidates: Vec<SignalMessage>,
     ice: IceConnectionState,
     disconnected_deadline: Option<Duration>,
+    /// ICE is up but DTLS is not: when to give up on this connection.
+    handshake_deadline: Option<Duration>,
     connected: bool,
 }
 
@@ -133,6 +135,7 @@ impl Negotiator {
             sent_candidates: Vec::new(),
             ice: IceConnectionState::New,
             disconnected_deadline: None,
+            handshake_deadline: None,
             connected: false,
         }
     }
@@ -153,6 +156,14 @@ impl Negotiator {
     /// The signaling state, as implied by the operations completed so far.
     pub fn signaling_state(&self) -> SignalingState {
         self.signaling
+    }
+
+    /// The certificate fingerprint of the remote description applied last
+    /// (`sha-256 ab:cd:…`): the certificate DTLS holds the remote to.
+    pub fn remote_fingerprint(&self) -> Option<&str> {
+        self.remote
+            .as_ref()
+            .and_then(|remote| remote.info.fingerprint.as_deref())
     }
 
     /// Whether the stack last reported the peer connection as connected.
@@ -366,6 +377,9 @@ impl Negotiator {
             IceConnectionState::Connected | IceConnectionState::Completed => {
                 self.disconnected_deadline = None;
                 self.restart.satisfy_all();
+                if !self.connected && self.handshake_deadline.is_none() {
+                    self.handshake_deadline = Some(now + self.config.handshake_timeout);
+                }
             }
             IceConnectionState::Disconnected => {
                 if self.disconnected_deadline.is_none() {
@@ -387,6 +401,9 @@ impl Negotiator {
     pub fn handle_connection_state(&mut self, state: ConnectionState, now: Duration) {
         self.now = now;
         let connected = state == ConnectionState::Connected;
+        if connected {
+            self.handshake_deadline = None;
+        }
         if connected != self.connected {
             self.connected = connected;
             self.events.push_back(if connected {
@@ -436,6 +453,26 @@ impl Negotiator {
         if let Some(resend) = self.resend.filter(|resend| now >= resend.at) {
             self.resend_offer(resend);
         }
+        if self
+            .handshake_deadline
+            .is_some_and(|deadline| now >= deadline)
+        {
+            self.handshake_deadline = None;
+            let ice_up = matches!(
+                self.ice,
+                IceConnectionState::Connected | IceConnectionState::Completed
+            );
+            if ice_up && !self.connected {
+                // webrtc-rs neither fails nor retries a DTLS handshake that
+                // cannot complete (a certificate that does not match the
+                // fingerprint its description named, as when a server in the
+                // middle swapped them; two sides that both took the client
+                // role): it retransmits forever. A fresh connection with a
+                // fresh offer is the only way out.
+                self.events.push_back(Event::HandshakeTimedOut);
+                self.plan.push_back(StackOp::RecreateConnection);
+            }
+        }
         self.pump();
     }
 
@@ -452,11 +489,14 @@ impl Negotiator {
     /// When [`Self::handle_timeout`] should next be called, on the driver's
     /// time line; `None` when nothing is scheduled.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        let resend = self.resend.map(|resend| resend.at);
-        match (resend, self.disconnected_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.resend.map(|resend| resend.at),
+            self.disconnected_deadline,
+            self.handshake_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Takes the outstanding operation for a reported outcome; `None` when
@@ -740,6 +780,7 @@ impl Negotiator {
         self.sent_candidates.clear();
         self.ice = IceConnectionState::New;
         self.disconnected_deadline = None;
+        self.handshake_deadline = None;
         self.restart.satisfy_all();
         if self.connected {
             self.connected = false;

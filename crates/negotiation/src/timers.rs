@@ -21,6 +21,10 @@ pub struct Config {
     /// How long ICE may stay `disconnected` before the core restarts it;
     /// short blips recover on their own and a restart would only slow them.
     pub disconnected_grace: Duration,
+    /// How long DTLS may take once ICE is connected before the connection
+    /// is given up and made again: DTLS takes milliseconds on a LAN and a
+    /// few round trips across the world.
+    pub handshake_timeout: Duration,
     /// Remote candidates kept while they cannot be applied yet; they come
     /// from the network, so the queue is bounded.
     pub max_queued_candidates: usize,
@@ -33,6 +37,7 @@ impl Default for Config {
             resend_max_interval: Duration::from_secs(12),
             resend_max_attempts: 8,
             disconnected_grace: Duration::from_secs(4),
+            handshake_timeout: Duration::from_secs(10),
             max_queued_candidates: 64,
         }
     }

@@ -575,3 +575,40 @@ fn completion_without_an_outstanding_operation_is_a_driver_error() {
         Err(Error::NoOperationOutstanding)
     );
 }
+
+/// An offerer whose ICE connected but whose DTLS never did.
+fn ice_up_without_dtls() -> Peer {
+    let mut peer = Peer::new(Role::Impolite);
+    peer.make_offer(&sdp(1, 1, "local1", "AA"));
+    peer.receive_answer(sdp(2, 1, "remote1", "BB"));
+    peer.expect_op();
+    peer.done();
+    peer.core
+        .handle_ice_state(IceConnectionState::Connected, peer.now);
+    peer.actions();
+    peer.events();
+    peer
+}
+
+#[test]
+fn a_handshake_that_never_completes_rebuilds_the_connection_after_the_timeout() {
+    let mut peer = ice_up_without_dtls();
+    let deadline = peer
+        .core
+        .poll_timeout()
+        .unwrap_or_else(|| panic!("a handshake deadline"));
+    assert_eq!(deadline, Config::default().handshake_timeout);
+    peer.now = deadline;
+    peer.core.handle_timeout(peer.now);
+    assert!(peer.events().contains(&Event::HandshakeTimedOut));
+    assert_eq!(peer.expect_op(), StackOp::RecreateConnection);
+}
+
+#[test]
+fn a_handshake_that_completes_in_time_cancels_the_timeout() {
+    let mut peer = ice_up_without_dtls();
+    peer.now = ms(50);
+    peer.core
+        .handle_connection_state(ConnectionState::Connected, peer.now);
+    assert_eq!(peer.core.poll_timeout(), None);
+}

@@ -8,12 +8,14 @@
 //! to stderr (`RUST_LOG`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use parlor_engine::{
-    Event, EventKind, IceServer, JoinError, LogRateLimit, Room, RoomConfig, RoomLink, ServerUrl,
+    Event, EventKind, IceServer, Identity, JoinError, LogRateLimit, Room, RoomConfig, RoomLink,
+    ServerUrl,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tracing_subscriber::prelude::*;
@@ -73,6 +75,14 @@ struct Options {
     /// Don't ask the signaling server for ICE servers.
     #[arg(long, global = true)]
     no_fetch_ice_servers: bool,
+    /// Keep this peer's identity (its DTLS certificate) in FILE, made on
+    /// first use; without it, every run is a new identity.
+    #[arg(long, global = true, env = "PARLOR_IDENTITY")]
+    identity: Option<PathBuf>,
+    /// Refuse any peer whose identity (certificate fingerprint, as another
+    /// parlor-peer prints it in its `identity` event) is not FINGERPRINT.
+    #[arg(long, global = true, value_name = "FINGERPRINT")]
+    verify: Option<String>,
 }
 
 #[tokio::main]
@@ -83,8 +93,7 @@ async fn main() -> ExitCode {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_filter(env)
-                .with_filter(LogRateLimit::new()),
+                .with_filter(LogRateLimit::new(env)),
         )
         .init();
     match run(Cli::parse()).await {
@@ -118,6 +127,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         config.bind_addrs = cli.options.bind;
     }
     config.fetch_ice_servers = !cli.options.no_fetch_ice_servers;
+    if let Some(path) = &cli.options.identity {
+        config.identity = Some(Identity::load_or_create(path)?);
+    }
+    config.expected_fingerprint = cli.options.verify;
     config.extra_ice_servers = cli
         .options
         .ice_servers

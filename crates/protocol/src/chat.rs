@@ -73,6 +73,24 @@ impl Info {
     }
 }
 
+/// Longest display name shown, in characters; longer ones are cut.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// A display name a peer claimed, made safe to show: control characters
+/// and the invisible characters that reorder text (bidi overrides and
+/// isolates, which can make one name read as another) removed, white space
+/// trimmed, cut to [`MAX_NAME_CHARS`]. `None` when nothing is left.
+pub fn sanitize_name(name: &str) -> Option<String> {
+    let reorders = |c: char| matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !reorders(*c))
+        .collect();
+    let clean: String = clean.trim().chars().take(MAX_NAME_CHARS).collect();
+    let clean = clean.trim_end().to_owned();
+    (!clean.is_empty()).then_some(clean)
+}
+
 /// Names one chat message: unique per sender, chosen by the sender.
 ///
 /// It travels in [`Frame::Chat`] and [`Frame::Ack`], and the engine hands it
@@ -161,6 +179,20 @@ mod tests {
         };
         assert!(info.supports_acked_messages());
         assert_eq!(info.name.as_deref(), Some("Ada"));
+    }
+
+    #[test]
+    fn a_name_loses_what_could_disguise_it_and_is_cut() {
+        assert_eq!(
+            sanitize_name("  Ada\u{202E}nimda \n"),
+            Some("Adanimda".into())
+        );
+        assert_eq!(sanitize_name("\u{2066}\u{0007}"), None);
+        let long = "x".repeat(10_000);
+        assert_eq!(
+            sanitize_name(&long).map(|n| n.chars().count()),
+            Some(MAX_NAME_CHARS)
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@
 //!   too;
 //! - what peers relay to each other: negotiation messages ([`SignalMessage`],
 //!   protocol.md §4) and a goodbye ([`bye`]);
-//! - what peers say on the `chat` data channel ([`Frame`], [`Info`], §5).
+//! - what peers say on the `chat` data channel ([`Frame`], [`Info`], §5);
+//! - the safety code two people compare to verify a connection
+//!   ([`safety_code`], versioned, with test vectors).
 //!
 //! Relayed messages are otherwise any JSON object: the server relays unknown
 //! types unchanged.
@@ -33,16 +35,18 @@ pub mod close_code;
 mod envelope;
 mod ice;
 mod negotiation;
+mod safety_code;
 mod server_message;
 mod server_url;
 mod token;
 
 pub use bye::{BYE_TYPE, bye, is_bye};
-pub use chat::{CHANNEL_LABEL, Frame, Info, MessageId};
+pub use chat::{CHANNEL_LABEL, Frame, Info, MAX_NAME_CHARS, MessageId, sanitize_name};
 pub use close_code::JoinRejection;
 pub use envelope::{APP_FIELD, APP_PARLOR, Envelope, SENDER_FIELD};
 pub use ice::{IceServer, IceServers};
 pub use negotiation::{DecodeError, IceCandidate, SdpType, SessionDescription, SignalMessage};
+pub use safety_code::{EMOJI, SAFETY_CODE_VERSION, SafetyCode, fingerprint_hex, safety_code};
 pub use server_message::{ErrorCode, ErrorFrame, FROM_FIELD, PeerList, ServerMessage, TO_FIELD};
 pub use server_url::{
     PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl, ServerUrlError,

@@ -18,7 +18,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
-use parlor_protocol::{Frame, Info, MessageId};
+use parlor_protocol::{Frame, Info, MessageId, sanitize_name};
 
 use crate::output::{ChannelId, Output, SessionEvent};
 
@@ -178,10 +178,11 @@ impl Conversation {
 
     pub(crate) fn received(&mut self, channel: ChannelId, text: &str, out: &mut VecDeque<Output>) {
         match Frame::parse(text) {
-            Some(Frame::Info(info)) => {
+            Some(Frame::Info(mut info)) => {
                 // One `info` per connection counts: a second one (an old
                 // client's extra channel) is accepted and changes nothing.
                 if self.remote.is_none() {
+                    info.name = info.name.as_deref().and_then(sanitize_name);
                     self.remote = Some(info);
                     self.info_deadline = None;
                     self.flush(out);

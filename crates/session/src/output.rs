@@ -99,6 +99,12 @@ pub enum SessionEvent {
         /// Our message.
         id: MessageId,
     },
+    /// The peer presented another certificate than the expected one; the
+    /// session does nothing more: the driver closes the connection.
+    Refused {
+        /// The fingerprint it presented (`ab:cd:…`).
+        presented: String,
+    },
     /// One of our messages could not be sent and will not be retried (an
     /// old client cannot acknowledge, so a failed send is final).
     SendFailed {

@@ -7,7 +7,7 @@ use parlor_negotiation::{
     Action, Config, ConnectionState, Event as NegotiationEvent, IceCandidate, IceConnectionState,
     Negotiator, SignalMessage, StackOp, role_toward,
 };
-use parlor_protocol::{Info, MessageId, PeerId};
+use parlor_protocol::{Info, MessageId, PeerId, fingerprint_hex};
 
 use crate::conversation::Conversation;
 use crate::output::{ChannelId, OperationOutcome, Output, SessionEvent};
@@ -32,6 +32,9 @@ pub struct SessionConfig {
     pub remote_is_parlor: bool,
     /// The `info` we send on the chat channel.
     pub local_info: Info,
+    /// The certificate fingerprint the peer must present (any form:
+    /// `sha-256 AB:…` or `ab:…`); `None` accepts any.
+    pub expected_fingerprint: Option<String>,
 }
 
 /// The session with one remote peer, without I/O: perfect negotiation
@@ -51,6 +54,11 @@ pub struct PeerSession {
     negotiator: Negotiator,
     conversation: Conversation,
     outputs: VecDeque<Output>,
+    /// Normalised [`SessionConfig::expected_fingerprint`].
+    expected_fingerprint: Option<String>,
+    /// The peer presented another certificate than the expected one: the
+    /// session is over and ignores everything.
+    refused: bool,
 }
 
 impl PeerSession {
@@ -78,7 +86,15 @@ impl PeerSession {
             remote: config.remote,
             remote_is_parlor: config.remote_is_parlor,
             outputs: VecDeque::new(),
+            expected_fingerprint: config.expected_fingerprint.as_deref().map(fingerprint_hex),
+            refused: false,
         }
+    }
+
+    /// The fingerprint (`ab:cd:…`) of the certificate the peer's current
+    /// description names, which DTLS holds it to: who the peer is.
+    pub fn remote_fingerprint(&self) -> Option<String> {
+        self.negotiator.remote_fingerprint().map(fingerprint_hex)
     }
 
     /// The peer's id.
@@ -93,6 +109,9 @@ impl PeerSession {
 
     /// The next thing to do; [`Output::Wait`] once there is nothing.
     pub fn poll_output(&mut self) -> Output {
+        if self.refused {
+            return self.outputs.pop_front().unwrap_or(Output::Wait(None));
+        }
         self.outputs.pop_front().unwrap_or_else(|| {
             let deadline = match (self.negotiator.poll_timeout(), self.conversation.deadline()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -185,12 +204,18 @@ impl PeerSession {
     /// A `chat` channel of the current connection opened (ours or the
     /// peer's; reporting one twice is harmless).
     pub fn handle_channel_open(&mut self, channel: ChannelId, now: Duration) {
+        if self.refused {
+            return;
+        }
         self.conversation
             .channel_open(channel, now, &mut self.outputs);
     }
 
     /// A text arrived on a `chat` channel.
     pub fn handle_channel_text(&mut self, channel: ChannelId, text: &str) {
+        if self.refused {
+            return;
+        }
         self.conversation.received(channel, text, &mut self.outputs);
         if self.conversation.remote_is_parlor() {
             self.handle_remote_is_parlor();
@@ -221,8 +246,27 @@ impl PeerSession {
     }
 
     /// Moves what the negotiator produced into the output queue, in order:
-    /// its events first (they describe what led to the actions).
+    /// its events first (they describe what led to the actions). A peer
+    /// whose description names another certificate than the expected one
+    /// is refused before DTLS even starts.
     fn collect(&mut self) {
+        if self.refused {
+            while self.negotiator.poll_event().is_some() || self.negotiator.poll_action().is_some()
+            {
+            }
+            return;
+        }
+        if let (Some(expected), Some(presented)) =
+            (&self.expected_fingerprint, self.remote_fingerprint())
+        {
+            if *expected != presented {
+                self.refused = true;
+                self.outputs.clear();
+                self.outputs
+                    .push_back(Output::Event(SessionEvent::Refused { presented }));
+                return self.collect();
+            }
+        }
         while let Some(event) = self.negotiator.poll_event() {
             let event = match event {
                 NegotiationEvent::Connected => SessionEvent::TransportUp,

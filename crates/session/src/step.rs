@@ -39,6 +39,9 @@ pub enum Step {
     IceRestartOfferSent,
     /// The peer started over with a new connection; ours is rebuilt.
     RemoteRestarted,
+    /// The network path works but the encrypted handshake never completed;
+    /// the connection is rebuilt.
+    HandshakeTimedOut,
     /// A WebRTC operation failed; negotiation recovers on its own.
     OperationFailed,
 }
@@ -81,6 +84,13 @@ impl Step {
                 ),
             ),
             Event::RemoteRestarted => (Step::RemoteRestarted, None),
+            Event::HandshakeTimedOut => (
+                Step::HandshakeTimedOut,
+                Some(
+                    "the peer's certificate may not be the one the signaling server relayed: someone may be in the middle"
+                        .to_owned(),
+                ),
+            ),
             Event::OperationFailed { operation, error } => (
                 Step::OperationFailed,
                 Some(format!("{operation:?}: {error}")),

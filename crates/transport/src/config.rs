@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use parlor_protocol::IceServer;
 
+use crate::identity::Identity;
+
 /// How a peer connection is set up.
 ///
 /// [`Tuning::Fast`] is what Parlor ships; [`Tuning::Stock`] is webrtc-rs as it comes,
@@ -20,7 +22,7 @@ pub enum Tuning {
 }
 
 /// Everything [`build_peer_connection`](crate::build_peer_connection) needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TransportConfig {
     /// STUN/TURN servers; empty for host candidates only.
     pub ice_servers: Vec<IceServer>,
@@ -33,6 +35,9 @@ pub struct TransportConfig {
     pub bind_addrs: Vec<SocketAddr>,
     /// Fast (default) or stock webrtc-rs behaviour.
     pub tuning: Tuning,
+    /// The certificate to prove who we are with; `None`: a fresh one per
+    /// connection, as webrtc-rs does by default.
+    pub identity: Option<Identity>,
 }
 
 impl Default for TransportConfig {
@@ -41,6 +46,7 @@ impl Default for TransportConfig {
             ice_servers: Vec::new(),
             bind_addrs: vec![SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))],
             tuning: Tuning::Fast,
+            identity: None,
         }
     }
 }

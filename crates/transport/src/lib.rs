@@ -26,6 +26,7 @@ pub mod boost;
 mod config;
 mod error;
 mod handler;
+mod identity;
 mod mdns;
 mod path;
 mod runtime;
@@ -37,6 +38,7 @@ use std::time::Duration;
 pub use boost::SetupBoost;
 pub use config::{TransportConfig, Tuning};
 pub use error::TransportError;
+pub use identity::{Identity, IdentityError};
 pub use mdns::multicast_available;
 /// The one ICE-server type of every layer, as the signaling server hands it out.
 pub use parlor_protocol::IceServer;
@@ -100,9 +102,12 @@ pub async fn build_peer_connection(
     if config.bind_addrs.is_empty() {
         return Err(TransportError::NoBindAddress);
     }
-    let configuration = RTCConfigurationBuilder::new()
-        .with_ice_servers(config.ice_servers.iter().map(ice_server).collect())
-        .build();
+    let mut configuration = RTCConfigurationBuilder::new()
+        .with_ice_servers(config.ice_servers.iter().map(ice_server).collect());
+    if let Some(identity) = &config.identity {
+        configuration = configuration.with_certificates(vec![identity.certificate()]);
+    }
+    let configuration = configuration.build();
     let builder = PeerConnectionBuilder::new()
         .with_configuration(configuration)
         .with_udp_addrs(config.bind_addrs.clone());
