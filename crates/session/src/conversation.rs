@@ -42,11 +42,17 @@ pub(crate) struct Conversation {
     /// What the peer said about itself on this connection; `None` until its
     /// `info` arrives (or the wait for one times out).
     remote: Option<Info>,
+    /// `remote` is a guess (no `info` came in time), not what the peer said.
+    guessed: bool,
+    /// The peer is known to be a Parlor peer (peer list, Parlor marker), so
+    /// it will send `info`: never guess it is an old client.
+    known_parlor: bool,
     /// Open channels of the current connection, in the order they opened.
     channels: Vec<ChannelId>,
     /// The channel that carried our `info`, and carries our messages.
     send_channel: Option<ChannelId>,
-    /// Whether `Connected` was reported for this connection.
+    /// Whether `Connected` was reported for this connection (again after a
+    /// corrected guess).
     announced: bool,
     /// When to stop waiting for the peer's `info`.
     info_deadline: Option<Duration>,
@@ -56,11 +62,13 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
-    pub(crate) fn new(peer: &str, local_info: Info) -> Self {
+    pub(crate) fn new(peer: &str, local_info: Info, known_parlor: bool) -> Self {
         Self {
             peer: peer.to_owned(),
             local_info,
             remote: None,
+            guessed: false,
+            known_parlor,
             channels: Vec::new(),
             send_channel: None,
             announced: false,
@@ -78,6 +86,15 @@ impl Conversation {
     /// Whether the peer announced itself as a Parlor peer on this connection.
     pub(crate) fn remote_is_parlor(&self) -> bool {
         self.remote.as_ref().is_some_and(Info::is_parlor)
+    }
+
+    /// The peer turned out to be a Parlor peer: wait for its `info` however
+    /// long ICE or loss delay it.
+    pub(crate) fn mark_parlor(&mut self) {
+        self.known_parlor = true;
+        if self.remote.is_none() {
+            self.info_deadline = None;
+        }
     }
 
     pub(crate) fn channel_open(
@@ -101,7 +118,7 @@ impl Conversation {
         });
         if self.remote.is_some() {
             self.flush(out);
-        } else {
+        } else if !self.known_parlor {
             self.info_deadline = Some(now + INFO_TIMEOUT);
         }
     }
@@ -132,6 +149,7 @@ impl Conversation {
         self.channels.clear();
         self.send_channel = None;
         self.remote = None;
+        self.guessed = false;
         self.announced = false;
         self.info_deadline = None;
         self.unsend_all();
@@ -144,12 +162,11 @@ impl Conversation {
         reason: String,
         out: &mut VecDeque<Output>,
     ) {
-        let acked = self
-            .remote
-            .as_ref()
-            .is_some_and(Info::supports_acked_messages);
-        if let Some(id) = message.filter(|_| !acked) {
-            // An old client's messages left the outbox when they were sent.
+        // A message still in the outbox goes out again (a Parlor peer's,
+        // until acknowledged); one that left it (an old client's, once
+        // sent) is lost, and the sender is told.
+        let queued = |id: &MessageId| self.outbox.iter().any(|p| p.id == *id);
+        if let Some(id) = message.filter(|id| !queued(id)) {
             out.push_back(Output::Event(SessionEvent::SendFailed { id, reason }));
         }
         // A channel that cannot send is as good as closed; a Parlor peer's
@@ -160,8 +177,9 @@ impl Conversation {
     pub(crate) fn handle_timeout(&mut self, now: Duration, out: &mut VecDeque<Output>) {
         if self.info_deadline.is_some_and(|at| now >= at) {
             self.info_deadline = None;
-            if self.remote.is_none() && self.send_channel.is_some() {
+            if self.remote.is_none() && self.send_channel.is_some() && !self.known_parlor {
                 self.remote = Some(Info::old_client(&self.peer));
+                self.guessed = true;
                 self.flush(out);
             }
         }
@@ -181,9 +199,14 @@ impl Conversation {
             Some(Frame::Info(mut info)) => {
                 // One `info` per connection counts: a second one (an old
                 // client's extra channel) is accepted and changes nothing.
-                if self.remote.is_none() {
+                // A Parlor `info` after we guessed "old client" (it was held
+                // up past the wait) corrects the guess.
+                let correction = self.guessed && info.is_parlor();
+                if self.remote.is_none() || correction {
                     info.name = info.name.as_deref().and_then(sanitize_name);
                     self.remote = Some(info);
+                    self.guessed = false;
+                    self.announced = false;
                     self.info_deadline = None;
                     self.flush(out);
                 }

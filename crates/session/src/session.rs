@@ -80,7 +80,11 @@ impl PeerSession {
             }
         };
         Self {
-            conversation: Conversation::new(config.remote.as_str(), config.local_info),
+            conversation: Conversation::new(
+                config.remote.as_str(),
+                config.local_info,
+                config.remote_is_parlor,
+            ),
             negotiator: Negotiator::new(role, negotiation),
             local: config.local,
             remote: config.remote,
@@ -149,6 +153,7 @@ impl PeerSession {
     pub fn handle_remote_is_parlor(&mut self) {
         if !self.remote_is_parlor {
             self.remote_is_parlor = true;
+            self.conversation.mark_parlor();
             self.negotiator
                 .set_role(role_toward(self.local.as_str(), self.remote.as_str(), true));
         }

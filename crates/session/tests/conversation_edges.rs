@@ -1,0 +1,198 @@
+//! Conversation edge cases the simulation found, replayed by hand against
+//! one `PeerSession`, step by step: each test states the behaviour the
+//! session has.
+
+use std::time::Duration;
+
+use parlor_protocol::{Frame, Info, MessageId, PeerId};
+use parlor_session::{ChannelId, INFO_TIMEOUT, Output, PeerSession, SessionConfig, SessionEvent};
+
+/// Side "a" of a pair with "b"; `knows` is what the peer list said.
+fn session(knows_b_is_parlor: bool) -> PeerSession {
+    PeerSession::new(SessionConfig {
+        local: peer("a"),
+        remote: peer("b"),
+        remote_is_parlor: knows_b_is_parlor,
+        local_info: Info::parlor("a", Some("Ada")),
+        expected_fingerprint: None,
+    })
+}
+
+fn peer(id: &str) -> PeerId {
+    id.parse()
+        .unwrap_or_else(|error| panic!("{id:?} is not a peer id: {error:?}"))
+}
+
+fn b_info() -> String {
+    Frame::Info(Info::parlor("b", Some("Bob"))).to_text()
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// Everything the session asks until it waits, with every send succeeding.
+fn drain(session: &mut PeerSession) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    loop {
+        match session.poll_output() {
+            Output::Wait(_) => return outputs,
+            output => outputs.push(output),
+        }
+    }
+}
+
+/// Like [`drain`], but every send fails, as on channels whose stack already
+/// closed them while the close events are still on their way to the driver.
+fn drain_failing(session: &mut PeerSession) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    loop {
+        match session.poll_output() {
+            Output::Wait(_) => return outputs,
+            Output::Transmit {
+                channel, message, ..
+            } => session.handle_send_failed(channel, message, "closed pipe".into()),
+            output => outputs.push(output),
+        }
+    }
+}
+
+fn events(outputs: &[Output]) -> Vec<&SessionEvent> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Event(event) => Some(event),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The chat texts sent, and whether each was framed with an id.
+fn chats(outputs: &[Output]) -> Vec<(String, bool)> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Transmit {
+                text,
+                message: Some(_),
+                ..
+            } => Some((
+                text.clone(),
+                matches!(Frame::parse(text), Some(Frame::Chat { .. })),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The simulation's seed 4940374246068568223 and others: the link breaks
+/// (ICE disconnected, or a lossy start where SCTP's 1 s minimum RTO
+/// retransmits the `info` twice) between our channel opening and the peer's
+/// `info` arriving. webrtc-rs holds the `info` and delivers it once the link
+/// works again, which takes longer than [`INFO_TIMEOUT`]. Today the session
+/// takes the peer for an old client when the timeout fires, even though the
+/// peer list (or the Parlor marker on its negotiation messages) said it is
+/// a Parlor peer, and ignores the `info` when it comes: for the rest of the
+/// connection it reports the peer as an old client, sends plain text
+/// without ids, drops each message from its outbox as soon as it is sent
+/// (so one lost in flight is never re-sent, nor reported), and never
+/// reports `Delivered`; the peer shows our messages without ids.
+#[test]
+fn a_peer_known_to_be_parlor_is_never_taken_for_an_old_client() {
+    let mut a = session(true);
+    a.handle_channel_open(ChannelId(1), ms(0));
+    drain(&mut a);
+    a.handle_timeout(INFO_TIMEOUT + ms(1));
+    a.send_chat(MessageId::new("a1"), "during the outage".into());
+    let early = drain(&mut a);
+    a.handle_channel_text(ChannelId(1), &b_info());
+    a.send_chat(MessageId::new("a2"), "after the outage".into());
+    let late = drain(&mut a);
+    let all: Vec<Output> = early.into_iter().chain(late).collect();
+    assert!(
+        !events(&all)
+            .iter()
+            .any(|event| matches!(event, SessionEvent::Connected { parlor: false, .. })),
+        "taken for an old client: {:?}",
+        events(&all)
+    );
+    let sent = chats(&all);
+    assert!(
+        sent.iter().all(|(_, framed)| *framed),
+        "sent as plain text: {sent:?}"
+    );
+}
+
+/// The same when nothing said the peer is a Parlor peer (a Parlor peer on
+/// an old server whose negotiation messages were all dropped, or whose
+/// `info` is simply late): once its Parlor `info` arrives, the session
+/// should treat it as one: ids, acknowledgements, re-sending.
+#[test]
+fn a_parlor_info_that_arrives_after_the_timeout_still_counts() {
+    let mut a = session(false);
+    a.handle_channel_open(ChannelId(1), ms(0));
+    drain(&mut a);
+    a.handle_timeout(INFO_TIMEOUT + ms(1));
+    drain(&mut a);
+    a.handle_channel_text(ChannelId(1), &b_info());
+    a.send_chat(MessageId::new("a1"), "hello".into());
+    let outputs = drain(&mut a);
+    let sent = chats(&outputs);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1, "sent as plain text to a Parlor peer: {sent:?}");
+}
+
+/// Both channels of a connection closed at the stack (the peer quit) while
+/// the close events are on their way, and a message of ours is still
+/// unacknowledged when we send another: the first send fails, the session
+/// moves to the second channel and re-sends both there, those fail too,
+/// and the connection counts as lost. Today the last failure is reported as
+/// `SendFailed`, since by then the session no longer knows the peer
+/// acknowledges messages, although the message stays in the outbox and is
+/// delivered (and reported `Delivered`) on the next connection.
+#[test]
+fn a_message_that_will_be_sent_again_is_never_reported_failed() {
+    let mut a = session(true);
+    a.handle_channel_open(ChannelId(1), ms(0));
+    a.handle_channel_open(ChannelId(2), ms(1));
+    a.handle_channel_text(ChannelId(1), &b_info());
+    a.send_chat(MessageId::new("a1"), "first".into());
+    drain(&mut a);
+    // The peer quits before acknowledging "a1"; its stack closed both
+    // channels, and we send another message.
+    a.send_chat(MessageId::new("a2"), "second".into());
+    let failing = drain_failing(&mut a);
+    // The connection is rebuilt; on the new channel both go out again and
+    // are acknowledged.
+    a.handle_channel_closed(ChannelId(1));
+    a.handle_channel_closed(ChannelId(2));
+    a.handle_channel_open(ChannelId(3), ms(5000));
+    a.handle_channel_text(ChannelId(3), &b_info());
+    let resent = drain(&mut a);
+    assert_eq!(chats(&resent).len(), 2, "{resent:?}");
+    for id in ["a1", "a2"] {
+        a.handle_channel_text(
+            ChannelId(3),
+            &Frame::Ack {
+                id: MessageId::new(id),
+            }
+            .to_text(),
+        );
+    }
+    let acknowledged = drain(&mut a);
+    assert_eq!(
+        events(&acknowledged)
+            .iter()
+            .filter(|event| matches!(event, SessionEvent::Delivered { .. }))
+            .count(),
+        2
+    );
+    let failed: Vec<&SessionEvent> = events(&failing)
+        .into_iter()
+        .filter(|event| matches!(event, SessionEvent::SendFailed { .. }))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "reported failed, then delivered: {failed:?}"
+    );
+}
