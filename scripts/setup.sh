@@ -11,14 +11,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: the compiler toolchain, WebKitGTK for the Tauri window,
 # Xvfb and the WebKit WebDriver for window tests, Chromium and ChromeDriver as
-# the browser peer in interop tests, a few X11 tools for screenshots, and the
+# the browser peer in interop tests, a few X11 tools and an emoji font (safety
+# codes) for screenshots, and the
 # desktop tools the app registers its parlor:// link handler with.
 DEBIAN_PACKAGES=(
   build-essential pkg-config libssl-dev curl ca-certificates git
   libwebkit2gtk-4.1-dev libxdo-dev
   xvfb xauth dbus dbus-x11 fonts-dejavu-core webkit2gtk-driver
   chromium chromium-driver
-  imagemagick x11-utils xdotool
+  imagemagick x11-utils xdotool fonts-noto-color-emoji
   desktop-file-utils xdg-utils
 )
 if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi

@@ -11,6 +11,12 @@ fn main() {
         "get_settings",
         "save_settings",
         "get_state",
+        "inspect_link",
+        "get_identity",
+        "get_contacts",
+        "mark_verified",
+        "unmark_verified",
+        "check_peer",
     ];
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")

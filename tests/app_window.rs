@@ -1,10 +1,54 @@
 //! The desktop app end to end through its real window (WebKitGTK under Xvfb,
 //! driven by tauri-driver): create a room, share the link with a headless
 //! `parlor-peer` or a second app instance, watch the connection come up and
-//! chat both ways. Screenshots of the room view go to `tests/artifacts/`.
+//! chat both ways; compare safety codes, verify a peer and recognise it after
+//! a restart, flag an impostor; be asked before a link takes us elsewhere.
+//! Screenshots of the room view go to `tests/artifacts/`.
 
-use parlor_e2e::app::{AppWindow, Isolation, SessionBus, one_at_a_time};
+use std::path::PathBuf;
+
+use parlor_e2e::app::{AppWindow, ENTER, ESCAPE, Isolation, SessionBus, one_at_a_time};
 use parlor_e2e::peer::PeerProcess;
+use parlor_e2e::signal::SignalProcess;
+use serde_json::Value;
+
+/// A scratch directory for one test (a kept profile, an identity file),
+/// removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("parlor-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The first four byte pairs of a fingerprint, as the window shows them.
+fn short(fingerprint: &str) -> String {
+    fingerprint.split(':').take(4).collect::<Vec<_>>().join(":")
+}
+
+/// A JavaScript expression for the card of the peer whose short identity is `short`.
+fn card(short: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#peer-list .peer')].find(p => p.querySelector('.peer-id').textContent === {})",
+        serde_json::to_string(short).unwrap_or_default()
+    )
+}
+
+/// A room link on the server at `url` (`ws://HOST:PORT`).
+fn link_on(server_url: &str, room: &str) -> String {
+    let encoded = server_url.replace(':', "%3A").replace('/', "%2F");
+    format!("parlor://join/{room}?server={encoded}")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_creates_a_room_and_chats_with_a_peer() -> anyhow::Result<()> {
@@ -73,6 +117,50 @@ async fn two_app_instances_chat_in_one_room() -> anyhow::Result<()> {
         .wait_until("document.querySelector('#peer-list .peer-name').textContent === 'Bob'")
         .await?;
     bob.wait_until("document.querySelector('#peer-list .peer-name').textContent === 'Alice'")
+        .await?;
+
+    // Both cards show the safety code of the connection, the same on both
+    // sides, and each side's label carries the other's identity as that
+    // other side shows it to its person.
+    let code = "document.querySelector('#peer-list .safety-emoji').textContent + ' / ' + \
+                document.querySelector('#peer-list .safety-digits').textContent";
+    for window in [&alice, &bob] {
+        window
+            .wait_until(&format!(
+                "document.querySelector('#peer-list .safety-emoji').textContent.split(' ').length === 7 && \
+                 /^\\d{{5}} \\d{{5}} \\d{{5}}$/.test(document.querySelector('#peer-list .safety-digits').textContent) && \
+                 !document.querySelector('#peer-list .verify').hidden && ({code}).length > 0"
+            ))
+            .await?;
+    }
+    let alice_code = alice.eval(&format!("return {code}"), vec![]).await?;
+    let bob_code = bob.eval(&format!("return {code}"), vec![]).await?;
+    assert_eq!(
+        alice_code, bob_code,
+        "the two sides see different safety codes"
+    );
+    let alice_identity = alice.text("#room-identity").await?;
+    let bob_identity = bob.text("#room-identity").await?;
+    assert_eq!(alice_identity.len(), 11, "{alice_identity:?}");
+    assert_ne!(alice_identity, bob_identity);
+    assert_eq!(alice.text("#peer-list .peer-id").await?, bob_identity);
+    assert_eq!(bob.text("#peer-list .peer-id").await?, alice_identity);
+    // Each person can read their whole identity in the settings.
+    bob.click("#open-settings").await?;
+    bob.wait_until(
+        "document.getElementById('settings-dialog').open && \
+         document.getElementById('identity-fingerprint').textContent.length === 95",
+    )
+    .await?;
+    assert_eq!(bob.text("#identity-short").await?, bob_identity);
+    assert!(
+        bob.text("#identity-fingerprint")
+            .await?
+            .starts_with(&bob_identity)
+    );
+    bob.screenshot("settings-identity").await?;
+    bob.press(ESCAPE).await?;
+    bob.wait_until("!document.getElementById('settings-dialog').open")
         .await?;
 
     alice.send("hi bob, this is alice").await?;
@@ -166,6 +254,28 @@ async fn a_second_launch_hands_its_link_to_the_running_window() -> anyhow::Resul
     // and exits; the running window joins the room.
     let status = running.launch_again(&[&link]).await?;
     assert!(status.success(), "second launch: {status}");
+    // The window says where the link leads and starts on Cancel, so keys
+    // meant for another app cannot join a room; Join joins.
+    running.wait_link_dialog().await?;
+    running
+        .wait_until("document.activeElement === document.getElementById('link-cancel')")
+        .await?;
+    let server = running.text("#link-host").await?;
+    assert!(
+        server.starts_with("127.0.0.1:") && link.contains(&server.replace(':', "%3A")),
+        "{server:?} for {link}"
+    );
+    assert_eq!(
+        running
+            .eval(
+                "return document.getElementById('link-dialog').dataset.embedded",
+                vec![]
+            )
+            .await?,
+        "false",
+        "another instance's server is not this one's"
+    );
+    running.click("#link-join").await?;
     running
         .wait_until(&format!(
             "document.body.dataset.view === 'room' && document.getElementById('room-link').value === {}",
@@ -177,5 +287,210 @@ async fn a_second_launch_hands_its_link_to_the_running_window() -> anyhow::Resul
     running.screenshot("handed-over-link").await?;
     host.close().await;
     running.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_peer_stays_verified_after_a_restart_and_an_impostor_is_flagged()
+-> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("verify")?;
+    let profile = scratch.0.join("alice-profile");
+    let bob_identity = scratch.0.join("bob-identity.pem");
+    let bob_identity = bob_identity.to_str().unwrap_or_default();
+
+    // Alice meets Bob (a parlor-peer with a lasting identity) and compares
+    // the safety code: the same as Bob's side of the connection has.
+    let alice = AppWindow::launch_with("alice", Isolation::ProfileAt(&profile)).await?;
+    let link = alice.create_room().await?;
+    let mut bob = PeerProcess::spawn("Bob", &["join", &link, "--identity", bob_identity]);
+    let bob_fingerprint = bob.wait_event("identity", None).await["fingerprint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let connected = bob.wait_event("peer-connected", None).await;
+    let bob_card = card(&short(&bob_fingerprint));
+    alice.wait_peers_connected(1).await?;
+    alice
+        .wait_until(&format!(
+            "{bob_card} && !{bob_card}.querySelector('.verify').hidden"
+        ))
+        .await?;
+    let shown = alice
+        .eval(
+            &format!(
+                "const c = {bob_card}; return [c.querySelector('.safety-emoji').textContent, c.querySelector('.safety-digits').textContent];"
+            ),
+            vec![],
+        )
+        .await?;
+    assert_eq!(shown[0], connected["safety_code"]["emoji"], "{connected}");
+    assert_eq!(shown[1], connected["safety_code"]["digits"], "{connected}");
+
+    // Mark as verified, with the keyboard: Tab reaches it, Enter presses it.
+    alice
+        .eval("document.getElementById('copy-link').focus()", vec![])
+        .await?;
+    alice.tab_to("#peer-list .verify", 5).await?;
+    alice.press(ENTER).await?;
+    alice
+        .wait_until(&format!(
+            "{bob_card}.dataset.trust === 'verified' && \
+             {bob_card}.querySelector('.verify').hidden && \
+             !{bob_card}.querySelector('.verified-badge').hidden && \
+             {bob_card}.querySelector('.verified-badge').textContent === '✓ Verified' && \
+             document.activeElement === {bob_card}.querySelector('.unverify')"
+        ))
+        .await?;
+    let contacts: Value = serde_json::from_slice(&std::fs::read(profile.join("contacts.json"))?)?;
+    assert_eq!(contacts[&bob_fingerprint]["name"], "Bob", "{contacts}");
+    bob.say("hello, it is really me").await;
+    alice.wait_message("hello, it is really me").await?;
+    alice
+        .eval("document.getElementById('message-input').focus()", vec![])
+        .await?;
+    // docs/screenshot-verified.png is a copy of this one.
+    alice.screenshot("verified-peer").await?;
+    drop(bob);
+    alice.close().await;
+
+    // A restart with the same profile: Bob, back with the same identity in a
+    // new room, shows as verified at once.
+    let alice = AppWindow::launch_with("alice-again", Isolation::ProfileAt(&profile)).await?;
+    let link = alice.create_room().await?;
+    let mut bob = PeerProcess::spawn("Bob", &["join", &link, "--identity", bob_identity]);
+    bob.wait_event("peer-connected", None).await;
+    alice
+        .wait_until(&format!(
+            "{bob_card} && {bob_card}.dataset.trust === 'verified' && \
+             !{bob_card}.querySelector('.verified-badge').hidden && \
+             {bob_card}.querySelector('.impostor-warning').hidden"
+        ))
+        .await?;
+
+    // Someone else (a new identity) calls itself Bob: its card carries a
+    // warning nobody can miss, and the two Bobs are told apart by identity.
+    let mut impostor = PeerProcess::join("Bob", &link);
+    let impostor_fingerprint = impostor.wait_event("identity", None).await["fingerprint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    impostor.wait_event("peer-connected", None).await;
+    let impostor_card = card(&short(&impostor_fingerprint));
+    assert_ne!(short(&impostor_fingerprint), short(&bob_fingerprint));
+    alice.wait_peers_connected(2).await?;
+    alice
+        .wait_until(&format!(
+            "{impostor_card} && {impostor_card}.dataset.trust === 'impostor' && \
+             !{impostor_card}.querySelector('.impostor-warning').hidden && \
+             {impostor_card}.querySelector('.impostor-warning').textContent === 'Not the Bob you verified — this is a different identity' && \
+             {impostor_card}.querySelector('.verified-badge').hidden && \
+             {impostor_card}.querySelector('.peer-name').textContent === 'Bob' && \
+             {bob_card}.dataset.trust === 'verified'"
+        ))
+        .await?;
+    // Its messages carry the warning too.
+    impostor.say("it is me, Bob, trust me").await;
+    alice.wait_message("it is me, Bob, trust me").await?;
+    alice
+        .wait_until(
+            "[...document.querySelectorAll('#message-log .message.impostor .sender-warning')].some(e => e.textContent.startsWith('Not the Bob you verified'))",
+        )
+        .await?;
+    alice.screenshot("impostor-flagged").await?;
+    alice.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_another_server_asks_first_and_cancel_keeps_the_room() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let bus = SessionBus::start()?;
+    let alice = AppWindow::launch_with("alice", Isolation::SingleInstance(&bus)).await?;
+    let link = alice.create_room().await?;
+    // The built-in server's own rooms say they are LAN only.
+    alice
+        .wait_until("!document.getElementById('room-lan').hidden")
+        .await?;
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("peer-connected", None).await;
+    alice.wait_peers_connected(1).await?;
+
+    let elsewhere = SignalProcess::start(&[]).await;
+    let other_link = link_on(&elsewhere.url(), "elsewhere");
+    let still_in_the_room = format!(
+        "document.body.dataset.view === 'room' && \
+         document.getElementById('room-link').value === {} && \
+         !document.getElementById('link-dialog').open",
+        serde_json::to_string(&link)?
+    );
+
+    // A link from outside: the dialog names the server; Escape cancels.
+    assert!(alice.launch_again(&[&other_link]).await?.success());
+    alice.wait_link_dialog().await?;
+    assert_eq!(alice.text("#link-host").await?, elsewhere.addr());
+    let facts = alice
+        .eval(
+            "return [document.getElementById('link-encryption').dataset.encrypted,
+                     document.getElementById('link-where').dataset.embedded,
+                     document.getElementById('link-stay').hidden]",
+            vec![],
+        )
+        .await?;
+    assert_eq!(facts, serde_json::json!(["false", "false", false]));
+    alice.screenshot("link-dialog").await?;
+    alice.press(ESCAPE).await?;
+    alice.wait_until(&still_in_the_room).await?;
+    alice.wait_peers_connected(1).await?;
+    alice.send("still here").await?;
+    bob.wait_event("message", Some(("text", "still here")))
+        .await;
+
+    // A room on this app's own server is named as such; Cancel keeps the room.
+    let own_server = link
+        .split_once("?server=")
+        .map(|(_, server)| server.to_owned())
+        .unwrap_or_default();
+    let own_other_room = format!("parlor://join/another?server={own_server}");
+    assert!(alice.launch_again(&[&own_other_room]).await?.success());
+    alice.wait_link_dialog().await?;
+    alice
+        .wait_until("document.getElementById('link-where').dataset.embedded === 'true'")
+        .await?;
+    alice.click("#link-cancel").await?;
+    alice.wait_until(&still_in_the_room).await?;
+
+    // Join a room whose server is gone: the join fails, the room stays.
+    let port = parlor_e2e::process::free_port()?;
+    let dead_link = link_on(&format!("ws://127.0.0.1:{port}"), "nowhere");
+    assert!(alice.launch_again(&[&dead_link]).await?.success());
+    alice.wait_link_dialog().await?;
+    alice.click("#link-join").await?;
+    alice
+        .wait_until(&format!(
+            "{still_in_the_room} && !document.getElementById('banner').hidden && \
+             document.getElementById('banner-text').textContent.includes('You are still in this room')"
+        ))
+        .await?;
+    alice.wait_peers_connected(1).await?;
+    alice.send("and still here").await?;
+    bob.wait_event("message", Some(("text", "and still here")))
+        .await;
+
+    // Join the other server's room: now the window moves, and bob sees us go.
+    assert!(alice.launch_again(&[&other_link]).await?.success());
+    alice.wait_link_dialog().await?;
+    alice.click("#link-join").await?;
+    alice
+        .wait_until(&format!(
+            "document.getElementById('room-link').value === {} && \
+             document.getElementById('room-lan').hidden && \
+             document.getElementById('room-server-text').textContent.includes({})",
+            serde_json::to_string(&other_link)?,
+            serde_json::to_string(elsewhere.addr())?
+        ))
+        .await?;
+    bob.wait_event("peer-left", None).await;
+    alice.close().await;
     Ok(())
 }

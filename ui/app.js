@@ -1,5 +1,15 @@
 // Parlor's window. Everything it shows is built from the engine's event
-// stream ("engine-event"); commands only start and stop things.
+// stream ("engine-event"); commands only start and stop things. Each event
+// carries `room_session`, the room it belongs to: events of any other room
+// are ignored (or held while a join is under way), so a room being left
+// never mixes into the next one.
+//
+// Before any link is joined, the window shows where it leads (its signaling
+// server) and asks. Each connected peer's card shows its identity (the
+// start of its certificate fingerprint) and the safety code both sides of
+// the connection see; verified identities are remembered in Rust
+// (contacts.rs), which also decides whether a peer uses a verified
+// contact's name without being that contact.
 //
 // Text that comes from other people (names, messages, reasons) is only ever
 // put on the page with textContent, never as HTML.
@@ -13,8 +23,13 @@ const $ = (id) => document.getElementById(id);
 /** What the window knows about the room, rebuilt from events. */
 const model = {
   view: "start",
-  room: null, // { link, peerId }
-  peers: new Map(), // id -> { id, name, parlor, state, path, detail, steps: [{ at, label, kind }] }
+  room: null, // { link, peerId, qrSvg, server: { host, encrypted, embedded }, session }
+  session: null, // the room whose events are shown
+  joining: false, // a join is under way
+  held: [], // events of other rooms that arrived while joining
+  identity: null, // { fingerprint, short }: ours
+  peers: new Map(), // id -> { id, name, parlor, state, path, detail, steps: [{ at, label, kind }],
+  //                           fingerprint, safetyCode: { emoji, digits }, trust: { short, verified, impersonates } }
   messages: [], // { el, mine, id, sentTo: Set, deliveredTo: Set, failedTo: Set, failed }
   early: new Map(), // message id -> delivery events that arrived before send_message returned it
   gone: new Set(), // peers that left; their connections' last events are ignored
@@ -42,6 +57,22 @@ function peerLabel(id, name) {
   const peer = model.peers.get(id);
   if (peer && peer.name) return peer.name;
   return `Peer ${shortId(id)}`;
+}
+
+/** The first four byte pairs of a fingerprint (`ab:cd:ef:01`), as Rust's `short_fingerprint`. */
+function shortFingerprint(fingerprint) {
+  return fingerprint ? fingerprint.split(":").slice(0, 4).join(":") : "";
+}
+
+/** A peer's name with its short identity, for notes in the log. */
+function peerTitle(peer) {
+  const label = peerLabel(peer.id);
+  return peer.fingerprint ? `${label} (${shortFingerprint(peer.fingerprint)})` : label;
+}
+
+/** The warning for a peer that uses a verified contact's name without being them. */
+function impostorText(name) {
+  return `Not the ${name} you verified — this is a different identity`;
 }
 
 /** An error from a command: { kind, message } from Rust, or anything else. */
@@ -82,6 +113,7 @@ function showView(view) {
 
 function resetRoom() {
   model.room = null;
+  model.session = null;
   model.peers.clear();
   model.messages = [];
   model.early = new Map();
@@ -93,7 +125,14 @@ function resetRoom() {
 
 function enterRoom(info) {
   model.room = info;
+  model.session = info.session;
   $("room-link").value = info.link;
+  const server = info.server;
+  $("room-lan").hidden = !server.embedded;
+  $("room-server").dataset.embedded = String(server.embedded);
+  $("room-server-text").textContent = server.embedded
+    ? "On this computer's built-in server: people on your network can join."
+    : `On ${server.host} · ${server.encrypted ? "encrypted (wss)" : "not encrypted (ws)"}`;
   const qr = $("room-qr");
   if (info.qrSvg) {
     qr.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(info.qrSvg)}`;
@@ -114,16 +153,46 @@ function leftRoom() {
 
 // ---------------------------------------------------------------- joining
 
+/**
+ * Joins a room through `call` (create_room or join_room). From the start
+ * view the window shows the progress; from a room it stays in that room
+ * until the new one is joined, and stays there if the join fails.
+ */
 async function startJoin(what, call) {
+  if (model.joining) {
+    showBanner("A room is being joined already; try again in a moment.", "info");
+    return;
+  }
   hideBanner();
   $("join-error").hidden = true;
-  resetRoom();
-  showView("joining");
-  $("start-progress").textContent = what;
-  $("start-progress").hidden = false;
+  const fromRoom = model.view === "room";
+  model.joining = true;
+  model.held = [];
+  if (fromRoom) {
+    showBanner(what, "info");
+  } else {
+    resetRoom();
+    showView("joining");
+    $("start-progress").textContent = what;
+    $("start-progress").hidden = false;
+  }
   try {
-    enterRoom(await call());
+    const info = await call();
+    // The new room's first events may have come in before its info did.
+    const early = model.held.filter((event) => event.room_session === info.session);
+    model.joining = false;
+    model.held = [];
+    resetRoom();
+    enterRoom(info);
+    for (const event of early) onEngineEvent(event);
+    if (fromRoom) hideBanner();
   } catch (error) {
+    model.joining = false;
+    model.held = [];
+    if (fromRoom) {
+      showBanner(`${errorText(error)} You are still in this room.`);
+      return;
+    }
     resetRoom();
     showView("start");
     $("start-progress").hidden = true;
@@ -141,16 +210,71 @@ function createRoom() {
   startJoin("Creating a room…", () => invoke("create_room"));
 }
 
-function joinRoom(link) {
+/** Resolves the open link dialog's promise; null when it is closed. */
+let linkChoice = null;
+
+/**
+ * Shows where a link leads (`info` from inspect_link) and resolves to true
+ * if the person chose Join. A link that arrived from outside (`source`
+ * "outside") starts with Cancel focused, so keys typed into another app
+ * cannot join a room unawares; a pasted one starts with Join.
+ */
+function confirmLink(info, source) {
+  if (linkChoice) linkChoice(false);
+  const dialog = $("link-dialog");
+  dialog.dataset.embedded = String(info.embedded);
+  dialog.dataset.encrypted = String(info.encrypted);
+  $("link-host").textContent = info.host;
+  $("link-host").title = info.server;
+  const encryption = $("link-encryption");
+  encryption.dataset.encrypted = String(info.encrypted);
+  encryption.textContent = info.encrypted
+    ? "Encrypted connection to the server (wss)."
+    : "Not encrypted (ws): others on the network path can see that you join.";
+  const where = $("link-where");
+  where.dataset.embedded = String(info.embedded);
+  where.textContent = info.embedded
+    ? "This computer's built-in server (LAN only)."
+    : "Not this computer's built-in server: a server elsewhere.";
+  $("link-stay").hidden = model.view !== "room";
+  dialog.returnValue = "";
+  if (!dialog.open) dialog.showModal();
+  (source === "outside" ? $("link-cancel") : $("link-join")).focus();
+  return new Promise((resolve) => {
+    linkChoice = resolve;
+  });
+}
+
+/**
+ * Asks before joining `link`: shows the server it leads to, then joins if
+ * the person agrees. `source` is "paste" (the Join field) or "outside"
+ * (command line, deep link, second launch).
+ */
+async function joinRoom(link, source = "paste") {
   const trimmed = link.trim();
-  if (!trimmed) {
-    $("join-error").textContent = "Paste a room link first.";
+  const fieldError = (text) => {
+    $("join-error").textContent = text;
     $("join-error").hidden = false;
     $("join-link").focus();
+  };
+  if (!trimmed) {
+    fieldError("Paste a room link first.");
     return;
   }
-  if (model.room && model.room.link === trimmed) return;
-  startJoin("Joining the room…", () => invoke("join_room", { link: trimmed }));
+  let info;
+  try {
+    info = await invoke("inspect_link", { link: trimmed });
+  } catch (error) {
+    if (model.view === "start" && source === "paste") fieldError(errorText(error));
+    else showBanner(errorText(error));
+    return;
+  }
+  if (model.room && model.room.link === info.link) {
+    showBanner("You are already in this room.", "info");
+    return;
+  }
+  if (!(await confirmLink(info, source))) return;
+  startJoin(`Joining the room on ${info.host}…`, () => invoke("join_room", { link: info.link }));
 }
 
 async function leaveRoom() {
@@ -166,10 +290,73 @@ async function leaveRoom() {
 async function takePendingLink() {
   const snapshot = await invoke("get_state");
   if (snapshot.pendingLink) {
-    $("join-link").value = snapshot.pendingLink;
-    joinRoom(snapshot.pendingLink);
+    if (model.view !== "room") $("join-link").value = snapshot.pendingLink;
+    joinRoom(snapshot.pendingLink, "outside");
   }
   return snapshot;
+}
+
+// ---------------------------------------------------------------- identity
+
+function showIdentity(identity) {
+  model.identity = identity;
+  for (const id of ["room-identity", "identity-short"]) {
+    $(id).textContent = identity.short;
+    $(id).title = identity.fingerprint;
+  }
+  $("identity-fingerprint").textContent = identity.fingerprint;
+}
+
+async function loadIdentity() {
+  showIdentity(await invoke("get_identity"));
+}
+
+// ---------------------------------------------------------------- verification
+
+/** Asks Rust what the verified contacts say about `peer`, and shows it. */
+async function checkPeer(peer) {
+  const { id, fingerprint } = peer;
+  const session = model.session;
+  try {
+    const trust = await invoke("check_peer", { fingerprint, name: peer.name || null });
+    const current = model.peers.get(id);
+    if (model.session !== session || !current || current.fingerprint !== fingerprint) return;
+    current.trust = trust;
+  } catch (error) {
+    showBanner(errorText(error));
+  }
+  renderPeers();
+}
+
+/** Checks every connected peer again (after the contacts changed). */
+function checkAllPeers() {
+  return Promise.all([...model.peers.values()].filter((p) => p.fingerprint).map(checkPeer));
+}
+
+/** Runs a verify or unverify click, then moves focus to the control that replaced the button. */
+async function verifyAction(peer, action) {
+  try {
+    if (action === "verify") {
+      await invoke("mark_verified", { fingerprint: peer.fingerprint, name: peer.name || "" });
+    } else {
+      await invoke("unmark_verified", { fingerprint: peer.fingerprint });
+    }
+  } catch (error) {
+    showBanner(errorText(error));
+    return;
+  }
+  await checkAllPeers();
+  const item = [...$("peer-list").children].find((li) => li.dataset.peer === peer.id);
+  const next = item && item.querySelector(`[data-action="${action === "verify" ? "unverify" : "verify"}"]`);
+  if (next && !next.hidden) next.focus();
+}
+
+function onPeerListClick(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const item = button.closest(".peer");
+  const peer = item && model.peers.get(item.dataset.peer);
+  if (peer && peer.fingerprint) verifyAction(peer, button.dataset.action);
 }
 
 // ---------------------------------------------------------------- peers
@@ -209,16 +396,68 @@ function addStep(peer, at, label, kind = "") {
   peer.steps.push({ at, label, kind });
 }
 
+/** Fills a peer card's identity parts: short fingerprint, safety code, verification, warning. */
+function renderIdentity(item, peer) {
+  const trust = peer.trust;
+  const impostor = trust && trust.impersonates;
+  const verified = trust && trust.verified;
+  item.dataset.trust = impostor ? "impostor" : verified ? "verified" : "unverified";
+  item.querySelector(".peer-id").textContent = shortFingerprint(peer.fingerprint);
+  item.querySelector(".peer-id").title = peer.fingerprint || "";
+  const warning = item.querySelector(".impostor-warning");
+  warning.hidden = !impostor;
+  if (impostor) warning.textContent = impostorText(impostor);
+
+  const section = item.querySelector(".peer-identity");
+  section.hidden = !peer.fingerprint;
+  if (!peer.fingerprint) return;
+  const code = peer.safetyCode || { emoji: "", digits: "" };
+  // One span per emoji (drawn with an emoji font), the spaces between them
+  // in the text font: the text reads exactly as the engine wrote the code.
+  const emoji = item.querySelector(".safety-emoji");
+  code.emoji.split(" ").filter((e) => e).forEach((e, i) => {
+    if (i > 0) emoji.append(" ");
+    emoji.append(el("span", "emoji", e));
+  });
+  item.querySelector(".safety-digits").textContent = code.digits;
+  const other = peer.name || "them";
+  item.querySelector(".safety-hint").textContent = peer.parlor
+    ? `Safety code: compare it with ${other}. The same on both screens means nobody is in between.`
+    : "An older app: it shows no safety code to compare.";
+  item.querySelector(".safety-code").hidden = !peer.parlor;
+  const verify = item.querySelector(".verify");
+  const badge = item.querySelector(".verified-badge");
+  const unverify = item.querySelector(".unverify");
+  verify.hidden = !peer.parlor || !!verified || !trust;
+  badge.hidden = !verified;
+  unverify.hidden = !verified;
+  if (verified) {
+    const renamed = verified.name && verified.name !== peer.name;
+    badge.textContent = renamed ? `✓ Verified as ${verified.name}` : "✓ Verified";
+    badge.title = `Verified on ${new Date(verified.verifiedAt).toLocaleString()}`;
+  }
+  verify.setAttribute("aria-label", `Mark ${other} as verified`);
+  unverify.setAttribute("aria-label", `Unverify ${other}`);
+}
+
 function renderPeers() {
   const list = $("peer-list");
   const template = $("peer-template");
+  // A re-render replaces the cards: keep keyboard focus on the same control.
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const focusPeer = focused && focused.closest(".peer") ? focused.closest(".peer").dataset.peer : null;
+  const focusAction = focused ? focused.dataset.action : null;
   const items = [];
-  for (const peer of model.peers.values()) {
+  // Peers flagged as using a verified contact's name come first.
+  const flagged = (peer) => (peer.trust && peer.trust.impersonates ? 0 : 1);
+  const peers = [...model.peers.values()].sort((a, b) => flagged(a) - flagged(b));
+  for (const peer of peers) {
     const item = template.content.firstElementChild.cloneNode(true);
     item.dataset.peer = peer.id;
     item.dataset.state = peer.state;
     item.querySelector(".peer-name").textContent = peerLabel(peer.id);
     item.querySelector(".peer-state").textContent = STATE_LABELS[peer.state] || peer.state;
+    renderIdentity(item, peer);
     const path = item.querySelector(".peer-path");
     if (peer.path) {
       path.textContent = `${PATH_LABELS[peer.path.kind] || peer.path.kind} · ${peer.path.local} ↔ ${peer.path.remote}`;
@@ -239,6 +478,11 @@ function renderPeers() {
     items.push(item);
   }
   list.replaceChildren(...items);
+  if (focusPeer && focusAction) {
+    const item = items.find((i) => i.dataset.peer === focusPeer);
+    const control = item && item.querySelector(`[data-action="${focusAction}"]`);
+    if (control && !control.hidden) control.focus();
+  }
   $("peer-count").textContent = String(model.peers.size);
   $("no-peers").hidden = model.peers.size > 0;
   $("empty-log").hidden = $("message-log").childElementCount > 0;
@@ -251,6 +495,17 @@ function appendMessage({ mine, from, name, text, at }) {
   item.dataset.from = mine ? "me" : from;
   const meta = el("div", "message-meta");
   meta.append(el("span", "sender", mine ? "You" : peerLabel(from, name)));
+  const sender = mine ? null : model.peers.get(from);
+  if (sender && sender.fingerprint) {
+    meta.append(el("span", "sender-id", shortFingerprint(sender.fingerprint)));
+    const trust = sender.trust;
+    if (trust && trust.impersonates) {
+      item.classList.add("impostor");
+      meta.append(el("span", "sender-warning", impostorText(trust.impersonates)));
+    } else if (trust && trust.verified) {
+      meta.append(el("span", "sender-verified", "✓ Verified"));
+    }
+  }
   const time = el("time", "message-time", clockTime(at));
   time.dateTime = new Date(at).toISOString();
   meta.append(time);
@@ -331,6 +586,15 @@ async function sendMessage() {
 
 // ---------------------------------------------------------------- engine events
 
+/** An engine event: shown if it belongs to the room shown, held if a join may want it. */
+function onTaggedEvent(event) {
+  if (event.room_session === model.session && model.session !== null) {
+    onEngineEvent(event);
+  } else if (model.joining) {
+    model.held.push(event);
+  }
+}
+
 function onEngineEvent(event) {
   if (model.view === "start") return;
   const at = event.at_ms;
@@ -338,6 +602,11 @@ function onEngineEvent(event) {
   else if (event.peer && model.gone.has(event.peer)) return;
   const peer = event.peer ? model.peers.get(event.peer) : undefined;
   switch (event.event) {
+    case "identity":
+      if (!model.identity || model.identity.fingerprint !== event.fingerprint) {
+        showIdentity({ fingerprint: event.fingerprint, short: shortFingerprint(event.fingerprint) });
+      }
+      break;
     case "signaling-connected":
       setServerStatus("Signaling server connected", "ok");
       break;
@@ -384,8 +653,12 @@ function onEngineEvent(event) {
       p.state = "connected";
       p.parlor = event.parlor;
       if (event.name) p.name = event.name;
+      if (p.fingerprint !== event.fingerprint) p.trust = null;
+      p.fingerprint = event.fingerprint;
+      p.safetyCode = event.safety_code;
       addStep(p, at, "Connected: chat open", "good");
-      if (first) appendNote(`${peerLabel(p.id)} joined`, at);
+      if (first) appendNote(`${peerTitle(p)} joined`, at);
+      checkPeer(p);
       break;
     }
     case "peer-reconnecting": {
@@ -398,7 +671,7 @@ function onEngineEvent(event) {
       if (peer) {
         model.peers.delete(event.peer);
         model.gone.add(event.peer);
-        appendNote(`${peerLabel(event.peer, peer.name)} left`, at);
+        appendNote(`${peerTitle(peer)} left`, at);
       }
       break;
     case "message":
@@ -462,6 +735,7 @@ async function openSettings() {
     $("display-name").value = settings.displayName;
     $("signaling-server").value = settings.signalingServer;
     $("ice-servers").value = iceToText(settings.iceServers);
+    await loadIdentity();
   } catch (error) {
     $("settings-error").textContent = errorText(error);
     $("settings-error").hidden = false;
@@ -512,8 +786,20 @@ function wire() {
   $("create-room").addEventListener("click", createRoom);
   $("join-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    joinRoom($("join-link").value);
+    joinRoom($("join-link").value, "paste");
   });
+  $("link-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("link-dialog").close("join");
+  });
+  $("link-cancel").addEventListener("click", () => $("link-dialog").close("cancel"));
+  // Escape, Cancel and Join all end here; only Join leaves "join" behind.
+  $("link-dialog").addEventListener("close", () => {
+    const choice = linkChoice;
+    linkChoice = null;
+    if (choice) choice($("link-dialog").returnValue === "join");
+  });
+  $("peer-list").addEventListener("click", onPeerListClick);
   $("join-link").addEventListener("input", () => {
     $("join-error").hidden = true;
   });
@@ -528,24 +814,32 @@ function wire() {
   $("settings-form").addEventListener("submit", saveSettings);
   $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !$("banner").hidden && !$("settings-dialog").open) hideBanner();
+    const dialogOpen = $("settings-dialog").open || $("link-dialog").open;
+    if (event.key === "Escape" && !$("banner").hidden && !dialogOpen) hideBanner();
   });
 }
 
 async function main() {
   wire();
   showView("start");
-  await listen("engine-event", (event) => onEngineEvent(event.payload));
+  await listen("engine-event", (event) => onTaggedEvent(event.payload));
   await listen("open-link", () => {
     takePendingLink().catch((error) => showBanner(errorText(error)));
   });
   try {
-    const snapshot = await takePendingLink();
+    // A window that reloads shows the room it was in; a link waiting to be
+    // joined is then offered from there.
+    const snapshot = await invoke("get_state");
     $("app-version").textContent = `Parlor ${snapshot.version}`;
-    if (snapshot.room && !snapshot.pendingLink) enterRoom(snapshot.room);
+    if (snapshot.room) enterRoom(snapshot.room);
+    if (snapshot.pendingLink) {
+      if (model.view !== "room") $("join-link").value = snapshot.pendingLink;
+      joinRoom(snapshot.pendingLink, "outside");
+    }
   } catch (error) {
     showBanner(errorText(error));
   }
+  loadIdentity().catch((error) => showBanner(errorText(error)));
   if (model.view === "start") $("create-room").focus();
 }
 

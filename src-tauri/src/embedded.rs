@@ -45,6 +45,12 @@ impl Embedded {
         &self.url
     }
 
+    /// Whether `url` leads to this server (its own links, or this machine's
+    /// address on its port).
+    pub fn serves(&self, url: &ServerUrl) -> bool {
+        url == &self.url || serves(self.server.local_addr(), url, &local_ips())
+    }
+
     /// Closes every client connection and stops listening.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
@@ -57,6 +63,45 @@ async fn start_on(listen: SocketAddr) -> Result<parlor_signal::Server, parlor_si
         ..Default::default()
     })
     .await
+}
+
+/// Whether `url` reaches a server listening on `listen` on a machine whose
+/// interfaces have `local_ips`: plain `ws`, no path prefix, the same port, and
+/// an address of this machine that the server listens on.
+pub fn serves(listen: SocketAddr, url: &ServerUrl, local_ips: &[IpAddr]) -> bool {
+    let (host, secure) = crate::links::server_host(url);
+    if secure || host.contains('/') {
+        return false;
+    }
+    let Some((ip, port)) = host.rsplit_once(':') else {
+        return false;
+    };
+    if port.parse::<u16>().ok() != Some(listen.port()) {
+        return false;
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = if ip.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        match ip.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => return false,
+        }
+    };
+    if listen.ip().is_unspecified() {
+        ip.is_loopback() || local_ips.contains(&ip)
+    } else {
+        ip == listen.ip()
+    }
+}
+
+/// Every address of this machine's network interfaces.
+fn local_ips() -> Vec<IpAddr> {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|iface| iface.ip())
+        .collect()
 }
 
 /// The first IPv4 address of a network interface that is not loopback,
@@ -72,4 +117,39 @@ pub fn lan_ipv4() -> IpAddr {
         .map(|iface| iface.ip())
         .find(IpAddr::is_ipv4)
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> ServerUrl {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn links_to_this_machine_on_the_port_lead_to_the_embedded_server() {
+        let everywhere = SocketAddr::from(([0, 0, 0, 0], 1999));
+        let lan = [IpAddr::from([192, 168, 1, 20])];
+        for ours in [
+            "ws://192.168.1.20:1999",
+            "ws://127.0.0.1:1999",
+            "http://localhost:1999/",
+        ] {
+            assert!(serves(everywhere, &url(ours), &lan), "{ours}");
+        }
+        for theirs in [
+            "ws://192.168.1.21:1999",
+            "ws://192.168.1.20:2000",
+            "wss://192.168.1.20:1999",
+            "ws://192.168.1.20:1999/prefix",
+            "ws://192.168.1.20",
+            "ws://signal.example.org:1999",
+        ] {
+            assert!(!serves(everywhere, &url(theirs), &lan), "{theirs}");
+        }
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 4000));
+        assert!(serves(loopback, &url("ws://127.0.0.1:4000"), &lan));
+        assert!(!serves(loopback, &url("ws://192.168.1.20:4000"), &lan));
+    }
 }

@@ -65,6 +65,28 @@ pub enum AppError {
     /// A setting has a value that cannot work.
     #[error("Invalid setting: {0}.")]
     InvalidSettings(String),
+    /// The verified contacts could not be read or written.
+    #[error("Could not use your verified contacts file {path}: {reason}.")]
+    ContactsFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The verified contacts file is damaged (or not a contacts file). It is
+    /// left as it is: replacing it would forget who was verified.
+    #[error(
+        "Your verified contacts file {path} is damaged ({reason}). Parlor leaves it as it is: move it aside to start a new list."
+    )]
+    ContactsCorrupt {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Something that should be a certificate fingerprint is not one.
+    #[error("{0:?} is not an identity fingerprint (32 byte pairs such as ab:cd:…).")]
+    BadFingerprint(String),
 }
 
 impl AppError {
@@ -83,6 +105,9 @@ impl AppError {
             AppError::NobodyHere => "nobody-here",
             AppError::Settings { .. } => "settings-file",
             AppError::InvalidSettings(_) => "invalid-settings",
+            AppError::ContactsFile { .. } => "contacts-file",
+            AppError::ContactsCorrupt { .. } => "contacts-corrupt",
+            AppError::BadFingerprint(_) => "bad-fingerprint",
         }
     }
 }

@@ -1,11 +1,13 @@
-//! Forwards the engine's event stream to the UI, unchanged, as one Tauri
-//! event; the UI builds the peer list, progress timelines and message log
-//! from it.
+//! Forwards the engine's event stream to the UI as one Tauri event, each
+//! event unchanged but for one added field, `room_session`, naming the room
+//! it belongs to; the UI builds the peer list, progress timelines and message
+//! log from it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parlor_engine::Event;
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::mpsc;
 use tracing::warn;
@@ -16,6 +18,20 @@ pub const ENGINE_EVENT: &str = "engine-event";
 /// The Tauri event telling the UI a room link arrived (deep link, second
 /// launch); the UI then asks for it with `get_state`.
 pub const OPEN_LINK_EVENT: &str = "open-link";
+
+/// The field added to every engine event: which room (join) it belongs to,
+/// as [`RoomInfo::session`](crate::state::RoomInfo::session) names it.
+pub const SESSION_FIELD: &str = "room_session";
+
+/// An engine event as the window receives it.
+#[derive(Debug, Serialize)]
+pub struct Tagged<'a> {
+    /// The room it belongs to.
+    pub room_session: u64,
+    /// The event, flattened beside it.
+    #[serde(flatten)]
+    pub event: &'a Event,
+}
 
 /// Emits every event of one room to the UI while that room is the current
 /// one (`session == current`); stops once a newer room replaced it, so stale
@@ -31,7 +47,11 @@ pub fn forward<R: Runtime>(
             if current.load(Ordering::SeqCst) != session {
                 break;
             }
-            if let Err(error) = app.emit(ENGINE_EVENT, &event) {
+            let tagged = Tagged {
+                room_session: session,
+                event: &event,
+            };
+            if let Err(error) = app.emit(ENGINE_EVENT, &tagged) {
                 warn!(%error, "cannot forward an engine event to the window");
             }
         }
@@ -42,7 +62,26 @@ pub fn forward<R: Runtime>(
 mod tests {
     use std::collections::BTreeSet;
 
-    use parlor_engine::{IceConnectionState, Step};
+    use parlor_engine::{Event, EventKind, IceConnectionState, Step};
+
+    use super::{SESSION_FIELD, Tagged};
+
+    #[test]
+    fn events_reach_the_window_unchanged_but_for_their_room() {
+        let event = Event {
+            at_ms: 5,
+            kind: EventKind::PeerLeft { peer: "p".into() },
+        };
+        let tagged = serde_json::to_value(Tagged {
+            room_session: 3,
+            event: &event,
+        })
+        .unwrap_or_default();
+        let mut expected = serde_json::to_value(&event).unwrap_or_default();
+        expected[SESSION_FIELD] = 3.into();
+        assert_eq!(tagged, expected);
+        assert_eq!(tagged["event"], "peer-left");
+    }
 
     /// The keys of the object literal `const NAME = { … };` in `ui/labels.js`.
     fn label_keys(name: &str) -> BTreeSet<String> {

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod contacts;
 pub mod embedded;
 pub mod error;
 pub mod events;
@@ -36,6 +37,12 @@ pub fn build<R: Runtime>(
             commands::get_settings,
             commands::save_settings,
             commands::get_state,
+            commands::inspect_link,
+            commands::get_identity,
+            commands::get_contacts,
+            commands::mark_verified,
+            commands::unmark_verified,
+            commands::check_peer,
         ])
         .build(context)?;
     let config_dir = match &launch.profile {

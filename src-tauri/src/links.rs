@@ -3,7 +3,13 @@
 //! over by the single-instance plugin (which passes its arguments to the
 //! deep-link plugin). Either way the link waits in [`AppState`] and the UI is
 //! told to fetch it, so a link that arrives before the page loaded is not lost.
+//!
+//! Before joining, the UI asks what a link leads to ([`LinkInfo`]) and shows
+//! it to the person: a link names the server that sees who joins and relays
+//! the connection set-up, so nobody should be sent to one unawares.
 
+use parlor_engine::{RoomLink, ServerUrl};
+use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tracing::{info, warn};
@@ -13,6 +19,53 @@ use crate::state::AppState;
 
 /// The label of the one window.
 pub const MAIN_WINDOW: &str = "main";
+
+/// Where a room link leads, for the person to see before joining.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkInfo {
+    /// The link, written the way Parlor writes links.
+    pub link: String,
+    /// The room's name.
+    pub room: String,
+    /// The signaling server's address (`wss://signal.example.org`).
+    pub server: String,
+    /// The server's host, with its port and path prefix if any
+    /// (`signal.example.org`, `192.168.1.20:1999`).
+    pub host: String,
+    /// Whether the connection to the server is encrypted (`wss`).
+    pub encrypted: bool,
+    /// Whether the server is the one built into this app, on this machine
+    /// (reachable on the local network only).
+    pub embedded: bool,
+}
+
+impl LinkInfo {
+    /// What `link` leads to; `embedded` says whether its server is this
+    /// app's built-in one.
+    pub fn new(link: &RoomLink, embedded: bool) -> Self {
+        let (host, encrypted) = server_host(&link.server);
+        Self {
+            link: link.to_string(),
+            room: link.room.to_string(),
+            server: link.server.to_string(),
+            host,
+            encrypted,
+            embedded,
+        }
+    }
+}
+
+/// A server address without its scheme (host, port, path prefix), and
+/// whether it is reached over TLS.
+pub fn server_host(server: &ServerUrl) -> (String, bool) {
+    let text = server.to_string();
+    let host = text
+        .split_once("://")
+        .map_or(text.as_str(), |(_, rest)| rest)
+        .to_owned();
+    (host, server.is_secure())
+}
 
 /// Starts listening for deep links. On Linux and Windows it also registers
 /// the `parlor` scheme for this executable (needed for AppImages and
@@ -48,5 +101,38 @@ pub fn focus<R: Runtime>(app: &AppHandle<R>) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(link: &str, embedded: bool) -> LinkInfo {
+        let link: RoomLink = link.parse().unwrap_or_else(|e| panic!("{link}: {e}"));
+        LinkInfo::new(&link, embedded)
+    }
+
+    #[test]
+    fn a_link_says_which_server_it_leads_to() {
+        let lan = info(
+            "parlor://join/abc?server=ws%3A%2F%2F192.168.1.20%3A1999",
+            true,
+        );
+        assert_eq!(lan.host, "192.168.1.20:1999");
+        assert_eq!(lan.server, "ws://192.168.1.20:1999");
+        assert_eq!(lan.room, "abc");
+        assert!(!lan.encrypted && lan.embedded);
+        let remote = info(
+            "parlor://join/abc?server=https%3A%2F%2Fsignal.example.org%2Fparlor%2F",
+            false,
+        );
+        assert_eq!(remote.host, "signal.example.org/parlor");
+        assert_eq!(remote.server, "wss://signal.example.org/parlor");
+        assert!(remote.encrypted && !remote.embedded);
+        assert_eq!(
+            remote.link,
+            "parlor://join/abc?server=wss%3A%2F%2Fsignal.example.org%2Fparlor"
+        );
     }
 }

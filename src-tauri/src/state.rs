@@ -1,7 +1,9 @@
-//! What the app holds between commands: settings, the room it is in, the
-//! embedded signaling server once started, and a link waiting for the UI.
+//! What the app holds between commands: settings, verified contacts, the
+//! room it is in, the embedded signaling server once started, and a link
+//! waiting for the UI.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -10,9 +12,11 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 
 use crate::cli::Launch;
+use crate::contacts::{ContactsStore, short_fingerprint};
 use crate::embedded::Embedded;
 use crate::error::AppError;
 use crate::events;
+use crate::links::LinkInfo;
 use crate::qr;
 use crate::settings::SettingsStore;
 
@@ -24,6 +28,8 @@ pub struct AppState {
     launch: Launch,
     /// Where settings are kept.
     pub settings: SettingsStore,
+    /// Where verified contacts are kept.
+    pub contacts: ContactsStore,
     room: tokio::sync::Mutex<Option<Joined>>,
     /// Which room's events reach the UI; bumped on every join and leave.
     session: Arc<AtomicU64>,
@@ -50,6 +56,22 @@ pub struct RoomInfo {
     pub peer_id: String,
     /// The link as a QR code (SVG), if it fits in one.
     pub qr_svg: Option<String>,
+    /// The server the room is on (the built-in one's rooms are LAN only).
+    pub server: LinkInfo,
+    /// Which room this is: every engine event the window gets carries it as
+    /// `room_session`, so events of a room being left never mix into the
+    /// next one's view.
+    pub session: u64,
+}
+
+/// This profile's identity, as the window shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityInfo {
+    /// The certificate's SHA-256 fingerprint, `ab:cd:…`.
+    pub fingerprint: String,
+    /// Its first byte pairs (`ab:cd:ef:01`), as others see it on our card.
+    pub short: String,
 }
 
 /// A snapshot for the UI when it (re)loads.
@@ -71,6 +93,7 @@ impl AppState {
         Self {
             launch,
             settings: SettingsStore::new(config_dir),
+            contacts: ContactsStore::new(config_dir),
             room: tokio::sync::Mutex::new(None),
             session: Arc::new(AtomicU64::new(0)),
             embedded: tokio::sync::Mutex::new(None),
@@ -94,6 +117,32 @@ impl AppState {
             .map_err(|e| AppError::Identity(e.to_string()))?;
         *identity = Some(loaded.clone());
         Ok(loaded)
+    }
+
+    /// Our identity as the window shows it.
+    pub fn identity_info(&self) -> Result<IdentityInfo, AppError> {
+        let identity = self.identity()?;
+        Ok(IdentityInfo {
+            fingerprint: identity.fingerprint().to_owned(),
+            short: short_fingerprint(identity.fingerprint()),
+        })
+    }
+
+    /// What a room link leads to: its server, whether the connection to it is
+    /// encrypted, and whether it is this app's built-in server.
+    pub async fn inspect_link(&self, link: &str) -> Result<LinkInfo, AppError> {
+        let link = RoomLink::from_str(link)?;
+        Ok(self.link_info(&link).await)
+    }
+
+    async fn link_info(&self, link: &RoomLink) -> LinkInfo {
+        let embedded = self
+            .embedded
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|embedded| embedded.serves(&link.server));
+        LinkInfo::new(link, embedded)
     }
 
     /// Remembers a link for the UI to join; a newer link replaces an older one.
@@ -147,16 +196,19 @@ impl AppState {
         if !self.launch.bind.is_empty() {
             config.bind_addrs = self.launch.bind.clone();
         }
+        let server = self.link_info(&config.link).await;
         let (room, events) = Room::join(config).await?;
 
         let link = room.link().to_owned();
+        let mut current = self.room.lock().await;
+        let session = self.session.fetch_add(1, Ordering::SeqCst) + 1;
         let info = RoomInfo {
             qr_svg: qr::svg(&link),
             peer_id: room.peer_id().to_string(),
             link,
+            server,
+            session,
         };
-        let mut current = self.room.lock().await;
-        let session = self.session.fetch_add(1, Ordering::SeqCst) + 1;
         events::forward(app.clone(), events, session, self.session.clone());
         if let Some(previous) = current.replace(Joined {
             room,

@@ -226,3 +226,165 @@ fn a_full_room_is_refused_with_a_readable_error() {
     assert!(message.contains("full"), "{message}");
     tauri::async_runtime::block_on(server.shutdown());
 }
+
+/// A well-formed fingerprint made of one repeated byte.
+fn fingerprint(byte: u8) -> String {
+    vec![format!("{byte:02x}"); 32].join(":")
+}
+
+#[test]
+fn verified_contacts_are_saved_read_back_and_checked() {
+    let app = TestApp::new("contacts");
+    assert_eq!(app.invoke("get_contacts", json!({})), Ok(json!({})));
+
+    let saved = app
+        .invoke(
+            "mark_verified",
+            json!({"fingerprint": fingerprint(0xb0).to_uppercase(), "name": "Bob"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(saved["fingerprint"], fingerprint(0xb0));
+    assert_eq!(saved["name"], "Bob");
+    assert!(
+        saved["verifiedAt"].as_u64().is_some_and(|t| t > 0),
+        "{saved}"
+    );
+    assert!(app.profile.join("contacts.json").is_file());
+
+    let contacts = app
+        .invoke("get_contacts", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(contacts[fingerprint(0xb0)]["name"], "Bob", "{contacts}");
+    assert_eq!(
+        contacts[fingerprint(0xb0)]["verifiedAt"],
+        saved["verifiedAt"]
+    );
+
+    // The same identity is verified under any name; another identity under
+    // the verified name is an impostor; a stranger is neither.
+    let check = |fp: String, name: &str| {
+        app.invoke("check_peer", json!({"fingerprint": fp, "name": name}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let bob = check(fingerprint(0xb0), "Bob");
+    assert_eq!(bob["verified"]["name"], "Bob", "{bob}");
+    assert_eq!(bob["impersonates"], Value::Null, "{bob}");
+    assert_eq!(bob["short"], "b0:b0:b0:b0");
+    let impostor = check(fingerprint(0xee), "bob");
+    assert_eq!(impostor["verified"], Value::Null, "{impostor}");
+    assert_eq!(impostor["impersonates"], "Bob", "{impostor}");
+    let stranger = check(fingerprint(0xcc), "Carol");
+    assert_eq!(stranger["verified"], Value::Null, "{stranger}");
+    assert_eq!(stranger["impersonates"], Value::Null, "{stranger}");
+
+    let (kind, message) = app.error_kind(
+        "mark_verified",
+        json!({"fingerprint": "ab:cd", "name": "Bob"}),
+    );
+    assert_eq!(kind, "bad-fingerprint", "{message}");
+
+    assert_eq!(
+        app.invoke("unmark_verified", json!({"fingerprint": fingerprint(0xb0)})),
+        Ok(json!(true))
+    );
+    assert_eq!(app.invoke("get_contacts", json!({})), Ok(json!({})));
+    assert_eq!(check(fingerprint(0xee), "Bob")["impersonates"], Value::Null);
+}
+
+#[test]
+fn a_corrupt_contacts_file_is_a_clear_error_and_is_kept() {
+    let app = TestApp::new("contacts-corrupt");
+    std::fs::create_dir_all(&app.profile).unwrap_or_else(|e| panic!("{e}"));
+    let file = app.profile.join("contacts.json");
+    std::fs::write(&file, "{\"ab\": ").unwrap_or_else(|e| panic!("{e}"));
+
+    for (cmd, args) in [
+        ("get_contacts", json!({})),
+        (
+            "mark_verified",
+            json!({"fingerprint": fingerprint(1), "name": "Bob"}),
+        ),
+        (
+            "check_peer",
+            json!({"fingerprint": fingerprint(1), "name": "Bob"}),
+        ),
+    ] {
+        let (kind, message) = app.error_kind(cmd, args);
+        assert_eq!(kind, "contacts-corrupt", "{cmd}: {message}");
+        assert!(
+            message.contains(&file.display().to_string()) && message.contains("damaged"),
+            "{cmd}: {message}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&file).ok().as_deref(),
+        Some("{\"ab\": "),
+        "the damaged file is left for the person to look at"
+    );
+}
+
+#[test]
+fn inspect_link_tells_the_embedded_server_from_another() {
+    let app = TestApp::new("inspect");
+    let remote = app
+        .invoke(
+            "inspect_link",
+            json!({"link": "parlor://join/abc?server=wss%3A%2F%2Fsignal.example.org"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(remote["host"], "signal.example.org", "{remote}");
+    assert_eq!(remote["encrypted"], true, "{remote}");
+    assert_eq!(remote["embedded"], false, "{remote}");
+    assert_eq!(remote["room"], "abc", "{remote}");
+
+    let room = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(room["server"]["embedded"], true, "{room}");
+    let link = room["link"].as_str().unwrap_or_default();
+    let ours = app
+        .invoke("inspect_link", json!({ "link": link }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ours["embedded"], true, "{ours}");
+    assert_eq!(ours["encrypted"], false, "{ours}");
+    assert!(
+        ours["host"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("127.0.0.1:")),
+        "{ours}"
+    );
+    // Same host, another port: not ours.
+    let port: u16 = link
+        .rsplit_once("%3A")
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {link}"));
+    let other_port = link.replace(
+        &format!("%3A{port}"),
+        &format!("%3A{}", port.wrapping_add(1).max(1)),
+    );
+    let theirs = app
+        .invoke("inspect_link", json!({ "link": other_port }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(theirs["embedded"], false, "{theirs}");
+
+    let (kind, _) = app.error_kind("inspect_link", json!({"link": "https://example.org"}));
+    assert_eq!(kind, "bad-link");
+    // Inspecting joins nothing: we are still in the room we created.
+    let state = app
+        .invoke("get_state", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(state["room"]["link"], room["link"]);
+}
+
+#[test]
+fn the_identity_is_made_once_and_kept() {
+    let app = TestApp::new("identity");
+    let first = app
+        .invoke("get_identity", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fingerprint = first["fingerprint"].as_str().unwrap_or_default();
+    assert_eq!(fingerprint.split(':').count(), 32, "{first}");
+    assert_eq!(first["short"], fingerprint[..11], "{first}");
+    assert!(app.profile.join("identity.pem").is_file());
+    assert_eq!(app.invoke("get_identity", json!({})), Ok(first));
+}

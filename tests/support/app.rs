@@ -5,8 +5,9 @@
 //! Each instance gets its own XDG directories, WebRTC bound to loopback and
 //! the embedded signaling server on 127.0.0.1, so nothing leaves the machine.
 //! Usually it also gets its own profile (`PARLOR_PROFILE`, which turns the
-//! single-instance hand-over off) so several run side by side; the hand-over
-//! test instead runs one without a profile on a private D-Bus session bus.
+//! single-instance hand-over off) so several run side by side, fresh or kept
+//! by the test across a restart; the hand-over tests instead run one without
+//! a profile on a private D-Bus session bus.
 //!
 //! Needs an X display: the test command runs everything under `xvfb-run`.
 
@@ -31,6 +32,12 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The WebDriver "Enter" key.
 pub const ENTER: &str = "\u{E007}";
+
+/// The WebDriver "Escape" key.
+pub const ESCAPE: &str = "\u{E00C}";
+
+/// The WebDriver "Tab" key.
+pub const TAB: &str = "\u{E004}";
 
 /// Window tests share two cores with everything else; one at a time keeps
 /// their timings far from the limits.
@@ -88,8 +95,11 @@ impl Drop for SessionBus {
 
 /// How an instance is isolated from the others.
 pub enum Isolation<'a> {
-    /// Its own `PARLOR_PROFILE`: no single-instance hand-over.
+    /// Its own fresh `PARLOR_PROFILE`: no single-instance hand-over.
     Profile,
+    /// `PARLOR_PROFILE` in this directory, which the test keeps (so a
+    /// relaunch finds the same identity, settings and contacts).
+    ProfileAt(&'a Path),
     /// No profile: the single-instance plugin is on, on this bus.
     SingleInstance(&'a SessionBus),
 }
@@ -150,6 +160,9 @@ impl AppWindow {
         ];
         match isolation {
             Isolation::Profile => env.push(("PARLOR_PROFILE".to_owned(), path("profile"))),
+            Isolation::ProfileAt(dir) => {
+                env.push(("PARLOR_PROFILE".to_owned(), dir.display().to_string()));
+            }
             Isolation::SingleInstance(bus) => {
                 env.push(("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus.address.clone()));
             }
@@ -242,6 +255,57 @@ impl AppWindow {
         }
     }
 
+    /// Types `keys` into whatever has the keyboard focus, as a person
+    /// would (Tab, Enter, Escape...).
+    pub async fn press(&self, keys: &str) -> anyhow::Result<()> {
+        self.client
+            .active_element()
+            .await
+            .with_context(|| format!("{}: nothing has the focus", self.label))?
+            .send_keys(keys)
+            .await
+            .with_context(|| format!("{}: cannot press {keys:?}", self.label))
+    }
+
+    /// The text of the first element matching `css` (empty if none).
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        let text = self
+            .eval(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Presses Tab until the element matching `css` has the focus (at most
+    /// `limit` times): proves a person can reach it with the keyboard.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> anyhow::Result<()> {
+        let focused = format!(
+            "return document.activeElement === document.querySelector({})",
+            serde_json::to_string(css)?
+        );
+        for _ in 0..limit {
+            if self.eval(&focused, vec![]).await? == Value::Bool(true) {
+                return Ok(());
+            }
+            self.press(TAB).await?;
+        }
+        if self.eval(&focused, vec![]).await? == Value::Bool(true) {
+            return Ok(());
+        }
+        bail!(
+            "{}: {css} not reached with {limit} presses of Tab",
+            self.label
+        )
+    }
+
+    /// Waits for the dialog that shows where a link leads.
+    pub async fn wait_link_dialog(&self) -> anyhow::Result<()> {
+        self.wait_until("document.getElementById('link-dialog').open")
+            .await
+    }
+
     /// Clicks the element matching `css`.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.client
@@ -293,10 +357,16 @@ impl AppWindow {
         Ok(link.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Pastes `link` into the join field, presses Enter, and waits for the room view.
+    /// Pastes `link` into the join field and presses Enter; in the dialog
+    /// that shows where the link leads (Join has the focus) presses Enter
+    /// again, and waits for the room view.
     pub async fn join_room(&self, link: &str) -> anyhow::Result<()> {
         self.type_into("#join-link", &format!("{link}{ENTER}"))
             .await?;
+        self.wait_link_dialog().await?;
+        self.wait_until("document.activeElement === document.getElementById('link-join')")
+            .await?;
+        self.press(ENTER).await?;
         self.wait_until("document.body.dataset.view === 'room'")
             .await
     }
