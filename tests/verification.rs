@@ -198,3 +198,45 @@ async fn a_server_that_swaps_fingerprints_never_gets_both_ends_to_agree() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_file_that_is_not_one_is_a_clear_error_and_is_left_alone() {
+    let file = identity_file("garbage");
+    std::fs::write(&file, "not a certificate").unwrap_or_else(|e| panic!("{e}"));
+    let output = tokio::process::Command::new(parlor_e2e::binary("parlor-peer"))
+        .args([
+            "join",
+            "parlor://join/r?server=ws%3A%2F%2F127.0.0.1%3A9",
+            "--identity",
+            &file,
+        ])
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run parlor-peer: {e}"));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a Parlor identity") && stderr.contains(&file),
+        "stderr: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap_or_default(),
+        "not a certificate"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_name_with_bidi_overrides_arrives_cleaned_and_cut() {
+    let server = SignalProcess::start(&[]).await;
+    let room = link(&server, "names");
+    let mut alice = join("alice", &room, &[]);
+    let a = alice.peer_id().await;
+    let name = format!("\u{202E}{}", "é".repeat(10_000));
+    let mut bob = join("bob", &room, &["--name", &name]);
+    let b = bob.peer_id().await;
+    bob.wait_connected_to(&a).await;
+    let shown = connected(&mut alice, &b).await;
+    let shown = shown["name"].as_str().unwrap_or_default();
+    assert_eq!(shown.chars().count(), 64, "{shown:?}");
+    assert!(!shown.contains('\u{202E}'), "{shown:?}");
+}

@@ -67,15 +67,19 @@ impl PeerProcess {
         peer
     }
 
-    /// Starts `parlor-peer` with `args`, WebRTC bound to loopback.
+    /// Starts `parlor-peer` with `args`, WebRTC bound to loopback, named
+    /// `label` unless `args` name it.
     pub fn spawn(label: &str, args: &[&str]) -> Self {
         Self::spawn_with(Command::new(binary("parlor-peer")), label, args)
     }
 
     fn spawn_with(mut command: Command, label: &str, args: &[&str]) -> Self {
+        if !args.contains(&"--name") {
+            command.args(["--name", label]);
+        }
         let mut child = command
             .args(args)
-            .args(["--bind", "127.0.0.1:0", "--name", label])
+            .args(["--bind", "127.0.0.1:0"])
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use parlor_protocol::{
-    Envelope, ErrorCode, Info, JoinRejection, MessageId, PeerId, SignalMessage, bye, is_bye,
+    Envelope, ErrorCode, IdKey, Info, JoinRejection, MessageId, PeerId, SignalMessage, bye, is_bye,
 };
 use parlor_session::SessionConfig;
 use parlor_transport::{Identity, TransportConfig};
@@ -156,11 +156,16 @@ async fn run(
         fingerprint: identity.fingerprint().to_owned(),
     }));
     let (signaling_tx, mut signaling_rx) = mpsc::unbounded_channel();
+    // Proves, on every reconnection of this membership, that the id is ours:
+    // the server keeps it for us while we reconnect and refuses others.
+    let key: IdKey = crate::random::token()
+        .parse()
+        .unwrap_or_else(|_| unreachable!("hex is a valid token"));
     let url = config
         .link
         .server
-        .websocket_url(&config.link.room, &config.peer_id);
-    info!(%url, "joining room");
+        .websocket_url(&config.link.room, &config.peer_id, &key);
+    info!(link = %config.link, peer = %config.peer_id, "joining room");
     let signaling = signaling::spawn(url, config.peer_id.clone(), signaling_tx);
 
     let mut ice_servers = config.extra_ice_servers.clone();

@@ -120,7 +120,7 @@ async fn run(
             )),
             Ok(Err(error)) => Ended::Retry(format!("cannot reach the signaling server: {error}")),
             Ok(Ok((socket, _))) => {
-                info!(%url, "signaling connected");
+                info!("signaling connected");
                 // Whatever was queued while we were away is stale.
                 while outgoing.try_recv().is_ok() {}
                 let started = Instant::now();

@@ -49,7 +49,7 @@ pub use negotiation::{DecodeError, IceCandidate, SdpType, SessionDescription, Si
 pub use safety_code::{EMOJI, SAFETY_CODE_VERSION, SafetyCode, fingerprint_hex, safety_code};
 pub use server_message::{ErrorCode, ErrorFrame, FROM_FIELD, PeerList, ServerMessage, TO_FIELD};
 pub use server_url::{
-    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl, ServerUrlError,
-    TURN_PATH_SUFFIX, room_path, turn_path,
+    ID_KEY_PARAM, PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl,
+    ServerUrlError, TURN_PATH_SUFFIX, room_path, turn_path,
 };
-pub use token::{MAX_TOKEN_LEN, PeerId, RoomName, TokenError};
+pub use token::{IdKey, MAX_TOKEN_LEN, PeerId, RoomName, TokenError};

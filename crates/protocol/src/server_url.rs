@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::token::{PeerId, RoomName};
+use crate::token::{IdKey, PeerId, RoomName};
 
 /// Path prefix of every room: `partysocket`'s default `prefix` (`parties`)
 /// followed by its default party name (`main`).
@@ -28,6 +28,9 @@ pub const PARLOR_PARAM: &str = "parlor";
 
 /// The only value of [`PARLOR_PARAM`] that declares a Parlor client.
 pub const PARLOR_PARAM_VALUE: &str = "1";
+
+/// Query parameter carrying a Parlor client's [`IdKey`](crate::IdKey).
+pub const ID_KEY_PARAM: &str = "key";
 
 /// Path of a room's WebSocket and health endpoint: `/parties/main/<room>`.
 pub fn room_path(room: &RoomName) -> String {
@@ -73,11 +76,11 @@ impl ServerUrl {
     }
 
     /// The WebSocket URL a Parlor client connects to:
-    /// `ws[s]://HOST/parties/main/<room>?_pk=<peer>&parlor=1`.
-    pub fn websocket_url(&self, room: &RoomName, peer: &PeerId) -> String {
+    /// `ws[s]://HOST/parties/main/<room>?_pk=<peer>&parlor=1&key=<key>`.
+    pub fn websocket_url(&self, room: &RoomName, peer: &PeerId, key: &IdKey) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
         format!(
-            "{scheme}://{}{}?{PEER_ID_PARAM}={peer}&{PARLOR_PARAM}={PARLOR_PARAM_VALUE}",
+            "{scheme}://{}{}?{PEER_ID_PARAM}={peer}&{PARLOR_PARAM}={PARLOR_PARAM_VALUE}&{ID_KEY_PARAM}={key}",
             self.rest,
             room_path(room)
         )
@@ -144,12 +147,16 @@ mod tests {
         "alice".parse().unwrap()
     }
 
+    fn key() -> IdKey {
+        "k3y".parse().unwrap()
+    }
+
     #[test]
     fn builds_partysocket_layout_with_parlor_flag() {
         let server: ServerUrl = "ws://127.0.0.1:1999".parse().unwrap();
         assert_eq!(
-            server.websocket_url(&room(), &peer()),
-            "ws://127.0.0.1:1999/parties/main/lobby?_pk=alice&parlor=1"
+            server.websocket_url(&room(), &peer(), &key()),
+            "ws://127.0.0.1:1999/parties/main/lobby?_pk=alice&parlor=1&key=k3y"
         );
         assert_eq!(
             server.turn_url(&room()),
@@ -162,8 +169,8 @@ mod tests {
         let server: ServerUrl = "https://example.org/signal/".parse().unwrap();
         assert!(server.is_secure());
         assert_eq!(
-            server.websocket_url(&room(), &peer()),
-            "wss://example.org/signal/parties/main/lobby?_pk=alice&parlor=1"
+            server.websocket_url(&room(), &peer(), &key()),
+            "wss://example.org/signal/parties/main/lobby?_pk=alice&parlor=1&key=k3y"
         );
         assert_eq!(
             server.health_url(&room()),

@@ -137,6 +137,14 @@ token_type!(
     PeerId
 );
 
+token_type!(
+    /// The secret with which a Parlor client proves that a peer id is its
+    /// own (`key` in the URL): sent with every connection of one membership,
+    /// so the server can keep the id for its owner while it reconnects and
+    /// refuse anyone else who saw the id in a peer list.
+    IdKey
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

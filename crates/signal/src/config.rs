@@ -29,6 +29,11 @@ pub struct Config {
     /// before the server drops it and tells its room. Also bounds how long a
     /// write to a client that stopped reading may take.
     pub pong_timeout: Duration,
+    /// How long the peer id of a Parlor client that left (or lost its
+    /// connection) stays reserved for it: only the key it joined with takes
+    /// the id in that time, so nobody who saw the id in a peer list can pose
+    /// as it while it reconnects.
+    pub id_reservation: Duration,
     /// How fast one client may send frames.
     pub rate_limit: RateLimit,
     /// How many errors a client may cause before it is disconnected.
@@ -47,6 +52,7 @@ impl Default for Config {
             max_peers_per_room: 32,
             ping_interval: Duration::from_secs(10),
             pong_timeout: Duration::from_secs(20),
+            id_reservation: Duration::from_secs(30),
             rate_limit: RateLimit::default(),
             error_limit: ErrorLimit::default(),
             ice: IceConfig::default(),

@@ -15,7 +15,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
-    ErrorCode, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
+    ErrorCode, IdKey, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
 };
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Instant, timeout};
@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::limits::{ErrorCounter, TokenBucket};
 use crate::relay::{self, Refusal};
-use crate::room::{Membership, OUTBOX_CAPACITY, Outbox};
+use crate::room::{JoinRefusal, Membership, OUTBOX_CAPACITY, Outbox};
 use crate::server::{Shared, stopping};
 
 /// How long the server waits for a client to answer its close frame.
@@ -35,6 +35,8 @@ pub(crate) struct JoinRequest {
     pub(crate) room: Result<RoomName, String>,
     pub(crate) peer: Result<PeerId, TokenError>,
     pub(crate) parlor: bool,
+    /// The proof that the id is the client's own (Parlor clients).
+    pub(crate) key: Result<Option<IdKey>, TokenError>,
     pub(crate) remote: SocketAddr,
 }
 
@@ -100,6 +102,13 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
             return reject(sink, stream, JoinRejection::InvalidPeerId, message, shared).await;
         }
     };
+    let key = match request.key {
+        Ok(key) => key,
+        Err(error) => {
+            let message = format!("invalid id key (key): {error}");
+            return reject(sink, stream, JoinRejection::InvalidPeerId, message, shared).await;
+        }
+    };
     if *shared.shutdown.borrow() {
         let reason = "server shutting down";
         return close_and_drain(&mut sink, &mut stream, close_code::GOING_AWAY, reason).await;
@@ -107,23 +116,28 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
 
     let (frames_tx, frames) = mpsc::channel(OUTBOX_CAPACITY);
     let overflow = Arc::new(Notify::new());
-    let outbox = Outbox::new(frames_tx, Arc::clone(&overflow));
-    let membership = match shared
-        .rooms
-        .join(room, peer.clone(), request.parlor, outbox.clone())
-    {
+    let replaced = Arc::new(Notify::new());
+    let outbox = Outbox::new(frames_tx, Arc::clone(&overflow), Arc::clone(&replaced));
+    let membership = match shared.rooms.join(
+        room,
+        peer.clone(),
+        request.parlor,
+        key,
+        outbox.clone(),
+    ) {
         Ok(membership) => membership,
-        Err(rejection) => {
-            let message = match rejection {
-                JoinRejection::DuplicatePeerId => {
-                    format!("peer id {peer} is already taken in this room")
-                }
-                _ => format!(
+        Err(refusal) => {
+            let message = match refusal {
+                JoinRefusal::Taken => format!("peer id {peer} is already taken in this room"),
+                JoinRefusal::Reserved => format!(
+                    "peer id {peer} belongs to a member who is reconnecting; only it can take it back"
+                ),
+                JoinRefusal::Full => format!(
                     "room is full ({} members at most)",
                     shared.config.max_peers_per_room
                 ),
             };
-            return reject(sink, stream, rejection, message, shared).await;
+            return reject(sink, stream, refusal.rejection(), message, shared).await;
         }
     };
     tracing::info!(%peer, parlor = request.parlor, "joined");
@@ -140,7 +154,9 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         rate: TokenBucket::new(shared.config.rate_limit, std::time::Instant::now()),
         errors: ErrorCounter::new(shared.config.error_limit, std::time::Instant::now()),
     };
-    let ending = reader.read(&mut stream, &control, &overflow).await;
+    let ending = reader
+        .read(&mut stream, &control, &overflow, &replaced)
+        .await;
     // Leave before the close handshake so the room hears of it at once.
     drop(membership);
 
@@ -224,6 +240,7 @@ impl Reader<'_> {
         stream: &mut Stream,
         control: &mpsc::Sender<Control>,
         overflow: &Notify,
+        replaced: &Notify,
     ) -> Ending {
         let config = &self.shared.config;
         let mut ping =
@@ -255,6 +272,12 @@ impl Reader<'_> {
                 () = &mut silence => return Ending::Silent,
                 () = overflow.notified() => {
                     return Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough");
+                }
+                () = replaced.notified() => {
+                    return Ending::Close(
+                        close_code::DUPLICATE_PEER_ID,
+                        "replaced by a newer connection of the same peer",
+                    );
                 }
                 () = stopping(&mut shutdown) => {
                     return Ending::Close(close_code::GOING_AWAY, "server shutting down");

@@ -13,8 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parlor_protocol::{
-    PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, ROOM_PATH_PREFIX, RoomName,
-    TURN_PATH_SUFFIX, TokenError,
+    ID_KEY_PARAM, IdKey, PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, ROOM_PATH_PREFIX,
+    RoomName, TURN_PATH_SUFFIX, TokenError,
 };
 
 use crate::connection::{self, JoinRequest};
@@ -59,11 +59,12 @@ async fn room(
             Err(error) => invalid_room(&error),
         };
     };
-    let (peer, parlor) = parse_query(query.as_deref().unwrap_or_default());
+    let JoinQuery { peer, parlor, key } = parse_query(query.as_deref().unwrap_or_default());
     let request = JoinRequest {
         room,
         peer,
         parlor,
+        key,
         remote,
     };
     let limit = shared.config.hard_frame_limit();
@@ -87,18 +88,32 @@ fn parse_room(path: Result<Path<String>, PathRejection>) -> Result<RoomName, Str
 /// Reads `_pk` and `parlor` from the query, leniently: unknown parameters
 /// are ignored, the first of repeated ones wins, and a missing `_pk` gets a
 /// random UUID (as `partysocket` would have made one).
-fn parse_query(query: &str) -> (Result<PeerId, TokenError>, bool) {
+fn parse_query(query: &str) -> JoinQuery {
     let mut peer = None;
     let mut parlor = None;
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if key == PEER_ID_PARAM && peer.is_none() {
+    let mut key = None;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name == PEER_ID_PARAM && peer.is_none() {
             peer = Some(value.parse());
-        } else if key == PARLOR_PARAM && parlor.is_none() {
+        } else if name == PARLOR_PARAM && parlor.is_none() {
             parlor = Some(value == PARLOR_PARAM_VALUE);
+        } else if name == ID_KEY_PARAM && key.is_none() {
+            key = Some(value.parse());
         }
     }
-    let peer = peer.unwrap_or_else(|| uuid::Uuid::new_v4().to_string().parse());
-    (peer, parlor.unwrap_or(false))
+    JoinQuery {
+        peer: peer.unwrap_or_else(|| uuid::Uuid::new_v4().to_string().parse()),
+        parlor: parlor.unwrap_or(false),
+        key: key.transpose(),
+    }
+}
+
+/// What the query of an upgrade request says about the client.
+struct JoinQuery {
+    peer: Result<PeerId, TokenError>,
+    parlor: bool,
+    /// The proof that the id is the client's own, if it sent one.
+    key: Result<Option<IdKey>, TokenError>,
 }
 
 /// `GET /parties/main/<room>/turn`: the ICE servers, readable from any

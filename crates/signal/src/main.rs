@@ -39,6 +39,11 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_PONG_TIMEOUT")]
     pong_timeout: Option<u64>,
 
+    /// Seconds a departed Parlor client's peer id stays reserved for it (only
+    /// its key takes the id back) [default: 30].
+    #[arg(long, env = "PARLOR_SIGNAL_ID_RESERVATION")]
+    id_reservation: Option<u64>,
+
     /// Sustained frames per second one client may send [default: 50].
     #[arg(long, env = "PARLOR_SIGNAL_RATE_LIMIT")]
     rate_limit: Option<u32>,
@@ -143,6 +148,9 @@ impl Args {
             pong_timeout: self
                 .pong_timeout
                 .map_or(defaults.pong_timeout, Duration::from_secs),
+            id_reservation: self
+                .id_reservation
+                .map_or(defaults.id_reservation, Duration::from_secs),
             rate_limit: RateLimit {
                 messages_per_second: self
                     .rate_limit

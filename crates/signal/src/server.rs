@@ -96,7 +96,11 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let tls = config.tls.clone();
         let shared = Arc::new(Shared {
-            rooms: Rooms::new(config.max_peers_per_room, Arc::clone(&metrics)),
+            rooms: Rooms::new(
+                config.max_peers_per_room,
+                config.id_reservation,
+                Arc::clone(&metrics),
+            ),
             config,
             metrics,
             shutdown: shutdown_rx.clone(),

@@ -11,6 +11,7 @@
 mod bad_input;
 mod binary;
 mod http_endpoints;
+mod id_keys;
 mod join_rejections;
 mod liveness;
 mod peer_lists;

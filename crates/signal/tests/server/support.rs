@@ -190,13 +190,16 @@ impl Client {
             .unwrap_or_else(|error| panic!("{}: read failed: {error}", self.id))
     }
 
-    /// Reads (answering pings) for `period`, failing on any data frame.
-    pub async fn stay_quiet_for(&mut self, period: Duration) {
-        let deadline = Instant::now() + period;
-        while let Ok(frame) = tokio::time::timeout_at(deadline, self.ws.next()).await {
-            match frame {
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                other => panic!("{}: expected silence, got {other:?}", self.id),
+    /// Reads until the server has pinged `count` times (each answered),
+    /// failing on any data frame or a close.
+    pub async fn answer_pings(&mut self, count: usize) {
+        let deadline = Instant::now() + GUARD;
+        let mut pings = 0;
+        while pings < count {
+            match self.next_frame(deadline).await {
+                Message::Ping(_) => pings += 1,
+                Message::Pong(_) => {}
+                other => panic!("{}: expected only pings, got {other:?}", self.id),
             }
         }
     }
