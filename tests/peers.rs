@@ -173,7 +173,9 @@ async fn a_peer_that_ends_its_input_leaves_cleanly_and_the_others_see_it_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_room_refuses_the_join_with_a_clear_error() {
     let server = SignalProcess::start(&["--max-peers-per-room", "1"]).await;
-    let alice = PeerProcess::create("alice", &server.url()).await;
+    let mut alice = PeerProcess::create("alice", &server.url()).await;
+    // `create` prints the link before it joins: wait until alice is in.
+    alice.peer_id().await;
     let mut bob = PeerProcess::join("bob", &alice.link);
     let refused = bob.wait_event("join-refused", None).await;
     assert_eq!(refused["room_full"], true, "{refused}");

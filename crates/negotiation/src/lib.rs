@@ -3,8 +3,10 @@
 //! This crate decides *what* to do with a peer connection during
 //! offer/answer negotiation; the driver (`parlor-engine`) does it with
 //! webrtc-rs and reports back. Nothing here touches sockets, tasks, threads
-//! or clocks, so every decision can be tested step by step and in
-//! simulation (see `tests/`). The shape follows quinn-proto and str0m:
+//! or clocks, so every decision can be tested step by step
+//! (`tests/scenarios.rs`) and in simulation: `parlor-session`'s simulation
+//! runs this core inside the real per-peer session, on fake stacks that
+//! refuse what webrtc-rs refuses. The shape follows quinn-proto and str0m:
 //! `handle_*` methods take inputs, `poll_*` methods give outputs.
 //!
 //! It implements MDN's perfect negotiation pattern with the changes

@@ -1,4 +1,0 @@
-//! Test support: a fake webrtc-rs stack and a two-peer simulation.
-
-pub mod fake_stack;
-pub mod sim;
