@@ -286,3 +286,37 @@ async fn two_parlor_peers_connect_and_chat_on_a_server_that_only_speaks_the_old_
 async fn three_parlor_peers_form_a_mesh_and_chat_on_a_server_that_only_speaks_the_old_protocol() {
     rooms_form_meshes_and_chat(3).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiation_from_senders_not_in_the_room_starts_no_connection() {
+    let relay = OldRelay::start().await;
+    let room = "forged";
+    let mut alice = PeerProcess::join("alice", &relay.link(room));
+    alice.peer_id().await;
+    // A member of the room that forges offers from a thousand made-up ids:
+    // on an old server nothing stops it from writing any `sender`.
+    let mut mallory = join_raw(&relay, room, "mallory").await;
+    for n in 0..1000 {
+        let offer = json!({
+            "type": "offer",
+            "description": {"type": "offer", "sdp": "v=0\r\n"},
+            "sender": format!("ghost-{n}"),
+            "app": "parlor",
+        });
+        send_text(&mut mallory, "mallory", &offer.to_string()).await;
+    }
+    // A real peer joins after them: once alice connects to it, she has
+    // handled every forged offer (the relay keeps order).
+    let mut bob = PeerProcess::join("bob", &relay.link(room));
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+    let ghosts = alice
+        .seen
+        .iter()
+        .filter(|e| {
+            e["event"] == "peer-joined"
+                && e["peer"].as_str().is_some_and(|p| p.starts_with("ghost-"))
+        })
+        .count();
+    assert_eq!(ghosts, 0, "alice started connections for forged senders");
+}

@@ -164,7 +164,9 @@ async fn verify_refuses_a_peer_whose_fingerprint_a_server_swapped() {
         .wait_for("a refusal", |e| {
             e["event"] == "error"
                 && e["peer"] == a.as_str()
-                && e["message"].as_str().is_some_and(|m| m.contains("refused"))
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("not the expected one"))
         })
         .await;
     assert!(

@@ -33,7 +33,15 @@ pub struct RoomConfig {
     /// The fingerprint a peer must have: a peer that presents any other is
     /// refused (`parlor-peer --verify`). `None`: anyone.
     pub expected_fingerprint: Option<String>,
+    /// Most other members connected to: each is a WebRTC connection (sockets,
+    /// memory, CPU), so a room of strangers cannot make us open thousands.
+    /// Members past it, in join order, are left out and the person is told.
+    pub max_members: usize,
 }
+
+/// The default of [`RoomConfig::max_members`]: the signaling server's
+/// default room size, less ourselves.
+pub const DEFAULT_MAX_MEMBERS: usize = 31;
 
 impl RoomConfig {
     /// Defaults for joining the room of `link`.
@@ -48,6 +56,7 @@ impl RoomConfig {
             tuning: Tuning::default(),
             identity: None,
             expected_fingerprint: None,
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 }

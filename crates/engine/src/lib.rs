@@ -34,7 +34,7 @@ mod random;
 mod room;
 mod signaling;
 
-pub use config::RoomConfig;
+pub use config::{DEFAULT_MAX_MEMBERS, RoomConfig};
 pub use events::{Event, EventKind, PathKind};
 pub use link::{LinkError, RoomLink};
 pub use log_limit::LogRateLimit;

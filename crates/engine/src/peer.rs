@@ -443,20 +443,12 @@ impl PeerTask {
                     safety_code: code,
                 }
             }
-            SessionEvent::Refused { presented } => {
+            SessionEvent::Dropped { reason } => {
                 self.refused = true;
-                let expected = self
-                    .context
-                    .session
-                    .expected_fingerprint
-                    .clone()
-                    .unwrap_or_default();
-                warn!(peer = %self.context.remote(), %presented, %expected, "refused a peer with another identity");
+                warn!(peer = %self.context.remote(), %reason, "dropped a peer");
                 EventKind::Error {
                     peer: Some(peer),
-                    message: format!(
-                        "refused: this peer's identity is {presented}, not the expected {expected}; someone may be in the middle"
-                    ),
+                    message: format!("disconnected from this peer: {reason}"),
                 }
             }
             SessionEvent::Message { text, id, name } => EventKind::Message {
@@ -503,7 +495,7 @@ impl PeerTask {
                 self.session.handle_channel_open(channel, now);
             }
             StackEvent::ChannelText(channel, text) => {
-                self.session.handle_channel_text(channel, &text);
+                self.session.handle_channel_text(channel, &text, now);
             }
             StackEvent::ChannelClosed(channel) => {
                 if let Some(connection) = &mut self.connection {

@@ -261,7 +261,22 @@ impl RoomActor {
                     retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
                 });
             }
-            SignalingEvent::PeerList(list) => {
+            SignalingEvent::PeerList(mut list) => {
+                if list.peers.len() > self.config.max_members {
+                    warn!(
+                        members = list.peers.len(),
+                        "more members than this room connects to"
+                    );
+                    self.emit(EventKind::Error {
+                        peer: None,
+                        message: format!(
+                            "{} others are in this room; Parlor connects to the first {} who joined",
+                            list.peers.len(),
+                            self.config.max_members
+                        ),
+                    });
+                    list.peers.truncate(self.config.max_members);
+                }
                 self.departed.retain(|id| list.peers.contains(id));
                 for id in &list.peers {
                     if !self.departed.contains(id) {
@@ -343,6 +358,12 @@ impl RoomActor {
             },
         };
         if from == self.config.peer_id {
+            return;
+        }
+        if !self.members.contains_key(&from) && !self.order.contains(&from) {
+            // Only members the server listed get a connection: anyone else
+            // could make us build one WebRTC connection per forged sender.
+            debug!(%from, "dropped a relayed message from someone not in the room");
             return;
         }
         match SignalMessage::from_json(&body) {

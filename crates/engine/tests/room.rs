@@ -129,3 +129,35 @@ async fn a_peer_that_leaves_says_goodbye_so_the_other_drops_it_before_ice_notice
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_connects_to_at_most_its_member_cap_and_says_so() {
+    let server = start_server().await;
+    let link = new_link(&server);
+    let first = TestPeer::join(loopback_config(&link)).await;
+    let second = TestPeer::join(loopback_config(&link)).await;
+    let mut capped = loopback_config(&link);
+    capped.max_members = 1;
+    let mut third = TestPeer::join(capped).await;
+    third
+        .wait_for("the cap's error", |e| {
+            matches!(e, EventKind::Error { peer: None, message } if message.contains("connects to the first 1"))
+        })
+        .await;
+    third.wait_connected_to(&first.id()).await;
+    let joined: Vec<&EventKind> = third
+        .seen
+        .iter()
+        .filter(|e| matches!(e, EventKind::PeerJoined { .. }))
+        .collect();
+    assert_eq!(
+        joined,
+        [&EventKind::PeerJoined {
+            peer: first.id(),
+            parlor: true
+        }],
+        "only the first member who joined; not {}",
+        second.id()
+    );
+    server.shutdown().await;
+}

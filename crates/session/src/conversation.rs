@@ -15,11 +15,12 @@
 //! read from every channel; another channel is used only if the first
 //! closes.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use parlor_protocol::{Frame, Info, MessageId, sanitize_name};
 
+use crate::bounds::{DropReason, MessageRate, SeenIds};
 use crate::output::{ChannelId, Output, SessionEvent};
 
 /// How long after our channel opens we wait for the peer's `info` before
@@ -58,7 +59,9 @@ pub(crate) struct Conversation {
     info_deadline: Option<Duration>,
     outbox: VecDeque<Pending>,
     /// Ids of messages received, to show re-sent ones once.
-    seen: HashSet<MessageId>,
+    seen: SeenIds,
+    /// How fast the peer sends messages.
+    rate: MessageRate,
 }
 
 impl Conversation {
@@ -74,7 +77,8 @@ impl Conversation {
             announced: false,
             info_deadline: None,
             outbox: VecDeque::new(),
-            seen: HashSet::new(),
+            seen: SeenIds::default(),
+            rate: MessageRate::default(),
         }
     }
 
@@ -194,8 +198,21 @@ impl Conversation {
         self.flush(out);
     }
 
-    pub(crate) fn received(&mut self, channel: ChannelId, text: &str, out: &mut VecDeque<Output>) {
-        match Frame::parse(text) {
+    /// A text arrived; `Err` when the peer went over a bound and is to be
+    /// dropped.
+    pub(crate) fn received(
+        &mut self,
+        channel: ChannelId,
+        text: &str,
+        now: Duration,
+        out: &mut VecDeque<Output>,
+    ) -> Result<(), DropReason> {
+        let frame = Frame::parse(text);
+        let is_message = matches!(frame, Some(Frame::Chat { .. }) | None);
+        if is_message && !self.rate.take(now) {
+            return Err(DropReason::Flooding);
+        }
+        match frame {
             Some(Frame::Info(mut info)) => {
                 // One `info` per connection counts: a second one (an old
                 // client's extra channel) is accepted and changes nothing.
@@ -229,6 +246,7 @@ impl Conversation {
             }
             None => out.push_back(Output::Event(self.message(text.to_owned(), None))),
         }
+        Ok(())
     }
 
     fn message(&self, text: String, id: Option<MessageId>) -> SessionEvent {

@@ -14,11 +14,13 @@
 //! channel sends, events and the next timeout — comes out of one call,
 //! [`PeerSession::poll_output`], in order.
 
+mod bounds;
 mod conversation;
 mod output;
 mod session;
 mod step;
 
+pub use bounds::{BURST, DropReason, MAX_FRAME_BYTES, MESSAGES_PER_SECOND, SEEN_WINDOW};
 pub use output::{ChannelId, OperationOutcome, Output, SessionEvent};
 pub use session::{PeerSession, SessionConfig};
 pub use step::Step;

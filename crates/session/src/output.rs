@@ -6,6 +6,7 @@ use std::time::Duration;
 use parlor_negotiation::{Event as NegotiationEvent, IceConnectionState, SignalMessage, StackOp};
 use parlor_protocol::MessageId;
 
+use crate::bounds::DropReason;
 use crate::step::Step;
 
 /// A data channel, as the driver names it: unique for the life of the
@@ -99,11 +100,12 @@ pub enum SessionEvent {
         /// Our message.
         id: MessageId,
     },
-    /// The peer presented another certificate than the expected one; the
-    /// session does nothing more: the driver closes the connection.
-    Refused {
-        /// The fingerprint it presented (`ab:cd:…`).
-        presented: String,
+    /// The peer is dropped (another identity than expected, or over a
+    /// bound); the session does nothing more: the driver closes the
+    /// connection and tells the person why.
+    Dropped {
+        /// Why.
+        reason: DropReason,
     },
     /// One of our messages could not be sent and will not be retried (an
     /// old client cannot acknowledge, so a failed send is final).

@@ -9,6 +9,7 @@ use parlor_negotiation::{
 };
 use parlor_protocol::{Info, MessageId, PeerId, fingerprint_hex};
 
+use crate::bounds::{DropReason, MAX_FRAME_BYTES};
 use crate::conversation::Conversation;
 use crate::output::{ChannelId, OperationOutcome, Output, SessionEvent};
 use crate::step::Step;
@@ -56,8 +57,8 @@ pub struct PeerSession {
     outputs: VecDeque<Output>,
     /// Normalised [`SessionConfig::expected_fingerprint`].
     expected_fingerprint: Option<String>,
-    /// The peer presented another certificate than the expected one: the
-    /// session is over and ignores everything.
+    /// The peer was dropped (another identity than expected, or over a
+    /// bound): the session is over and ignores everything.
     refused: bool,
 }
 
@@ -216,12 +217,21 @@ impl PeerSession {
             .channel_open(channel, now, &mut self.outputs);
     }
 
-    /// A text arrived on a `chat` channel.
-    pub fn handle_channel_text(&mut self, channel: ChannelId, text: &str) {
+    /// A text arrived on a `chat` channel. A peer that sends one over
+    /// [`MAX_FRAME_BYTES`], or floods, is dropped.
+    pub fn handle_channel_text(&mut self, channel: ChannelId, text: &str, now: Duration) {
         if self.refused {
             return;
         }
-        self.conversation.received(channel, text, &mut self.outputs);
+        if text.len() > MAX_FRAME_BYTES {
+            return self.drop_peer(DropReason::FrameTooLarge { bytes: text.len() });
+        }
+        if let Err(reason) = self
+            .conversation
+            .received(channel, text, now, &mut self.outputs)
+        {
+            return self.drop_peer(reason);
+        }
         if self.conversation.remote_is_parlor() {
             self.handle_remote_is_parlor();
         }
@@ -250,6 +260,16 @@ impl PeerSession {
         self.conversation.send(id, text, &mut self.outputs);
     }
 
+    /// Ends the session: nothing more is done for this peer, and the driver
+    /// is told why, to close the connection and tell the person.
+    fn drop_peer(&mut self, reason: DropReason) {
+        self.refused = true;
+        self.outputs.clear();
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Dropped { reason }));
+        self.collect();
+    }
+
     /// Moves what the negotiator produced into the output queue, in order:
     /// its events first (they describe what led to the actions). A peer
     /// whose description names another certificate than the expected one
@@ -265,11 +285,7 @@ impl PeerSession {
             (&self.expected_fingerprint, self.remote_fingerprint())
         {
             if *expected != presented {
-                self.refused = true;
-                self.outputs.clear();
-                self.outputs
-                    .push_back(Output::Event(SessionEvent::Refused { presented }));
-                return self.collect();
+                return self.drop_peer(DropReason::OtherIdentity { presented });
             }
         }
         while let Some(event) = self.negotiator.poll_event() {

@@ -1,11 +1,14 @@
-//! Conversation edge cases the simulation found, replayed by hand against
-//! one `PeerSession`, step by step: each test states the behaviour the
-//! session has.
+//! Conversation edge cases (those the simulation found) and the bounds on
+//! what a peer may send, replayed by hand against one `PeerSession`, step
+//! by step: each test states the behaviour the session has.
 
 use std::time::Duration;
 
 use parlor_protocol::{Frame, Info, MessageId, PeerId};
-use parlor_session::{ChannelId, INFO_TIMEOUT, Output, PeerSession, SessionConfig, SessionEvent};
+use parlor_session::{
+    BURST, ChannelId, DropReason, INFO_TIMEOUT, MAX_FRAME_BYTES, Output, PeerSession,
+    SessionConfig, SessionEvent,
+};
 
 /// Side "a" of a pair with "b"; `knows` is what the peer list said.
 fn session(knows_b_is_parlor: bool) -> PeerSession {
@@ -86,17 +89,13 @@ fn chats(outputs: &[Output]) -> Vec<(String, bool)> {
 }
 
 /// The simulation's seed 4940374246068568223 and others: the link breaks
-/// (ICE disconnected, or a lossy start where SCTP's 1 s minimum RTO
-/// retransmits the `info` twice) between our channel opening and the peer's
-/// `info` arriving. webrtc-rs holds the `info` and delivers it once the link
-/// works again, which takes longer than [`INFO_TIMEOUT`]. Today the session
-/// takes the peer for an old client when the timeout fires, even though the
-/// peer list (or the Parlor marker on its negotiation messages) said it is
-/// a Parlor peer, and ignores the `info` when it comes: for the rest of the
-/// connection it reports the peer as an old client, sends plain text
-/// without ids, drops each message from its outbox as soon as it is sent
-/// (so one lost in flight is never re-sent, nor reported), and never
-/// reports `Delivered`; the peer shows our messages without ids.
+/// (ICE disconnected, or loss that SCTP retransmits after its 1 s minimum
+/// RTO) between our channel opening and the peer's `info` arriving, and
+/// webrtc-rs delivers the `info` only once the link works again, after
+/// [`INFO_TIMEOUT`]. A peer the peer list (or the Parlor marker) said is a
+/// Parlor peer is waited for: never taken for an old client, which would
+/// mean plain text, no acknowledgements, and messages lost in flight never
+/// re-sent.
 #[test]
 fn a_peer_known_to_be_parlor_is_never_taken_for_an_old_client() {
     let mut a = session(true);
@@ -105,7 +104,7 @@ fn a_peer_known_to_be_parlor_is_never_taken_for_an_old_client() {
     a.handle_timeout(INFO_TIMEOUT + ms(1));
     a.send_chat(MessageId::new("a1"), "during the outage".into());
     let early = drain(&mut a);
-    a.handle_channel_text(ChannelId(1), &b_info());
+    a.handle_channel_text(ChannelId(1), &b_info(), INFO_TIMEOUT + ms(10));
     a.send_chat(MessageId::new("a2"), "after the outage".into());
     let late = drain(&mut a);
     let all: Vec<Output> = early.into_iter().chain(late).collect();
@@ -123,10 +122,9 @@ fn a_peer_known_to_be_parlor_is_never_taken_for_an_old_client() {
     );
 }
 
-/// The same when nothing said the peer is a Parlor peer (a Parlor peer on
-/// an old server whose negotiation messages were all dropped, or whose
-/// `info` is simply late): once its Parlor `info` arrives, the session
-/// should treat it as one: ids, acknowledgements, re-sending.
+/// The same when nothing said the peer is a Parlor peer (its `info` is
+/// simply late): the guess "old client" is corrected once its Parlor `info`
+/// arrives: ids, acknowledgements, re-sending.
 #[test]
 fn a_parlor_info_that_arrives_after_the_timeout_still_counts() {
     let mut a = session(false);
@@ -134,7 +132,7 @@ fn a_parlor_info_that_arrives_after_the_timeout_still_counts() {
     drain(&mut a);
     a.handle_timeout(INFO_TIMEOUT + ms(1));
     drain(&mut a);
-    a.handle_channel_text(ChannelId(1), &b_info());
+    a.handle_channel_text(ChannelId(1), &b_info(), INFO_TIMEOUT + ms(10));
     a.send_chat(MessageId::new("a1"), "hello".into());
     let outputs = drain(&mut a);
     let sent = chats(&outputs);
@@ -146,16 +144,15 @@ fn a_parlor_info_that_arrives_after_the_timeout_still_counts() {
 /// the close events are on their way, and a message of ours is still
 /// unacknowledged when we send another: the first send fails, the session
 /// moves to the second channel and re-sends both there, those fail too,
-/// and the connection counts as lost. Today the last failure is reported as
-/// `SendFailed`, since by then the session no longer knows the peer
-/// acknowledges messages, although the message stays in the outbox and is
-/// delivered (and reported `Delivered`) on the next connection.
+/// and the connection counts as lost. No failure is reported as
+/// `SendFailed`: the message stays in the outbox and is delivered (and
+/// reported `Delivered`) on the next connection.
 #[test]
 fn a_message_that_will_be_sent_again_is_never_reported_failed() {
     let mut a = session(true);
     a.handle_channel_open(ChannelId(1), ms(0));
     a.handle_channel_open(ChannelId(2), ms(1));
-    a.handle_channel_text(ChannelId(1), &b_info());
+    a.handle_channel_text(ChannelId(1), &b_info(), ms(10));
     a.send_chat(MessageId::new("a1"), "first".into());
     drain(&mut a);
     // The peer quits before acknowledging "a1"; its stack closed both
@@ -167,7 +164,7 @@ fn a_message_that_will_be_sent_again_is_never_reported_failed() {
     a.handle_channel_closed(ChannelId(1));
     a.handle_channel_closed(ChannelId(2));
     a.handle_channel_open(ChannelId(3), ms(5000));
-    a.handle_channel_text(ChannelId(3), &b_info());
+    a.handle_channel_text(ChannelId(3), &b_info(), ms(5001));
     let resent = drain(&mut a);
     assert_eq!(chats(&resent).len(), 2, "{resent:?}");
     for id in ["a1", "a2"] {
@@ -177,6 +174,7 @@ fn a_message_that_will_be_sent_again_is_never_reported_failed() {
                 id: MessageId::new(id),
             }
             .to_text(),
+            ms(5002),
         );
     }
     let acknowledged = drain(&mut a);
@@ -195,4 +193,61 @@ fn a_message_that_will_be_sent_again_is_never_reported_failed() {
         failed.is_empty(),
         "reported failed, then delivered: {failed:?}"
     );
+}
+
+/// A session with "b" whose chat is open both ways.
+fn chatting() -> PeerSession {
+    let mut a = session(true);
+    a.handle_channel_open(ChannelId(1), ms(0));
+    a.handle_channel_text(ChannelId(1), &b_info(), ms(1));
+    drain(&mut a);
+    a
+}
+
+fn dropped(outputs: &[Output]) -> Option<DropReason> {
+    events(outputs).into_iter().find_map(|event| match event {
+        SessionEvent::Dropped { reason } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_peer_that_sends_a_message_over_the_size_limit_is_dropped() {
+    let mut a = chatting();
+    let huge = Frame::Chat {
+        id: MessageId::new("b1"),
+        text: "x".repeat(MAX_FRAME_BYTES),
+    }
+    .to_text();
+    a.handle_channel_text(ChannelId(1), &huge, ms(2));
+    let outputs = drain(&mut a);
+    assert!(
+        matches!(dropped(&outputs), Some(DropReason::FrameTooLarge { .. })),
+        "{outputs:?}"
+    );
+    a.handle_channel_text(ChannelId(1), "still there?", ms(3));
+    assert!(drain(&mut a).is_empty(), "a dropped peer is ignored");
+}
+
+#[test]
+fn a_peer_that_floods_is_dropped_and_one_that_keeps_the_pace_is_not() {
+    let message = |n: u32| {
+        Frame::Chat {
+            id: MessageId::new(n.to_string()),
+            text: "hi".into(),
+        }
+        .to_text()
+    };
+    let mut steady = chatting();
+    for n in 0..2 * BURST {
+        // One every 25 ms: half the sustained rate.
+        steady.handle_channel_text(ChannelId(1), &message(n), ms(2 + 25 * u64::from(n)));
+    }
+    assert_eq!(dropped(&drain(&mut steady)), None);
+
+    let mut flood = chatting();
+    for n in 0..=BURST {
+        flood.handle_channel_text(ChannelId(1), &message(n), ms(2));
+    }
+    assert_eq!(dropped(&drain(&mut flood)), Some(DropReason::Flooding));
 }

@@ -638,7 +638,7 @@ impl Sim {
                 if epoch != current {
                     return Ok(());
                 }
-                session.handle_channel_text(channel, &text);
+                session.handle_channel_text(channel, &text, now);
             }
             Input::ChannelClosed { epoch, channel } => {
                 if epoch != current {
