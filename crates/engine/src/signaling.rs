@@ -317,6 +317,25 @@ fn jitter(base: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Whatever a server or a forging member sends, reading it neither
+        /// panics nor takes it for a peer list unless it is the server's.
+        #[test]
+        fn any_text_from_the_server_is_read_without_panic(text in ".{0,300}") {
+            let _ = parse_frame(&text);
+        }
+
+        #[test]
+        fn a_peer_list_of_thousands_of_ids_is_read_whole(count in 1000usize..5000) {
+            let peers: Vec<String> = (0..count).map(|n| format!("p{n}")).collect();
+            let text = serde_json::json!({"type": "info:peerlist", "peers": peers}).to_string();
+            let SignalingEvent::PeerList(list) = parse_frame(&text) else {
+                return Err(proptest::test_runner::TestCaseError::fail("not a peer list"));
+            };
+            proptest::prop_assert_eq!(list.peers.len(), count);
+        }
+    }
+
     #[test]
     fn peer_list_from_server_is_recognised() {
         let event = parse_frame(r#"{"type":"info:peerlist","peers":["a","b"],"parlor":["b"]}"#);
