@@ -2,7 +2,8 @@
 //! driven by tauri-driver): create a room, share the link with a headless
 //! `parlor-peer` or a second app instance, watch the connection come up and
 //! chat both ways; compare safety codes, verify a peer and recognise it after
-//! a restart, flag an impostor; be asked before a link takes us elsewhere.
+//! a restart, flag an impostor; be asked before a link takes us elsewhere;
+//! stay usable, and bounded, while a peer floods the room.
 //! Screenshots of the room view go to `tests/artifacts/`.
 
 use std::path::PathBuf;
@@ -492,5 +493,184 @@ async fn a_link_to_another_server_asks_first_and_cancel_keeps_the_room() -> anyh
         .await?;
     bob.wait_event("peer-left", None).await;
     alice.close().await;
+    Ok(())
+}
+
+/// The most entries the message log keeps, its "older messages" line
+/// included (`BOUNDS.logItems` in ui/app.js).
+const LOG_BOUND: u64 = 500;
+
+/// The most rows a peer's timeline shows, its "earlier steps" line not
+/// included (`BOUNDS.steps` in ui/app.js).
+const STEP_BOUND: u64 = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_stays_responsive_while_a_peer_floods_it() -> anyhow::Result<()> {
+    const FLOOD: usize = 3000;
+    let _turn = one_at_a_time().await;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    // Carol is calm and gets what we type; flo floods the room.
+    let mut carol = PeerProcess::join("carol", &link);
+    carol.wait_event("peer-connected", None).await;
+    let mut flo = PeerProcess::join("flo", &link);
+    // Flo's chat channels to the window and to carol are open.
+    flo.wait_event("peer-connected", None).await;
+    flo.wait_event("peer-connected", None).await;
+    app.wait_peers_connected(2).await?;
+    let carol_card = "[...document.querySelectorAll('#peer-list .peer')].find(p => p.querySelector('.peer-name').textContent === 'carol')";
+    let carol_verify = format!("{carol_card}.querySelector('.verify')");
+    app.wait_until(&format!(
+        "{carol_card} && !{carol_verify}.hidden && \
+         [...document.querySelectorAll('#peer-list .peer-name')].some(e => e.textContent === 'flo')"
+    ))
+    .await?;
+    // The keyboard is on a control of carol's card while flo's messages
+    // come in; the log's size is recorded after every change to it.
+    app.eval(&format!("{carol_verify}.focus()"), vec![]).await?;
+    app.eval(
+        "const log = document.getElementById('message-log');
+         window.__log = { most: 0, added: 0 };
+         new MutationObserver((records) => {
+           for (const record of records) {
+             window.__log.added += [...record.addedNodes].filter((n) => n.classList && n.classList.contains('message')).length;
+           }
+           window.__log.most = Math.max(window.__log.most, log.querySelectorAll('li').length);
+         }).observe(log, { childList: true });",
+        vec![],
+    )
+    .await?;
+
+    // Flo sends its lines as fast as it can: a burst of 500 (all the engine
+    // takes at once), then a steady stream it lets through (40 a second)
+    // for as long as we type, then all the rest at once, which gets flo
+    // dropped. We type while the full log is trimmed under the stream.
+    let lines: Vec<String> = (0..FLOOD)
+        .map(|i| format!("flood {i:05} {}", "x".repeat(40)))
+        .collect();
+    let (burst, rest) = lines.split_at(500);
+    let typed = "typed while flo floods the room: <b>not bold</b> & 0123456789";
+    let typing_done = tokio::sync::Notify::new();
+    let flooding = async {
+        flo.say_all(burst).await;
+        let mut rest = rest.iter();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(25));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = typing_done.notified() => break,
+                _ = tick.tick() => match rest.next() {
+                    Some(line) => flo.say(line).await,
+                    None => break,
+                },
+            }
+        }
+        flo.say_all(rest.as_slice()).await;
+    };
+    let typing = async {
+        let typed_result = async {
+            app.wait_until("document.querySelector('#message-log .log-trimmed') !== null")
+                .await?;
+            let focus_kept = app
+                .eval(
+                    &format!("return document.activeElement === {carol_verify}"),
+                    vec![],
+                )
+                .await?;
+            app.eval("document.getElementById('message-input').focus()", vec![])
+                .await?;
+            app.press(typed).await?;
+            let value = app
+                .eval(
+                    "return document.getElementById('message-input').value",
+                    vec![],
+                )
+                .await?;
+            app.press(ENTER).await?;
+            anyhow::Ok((focus_kept, value))
+        }
+        .await;
+        typing_done.notify_one();
+        typed_result
+    };
+    let ((), typed_result) = tokio::join!(flooding, typing);
+    let (focus_kept, value) = typed_result?;
+    assert_eq!(
+        focus_kept, true,
+        "the flood took the focus off carol's card"
+    );
+    assert_eq!(value, typed, "keys were lost while the peer flooded");
+    carol.wait_event("message", Some(("text", typed))).await;
+
+    // The window drops flo for sending more than 50 messages a second
+    // beyond its burst, and says so on flo's card; carol stays.
+    let flo_card = "[...document.querySelectorAll('#peer-list .peer')].find(p => p.querySelector('.peer-name').textContent === 'flo')";
+    app.wait_until(&format!(
+        "{flo_card}.dataset.state === 'failed' && \
+         [...{flo_card}.querySelectorAll('.step.bad .step-label')].some(e => \
+           e.textContent === 'disconnected from this peer: it sent more than 50 messages a second') && \
+         {carol_card}.dataset.state === 'connected'"
+    ))
+    .await?;
+    // Still usable: a message sent now reaches carol and is shown. (The
+    // engine still counts flo, dropped, among those it is sent to, so the
+    // window may say "Delivered to 1 of 2".)
+    app.send("after the flood").await?;
+    carol
+        .wait_event("message", Some(("text", "after the flood")))
+        .await;
+    app.wait_until(
+        "(() => { const mine = [...document.querySelectorAll('#message-log .message.mine')].pop();
+                  return mine && mine.querySelector('.text').textContent === 'after the flood' &&
+                         ['delivered', 'partial'].includes(mine.dataset.delivery); })()",
+    )
+    .await?;
+
+    let page = app
+        .eval(
+            "const log = document.getElementById('message-log');
+             const numbers = [...log.querySelectorAll('.message:not(.mine) .text')]
+               .map((e) => e.textContent).filter((t) => t.startsWith('flood '))
+               .map((t) => Number(t.split(' ')[1]));
+             return {
+               most: window.__log.most,
+               added: window.__log.added,
+               items: log.querySelectorAll('li').length,
+               messages: log.querySelectorAll('.message').length,
+               modelMessages: model.messages.length,
+               first: log.firstElementChild.className,
+               trimmed: log.querySelectorAll('.log-trimmed').length,
+               trimmedText: (log.querySelector('.log-trimmed') || {}).textContent || null,
+               oldestShown: numbers[0],
+               inOrder: numbers.every((n, i) => i === 0 || n > numbers[i - 1]),
+               steps: Math.max(...[...document.querySelectorAll('#peer-list .timeline')].map((t) => t.querySelectorAll('.step').length)),
+               focused: document.activeElement ? document.activeElement.id : null,
+               elements: document.getElementsByTagName('*').length,
+             };",
+            vec![],
+        )
+        .await?;
+    eprintln!("after the flood: {page}");
+    app.screenshot("flooded-window").await?;
+    let count = |key: &str| page[key].as_u64().unwrap_or(u64::MAX);
+    // Flo got at least its burst of 500 into the log, which holds 500
+    // entries with the line that says older ones are gone.
+    assert!(count("added") > LOG_BOUND, "{page}");
+    assert!(count("most") <= LOG_BOUND, "{page}");
+    assert!(count("items") <= LOG_BOUND, "{page}");
+    assert!(count("messages") < LOG_BOUND, "{page}");
+    assert_eq!(count("modelMessages"), count("messages"), "{page}");
+    assert_eq!(page["first"], "log-trimmed", "{page}");
+    assert_eq!(page["trimmed"], 1, "{page}");
+    assert_eq!(
+        page["trimmedText"], "Older messages are not shown",
+        "{page}"
+    );
+    // The oldest went, the latest stay, in order.
+    assert!(count("oldestShown") > 0, "{page}");
+    assert_eq!(page["inOrder"], true, "{page}");
+    assert!(count("steps") <= STEP_BOUND, "{page}");
+    assert_eq!(page["focused"], "message-input", "{page}");
+    app.close().await;
     Ok(())
 }

@@ -20,6 +20,20 @@ const { listen } = window.__TAURI__.event;
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * How much the page keeps. A peer may send 50 messages a second (bursts of
+ * 500) or keep reconnecting: without bounds the window would slow down and
+ * its memory grow for as long as the room lasts.
+ */
+const BOUNDS = {
+  logItems: 500, // entries in the message log: messages, notes and the "older messages" line
+  steps: 50, // timeline steps on a peer's card (older ones are counted in an "earlier steps" line)
+  early: 100, // message ids whose delivery events came before send_message returned the id
+  earlyEvents: 256, // delivery events held for one such id
+  held: 1000, // events of other rooms held while a join is under way
+  gone: 1000, // peers that left, whose connections' last events are ignored
+};
+
 /** What the window knows about the room, rebuilt from events. */
 const model = {
   view: "start",
@@ -28,11 +42,17 @@ const model = {
   joining: false, // a join is under way
   held: [], // events of other rooms that arrived while joining
   identity: null, // { fingerprint, short }: ours
-  peers: new Map(), // id -> { id, name, parlor, state, path, detail, steps: [{ at, label, kind }],
+  peers: new Map(), // id -> { id, name, parlor, state, path, steps: [{ at, label, kind }] (the last BOUNDS.steps),
+  //                           firstAt, earlierSteps, card (its <li> in the peer list),
   //                           fingerprint, safetyCode: { emoji, digits }, trust: { short, verified, impersonates } }
-  messages: [], // { el, mine, id, sentTo: Set, deliveredTo: Set, failedTo: Set, failed }
+  messages: [], // the messages in the log, oldest first:
+  //               { el, mine, session, id, sentTo: Set, deliveredTo: Set, failedTo: Set, failed, trimmed }
+  byId: new Map(), // message id -> our message in the log
+  sending: 0, // send_message calls under way
   early: new Map(), // message id -> delivery events that arrived before send_message returned it
   gone: new Set(), // peers that left; their connections' last events are ignored
+  logEntries: 0, // messages and notes in the log
+  logTrimmed: false, // older entries were removed from the log
 };
 
 // ---------------------------------------------------------------- helpers
@@ -46,6 +66,11 @@ function el(tag, className, text) {
 
 function clockTime(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/** Forgets the oldest entries of a Set or Map (insertion order) beyond `limit`. */
+function keepLast(collection, limit) {
+  while (collection.size > limit) collection.delete(collection.keys().next().value);
 }
 
 function shortId(id) {
@@ -116,10 +141,15 @@ function resetRoom() {
   model.session = null;
   model.peers.clear();
   model.messages = [];
+  model.byId = new Map();
   model.early = new Map();
   model.gone.clear();
+  model.logEntries = 0;
+  model.logTrimmed = false;
   $("message-log").replaceChildren();
-  renderPeers();
+  $("peer-list").replaceChildren();
+  renderPeerCount();
+  $("empty-log").hidden = false;
   setServerStatus("");
 }
 
@@ -322,10 +352,11 @@ async function checkPeer(peer) {
     const current = model.peers.get(id);
     if (model.session !== session || !current || current.fingerprint !== fingerprint) return;
     current.trust = trust;
+    renderIdentity(current);
+    placeCard(current);
   } catch (error) {
     showBanner(errorText(error));
   }
-  renderPeers();
 }
 
 /** Checks every connected peer again (after the contacts changed). */
@@ -346,7 +377,8 @@ async function verifyAction(peer, action) {
     return;
   }
   await checkAllPeers();
-  const item = [...$("peer-list").children].find((li) => li.dataset.peer === peer.id);
+  const current = model.peers.get(peer.id);
+  const item = current && current.card;
   const next = item && item.querySelector(`[data-action="${action === "verify" ? "unverify" : "verify"}"]`);
   if (next && !next.hidden) next.focus();
 }
@@ -383,21 +415,121 @@ function stepLabel(step, detail) {
   return detail ? `${label} (${detail})` : label;
 }
 
+/** The peer `id`, with its card in the peer list, made the first time it is heard of. */
 function ensurePeer(id, parlor) {
   let peer = model.peers.get(id);
   if (!peer) {
-    peer = { id, name: null, parlor: !!parlor, state: "joined", path: null, detail: null, steps: [] };
+    peer = {
+      id, name: null, parlor: !!parlor, state: "joined", path: null, steps: [], firstAt: null, earlierSteps: 0, card: null,
+    };
     model.peers.set(id, peer);
+    addCard(peer);
   }
   return peer;
 }
 
+/** Makes a peer's card, at the end of the list (where a peer that just came belongs). */
+function addCard(peer) {
+  const card = $("peer-template").content.firstElementChild.cloneNode(true);
+  card.dataset.peer = peer.id;
+  peer.card = card;
+  renderPeerHead(peer);
+  renderPath(peer);
+  renderIdentity(peer);
+  $("peer-list").append(card);
+  renderPeerCount();
+}
+
+/** Removes a peer that left: its card and its place in the model. */
+function removePeer(peer) {
+  model.peers.delete(peer.id);
+  model.gone.add(peer.id);
+  keepLast(model.gone, BOUNDS.gone);
+  if (peer.card) peer.card.remove();
+  renderPeerCount();
+}
+
+function renderPeerCount() {
+  $("peer-count").textContent = String(model.peers.size);
+  $("no-peers").hidden = model.peers.size > 0;
+}
+
+/**
+ * Moves a card to where it belongs: peers flagged as using a verified
+ * contact's name first, the others in the order they came. Only a change of
+ * trust moves a card; the others stay in order, so placing this one is enough.
+ */
+function placeCard(peer) {
+  const card = peer.card;
+  if (!card) return;
+  const flagged = (p) => !!(p.trust && p.trust.impersonates);
+  const peers = [...model.peers.values()].filter((p) => p.card);
+  const order = [...peers.filter(flagged), ...peers.filter((p) => !flagged(p))];
+  const next = order[order.indexOf(peer) + 1];
+  const before = next ? next.card : null;
+  if (card.nextElementSibling === before) return;
+  // Moving an element takes the keyboard focus off it: put it back.
+  const focused = card.contains(document.activeElement) ? document.activeElement : null;
+  $("peer-list").insertBefore(card, before);
+  if (focused && !focused.hidden && document.activeElement !== focused) focused.focus();
+}
+
+function setState(peer, state) {
+  if (peer.state === state) return;
+  peer.state = state;
+  renderPeerHead(peer);
+}
+
+/** A card's head: name and state. */
+function renderPeerHead(peer) {
+  const card = peer.card;
+  card.dataset.state = peer.state;
+  card.querySelector(".peer-name").textContent = peerLabel(peer.id);
+  card.querySelector(".peer-state").textContent = STATE_LABELS[peer.state] || peer.state;
+}
+
+/** A card's path line (hidden until a path is known). */
+function renderPath(peer) {
+  const path = peer.card.querySelector(".peer-path");
+  path.hidden = !peer.path;
+  if (peer.path) {
+    path.textContent = `${PATH_LABELS[peer.path.kind] || peer.path.kind} · ${peer.path.local} ↔ ${peer.path.remote}`;
+    path.dataset.path = peer.path.kind;
+  }
+}
+
+/**
+ * Adds a step to a peer's timeline: one row at the end of its card. Beyond
+ * BOUNDS.steps the oldest row goes, counted in an "earlier steps" line at
+ * the top. Times are from the peer's first step, kept or not.
+ */
 function addStep(peer, at, label, kind = "") {
-  peer.steps.push({ at, label, kind });
+  if (peer.firstAt === null) peer.firstAt = at;
+  const step = { at, label, kind };
+  peer.steps.push(step);
+  const timeline = peer.card.querySelector(".timeline");
+  const row = el("li", `step ${kind}`);
+  const offset = at - peer.firstAt;
+  const time = el("time", "step-time", offset < 1000 ? `+${offset} ms` : `+${(offset / 1000).toFixed(2)} s`);
+  time.title = clockTime(at);
+  row.append(time, el("span", "step-label", label));
+  timeline.append(row);
+  if (peer.steps.length > BOUNDS.steps) {
+    peer.steps.shift();
+    peer.earlierSteps += 1;
+    let earlier = timeline.querySelector(".steps-earlier");
+    if (!earlier) {
+      earlier = el("li", "steps-earlier");
+      timeline.prepend(earlier);
+    }
+    earlier.nextElementSibling.remove();
+    earlier.textContent = `…${peer.earlierSteps} earlier ${peer.earlierSteps === 1 ? "step" : "steps"}`;
+  }
 }
 
 /** Fills a peer card's identity parts: short fingerprint, safety code, verification, warning. */
-function renderIdentity(item, peer) {
+function renderIdentity(peer) {
+  const item = peer.card;
   const trust = peer.trust;
   const impostor = trust && trust.impersonates;
   const verified = trust && trust.verified;
@@ -415,6 +547,7 @@ function renderIdentity(item, peer) {
   // One span per emoji (drawn with an emoji font), the spaces between them
   // in the text font: the text reads exactly as the engine wrote the code.
   const emoji = item.querySelector(".safety-emoji");
+  emoji.replaceChildren();
   code.emoji.split(" ").filter((e) => e).forEach((e, i) => {
     if (i > 0) emoji.append(" ");
     emoji.append(el("span", "emoji", e));
@@ -440,55 +573,53 @@ function renderIdentity(item, peer) {
   unverify.setAttribute("aria-label", `Unverify ${other}`);
 }
 
-function renderPeers() {
-  const list = $("peer-list");
-  const template = $("peer-template");
-  // A re-render replaces the cards: keep keyboard focus on the same control.
-  const focused = list.contains(document.activeElement) ? document.activeElement : null;
-  const focusPeer = focused && focused.closest(".peer") ? focused.closest(".peer").dataset.peer : null;
-  const focusAction = focused ? focused.dataset.action : null;
-  const items = [];
-  // Peers flagged as using a verified contact's name come first.
-  const flagged = (peer) => (peer.trust && peer.trust.impersonates ? 0 : 1);
-  const peers = [...model.peers.values()].sort((a, b) => flagged(a) - flagged(b));
-  for (const peer of peers) {
-    const item = template.content.firstElementChild.cloneNode(true);
-    item.dataset.peer = peer.id;
-    item.dataset.state = peer.state;
-    item.querySelector(".peer-name").textContent = peerLabel(peer.id);
-    item.querySelector(".peer-state").textContent = STATE_LABELS[peer.state] || peer.state;
-    renderIdentity(item, peer);
-    const path = item.querySelector(".peer-path");
-    if (peer.path) {
-      path.textContent = `${PATH_LABELS[peer.path.kind] || peer.path.kind} · ${peer.path.local} ↔ ${peer.path.remote}`;
-      path.dataset.path = peer.path.kind;
-    } else {
-      path.hidden = true;
-    }
-    const timeline = item.querySelector(".timeline");
-    const start = peer.steps.length ? peer.steps[0].at : 0;
-    for (const step of peer.steps) {
-      const row = el("li", `step ${step.kind}`);
-      const offset = step.at - start;
-      const time = el("time", "step-time", offset < 1000 ? `+${offset} ms` : `+${(offset / 1000).toFixed(2)} s`);
-      time.title = clockTime(step.at);
-      row.append(time, el("span", "step-label", step.label));
-      timeline.append(row);
-    }
-    items.push(item);
+// ---------------------------------------------------------------- messages
+
+/**
+ * Whether the log scrolls to its end this frame: decided before the first
+ * entry of the frame is added (was the reader at the end?), applied once
+ * in the next animation frame, so a flood of entries measures and scrolls
+ * the log once a frame, not once an entry.
+ */
+let followLog = null;
+
+function scrollLogSoon(force) {
+  const log = $("message-log");
+  if (followLog === null) {
+    followLog = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    requestAnimationFrame(() => {
+      if (followLog) log.scrollTop = log.scrollHeight;
+      followLog = null;
+    });
   }
-  list.replaceChildren(...items);
-  if (focusPeer && focusAction) {
-    const item = items.find((i) => i.dataset.peer === focusPeer);
-    const control = item && item.querySelector(`[data-action="${focusAction}"]`);
-    if (control && !control.hidden) control.focus();
-  }
-  $("peer-count").textContent = String(model.peers.size);
-  $("no-peers").hidden = model.peers.size > 0;
-  $("empty-log").hidden = $("message-log").childElementCount > 0;
+  if (force) followLog = true;
 }
 
-// ---------------------------------------------------------------- messages
+/** Adds an entry (a message or a note) at the end of the log, keeping the log within BOUNDS.logItems. */
+function appendToLog(item, scroll) {
+  scrollLogSoon(scroll);
+  const log = $("message-log");
+  log.append(item);
+  model.logEntries += 1;
+  $("empty-log").hidden = true;
+  // The oldest entries go, and a line at the top says so; it counts too.
+  while (model.logEntries + (model.logTrimmed ? 1 : 0) > BOUNDS.logItems) {
+    const oldest = model.logTrimmed ? log.firstElementChild.nextElementSibling : log.firstElementChild;
+    if (model.messages.length > 0 && model.messages[0].el === oldest) forgetMessage(model.messages.shift());
+    oldest.remove();
+    model.logEntries -= 1;
+    if (!model.logTrimmed) {
+      model.logTrimmed = true;
+      log.prepend(el("li", "log-trimmed", "Older messages are not shown"));
+    }
+  }
+}
+
+/** A message that left the log: its delivery events are no longer looked for. */
+function forgetMessage(message) {
+  message.trimmed = true;
+  if (message.id !== null) model.byId.delete(message.id);
+}
 
 function appendMessage({ mine, from, name, text, at }) {
   const item = el("li", mine ? "message mine" : "message");
@@ -512,24 +643,27 @@ function appendMessage({ mine, from, name, text, at }) {
   const status = el("span", "delivery");
   meta.append(status);
   item.append(meta, el("div", "text", text));
-  const log = $("message-log");
-  const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  log.append(item);
-  if (mine || nearBottom) log.scrollTop = log.scrollHeight;
-  $("empty-log").hidden = true;
   const message = {
-    el: item, mine, id: null, sentTo: new Set(), deliveredTo: new Set(), failedTo: new Set(), failed: false,
+    el: item,
+    mine,
+    session: model.session,
+    id: null,
+    sentTo: new Set(),
+    deliveredTo: new Set(),
+    failedTo: new Set(),
+    failed: false,
+    trimmed: false,
   };
   model.messages.push(message);
   renderDelivery(message);
+  appendToLog(item, mine);
   return message;
 }
 
 function appendNote(text, at) {
   const item = el("li", "note");
   item.append(el("span", "note-text", text), el("time", "message-time", clockTime(at)));
-  $("message-log").append(item);
-  $("message-log").scrollTop = $("message-log").scrollHeight;
+  appendToLog(item, true);
 }
 
 function renderDelivery(message) {
@@ -562,6 +696,22 @@ function applyDelivery(message, event) {
   renderDelivery(message);
 }
 
+/**
+ * A delivery event for a message id the log does not know: held while a
+ * send is under way (its id may be this one); otherwise the message has
+ * left the log, or was never ours to show.
+ */
+function holdEarly(event) {
+  if (model.sending === 0) return;
+  let events = model.early.get(event.id);
+  if (!events) {
+    events = [];
+    model.early.set(event.id, events);
+    keepLast(model.early, BOUNDS.early);
+  }
+  if (events.length < BOUNDS.earlyEvents) events.push(event);
+}
+
 async function sendMessage() {
   const input = $("message-input");
   const text = input.value;
@@ -572,8 +722,10 @@ async function sendMessage() {
   }
   input.value = "";
   const message = appendMessage({ mine: true, text, at: Date.now() });
+  model.sending += 1;
   try {
     message.id = await invoke("send_message", { text });
+    if (!message.trimmed && message.session === model.session) model.byId.set(message.id, message);
     // Its first delivery events may have come in before its id did.
     for (const event of model.early.get(message.id) || []) applyDelivery(message, event);
     model.early.delete(message.id);
@@ -581,6 +733,10 @@ async function sendMessage() {
     message.failed = true;
     renderDelivery(message);
     showBanner(errorText(error));
+  } finally {
+    model.sending -= 1;
+    // With no send under way, nothing held can still find its message.
+    if (model.sending === 0) model.early.clear();
   }
 }
 
@@ -592,9 +748,17 @@ function onTaggedEvent(event) {
     onEngineEvent(event);
   } else if (model.joining) {
     model.held.push(event);
+    if (model.held.length > BOUNDS.held) model.held.shift();
   }
 }
 
+/**
+ * Shows one engine event. Each changes only its part of the page: a step
+ * adds a row to its peer's card (and may change the state badge), a message
+ * adds one entry to the log, a delivery event updates one message, a peer
+ * coming or going adds or removes its card. Nothing is redrawn whole, so
+ * the keyboard focus and the scroll position stay where they are.
+ */
 function onEngineEvent(event) {
   if (model.view === "start") return;
   const at = event.at_ms;
@@ -623,26 +787,27 @@ function onEngineEvent(event) {
     }
     case "negotiation": {
       const p = peer || ensurePeer(event.peer, false);
-      if (p.state !== "connected") p.state = "negotiating";
+      if (p.state !== "connected") setState(p, "negotiating");
       addStep(p, at, stepLabel(event.step, event.detail), event.step === "operation-failed" ? "warn" : "");
       break;
     }
     case "ice": {
       const p = peer || ensurePeer(event.peer, false);
-      if (event.state === "checking" && p.state !== "connected") p.state = "connecting";
-      if (event.state === "failed") p.state = "failed";
+      if (event.state === "checking" && p.state !== "connected") setState(p, "connecting");
+      if (event.state === "failed") setState(p, "failed");
       addStep(p, at, ICE_LABELS[event.state] || `ICE ${event.state}`, event.state === "failed" ? "bad" : "");
       break;
     }
     case "path-selected": {
       const p = peer || ensurePeer(event.peer, false);
       p.path = { kind: event.path, local: event.local, remote: event.remote };
+      renderPath(p);
       addStep(p, at, `Path: ${PATH_LABELS[event.path] || event.path}`);
       break;
     }
     case "dtls-connected": {
       const p = peer || ensurePeer(event.peer, false);
-      if (p.state !== "connected") p.state = "encrypted";
+      if (p.state !== "connected") setState(p, "encrypted");
       addStep(p, at, "Encrypted (DTLS)");
       break;
     }
@@ -656,6 +821,8 @@ function onEngineEvent(event) {
       if (p.fingerprint !== event.fingerprint) p.trust = null;
       p.fingerprint = event.fingerprint;
       p.safetyCode = event.safety_code;
+      renderPeerHead(p);
+      renderIdentity(p);
       addStep(p, at, "Connected: chat open", "good");
       if (first) appendNote(`${peerTitle(p)} joined`, at);
       checkPeer(p);
@@ -663,14 +830,13 @@ function onEngineEvent(event) {
     }
     case "peer-reconnecting": {
       const p = peer || ensurePeer(event.peer, false);
-      p.state = "reconnecting";
+      setState(p, "reconnecting");
       addStep(p, at, `Reconnecting: ${event.reason}`, "warn");
       break;
     }
     case "peer-left":
       if (peer) {
-        model.peers.delete(event.peer);
-        model.gone.add(event.peer);
+        removePeer(peer);
         appendNote(`${peerTitle(peer)} left`, at);
       }
       break;
@@ -680,16 +846,16 @@ function onEngineEvent(event) {
     case "queued":
     case "delivered":
     case "send-failed": {
-      const message = model.messages.find((m) => m.mine && m.id === event.id);
-      if (message) {
-        applyDelivery(message, event);
-      } else {
-        model.early.set(event.id, [...(model.early.get(event.id) || []), event]);
-      }
+      const message = model.byId.get(event.id);
+      if (message) applyDelivery(message, event);
+      else holdEarly(event);
       break;
     }
     case "error":
       if (peer) {
+        // Most errors end the connection (the peer was dropped, or could
+        // not be reached): the badge stops saying "Connected".
+        setState(peer, "failed");
         addStep(peer, at, event.message, "bad");
       } else {
         showBanner(event.message, "warn");
@@ -706,7 +872,6 @@ function onEngineEvent(event) {
     default:
       break;
   }
-  renderPeers();
 }
 
 // ---------------------------------------------------------------- settings

@@ -225,6 +225,25 @@ impl PeerProcess {
         let _ = stdin.flush().await;
     }
 
+    /// Types many chat lines at once, as fast as the peer reads them: one
+    /// write of all of them (a peer that floods the room).
+    pub async fn say_all(&mut self, lines: &[String]) {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{}: stdin already closed", self.label));
+        let mut block = String::new();
+        for line in lines {
+            block.push_str(line);
+            block.push('\n');
+        }
+        stdin
+            .write_all(block.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot write stdin: {e}", self.label));
+        let _ = stdin.flush().await;
+    }
+
     /// Ends input (the peer leaves the room) and waits for the exit status.
     pub async fn finish(mut self) -> ExitStatus {
         self.stdin.take();

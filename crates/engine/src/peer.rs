@@ -73,6 +73,9 @@ pub(crate) enum PeerInput {
 pub(crate) enum PeerNotice {
     /// The peer connection came up or went down.
     Connected { peer: PeerId, connected: bool },
+    /// The session dropped the peer (another identity than expected, or
+    /// over a bound); its task has ended.
+    Dropped { peer: PeerId },
 }
 
 /// The room's handle on a peer task.
@@ -445,6 +448,9 @@ impl PeerTask {
             }
             SessionEvent::Dropped { reason } => {
                 self.refused = true;
+                self.notify(PeerNotice::Dropped {
+                    peer: self.context.remote().clone(),
+                });
                 warn!(peer = %self.context.remote(), %reason, "dropped a peer");
                 EventKind::Error {
                     peer: Some(peer),

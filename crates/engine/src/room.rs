@@ -133,6 +133,9 @@ struct RoomActor {
     /// Members that said goodbye but may still be in a peer list sent
     /// before the server saw them go: not reconnected to from a list.
     departed: std::collections::HashSet<PeerId>,
+    /// Members the session dropped (another identity than expected, or over
+    /// a bound): never connected to again while we are in this room.
+    dropped: std::collections::HashSet<PeerId>,
     /// Told once how the join went.
     joined: Option<oneshot::Sender<Result<(), JoinError>>>,
 }
@@ -201,6 +204,7 @@ async fn run(
         members: HashMap::new(),
         order: Vec::new(),
         departed: std::collections::HashSet::new(),
+        dropped: std::collections::HashSet::new(),
         joined: Some(joined),
     };
 
@@ -279,7 +283,7 @@ impl RoomActor {
                 }
                 self.departed.retain(|id| list.peers.contains(id));
                 for id in &list.peers {
-                    if !self.departed.contains(id) {
+                    if !self.departed.contains(id) && !self.dropped.contains(id) {
                         self.ensure_member(id, list.parlor.contains(id));
                     }
                 }
@@ -358,6 +362,9 @@ impl RoomActor {
             },
         };
         if from == self.config.peer_id {
+            return;
+        }
+        if self.dropped.contains(&from) {
             return;
         }
         if !self.members.contains_key(&from) && !self.order.contains(&from) {
@@ -455,6 +462,12 @@ impl RoomActor {
                 if !connected && !member.listed {
                     self.remove_member(&peer);
                 }
+            }
+            PeerNotice::Dropped { peer } => {
+                // Its card stays with the reason (the session's error event);
+                // nothing more is sent to it.
+                self.dropped.insert(peer.clone());
+                self.members.remove(&peer);
             }
         }
     }
