@@ -84,7 +84,8 @@ fn main() -> anyhow::Result<()> {
         Target {
             name: "parlor-signal",
             program: PathBuf::from(env!("CARGO_BIN_EXE_parlor-signal")),
-            // The reference relay has no rate limit; neither may ours here.
+            // The reference relay has no limits; neither may ours here
+            // (per-address limits do not apply to loopback clients anyway).
             args: [
                 "--listen",
                 "127.0.0.1:0",
@@ -92,6 +93,16 @@ fn main() -> anyhow::Result<()> {
                 "1000000000",
                 "--rate-burst",
                 "1000000000",
+                "--byte-rate-limit",
+                "4294967295",
+                "--byte-rate-burst",
+                "4294967295",
+                "--max-connections",
+                "0",
+                "--max-rooms",
+                "0",
+                "--peer-list-interval",
+                "0",
             ]
             .map(String::from)
             .to_vec(),

@@ -1,5 +1,8 @@
 //! Everything a server can be told at start, with defaults fit for a public
 //! deployment. Tests shorten the timers; the binary maps its flags onto it.
+//!
+//! Every limit on what a stranger can make the server do is here too; for
+//! the count and time limits, zero turns the limit off.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -36,8 +39,60 @@ pub struct Config {
     pub id_reservation: Duration,
     /// How fast one client may send frames.
     pub rate_limit: RateLimit,
+    /// How many bytes one client may send, on top of the frame rate.
+    pub byte_rate_limit: ByteRateLimit,
     /// How many errors a client may cause before it is disconnected.
     pub error_limit: ErrorLimit,
+    /// How long a client has to send a complete HTTP request head, counted
+    /// from the moment the server waits for one: when the connection opens
+    /// (after the TLS handshake, which gets as long again), and again after
+    /// each answered request on a keep-alive connection. A connection that
+    /// dribbles its head (slowloris), sends nothing, or idles between
+    /// requests is closed.
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay plain HTTP: one that has not become a
+    /// WebSocket this long after it was accepted is closed (after the answer
+    /// in progress, if any). WebSocket connections are not affected.
+    pub upgrade_timeout: Duration,
+    /// Most TCP connections the server holds at once (WebSockets, plain HTTP
+    /// and TLS handshakes alike). One more is answered `503 Service
+    /// Unavailable` and closed.
+    pub max_connections: usize,
+    /// Most connections from one client address (an IPv4 address, or an
+    /// IPv6 /64). One more is answered `429 Too Many Requests`. Without
+    /// [`Config::trusted_proxy_header`] every TCP connection counts; with
+    /// it, every WebSocket, by the address the proxy names.
+    pub max_connections_per_address: usize,
+    /// Joins (WebSocket upgrades) one client address may make per minute: a
+    /// token bucket per address holding this many, refilled at this many per
+    /// minute, so a reconnecting client cannot reset it. One more is answered
+    /// `429 Too Many Requests`.
+    pub joins_per_minute: u32,
+    /// Whether the per-address limits apply to loopback clients
+    /// (127.0.0.0/8, `::1`) too. Off by default: local processes are not
+    /// strangers, and a local reverse proxy should name its clients with
+    /// [`Config::trusted_proxy_header`] instead.
+    pub limit_loopback: bool,
+    /// Most rooms at once (rooms that only hold reserved ids count). A join
+    /// that would create one more is closed with 1013 ("try again later").
+    pub max_rooms: usize,
+    /// Bytes queued for one member, at most (each frame counts its length
+    /// plus a small overhead). A member over it is not reading and is closed
+    /// with 1008.
+    pub outbox_bytes: usize,
+    /// Bytes queued across all members, at most. A frame that would take the
+    /// server past it is not queued and its recipient is closed with 1013.
+    pub total_outbox_bytes: usize,
+    /// Shortest time between two peer lists to one member. Lists that fall
+    /// due sooner are merged into one, sent when the time is up; the last
+    /// always goes out, and a member always gets a list naming a sender
+    /// before that sender's first message.
+    pub peer_list_interval: Duration,
+    /// The request header a reverse proxy in front of the server writes the
+    /// client's address into (`X-Forwarded-For`, `X-Real-IP`...). When set,
+    /// the per-address limits count by its last entry (the address the proxy
+    /// saw); when unset, the header is never read.
+    pub trusted_proxy_header: Option<String>,
     /// ICE servers handed out at `/parties/main/<room>/turn`.
     pub ice: IceConfig,
     /// Serve `wss`/`https` instead of `ws`/`http`.
@@ -54,7 +109,19 @@ impl Default for Config {
             pong_timeout: Duration::from_secs(20),
             id_reservation: Duration::from_secs(30),
             rate_limit: RateLimit::default(),
+            byte_rate_limit: ByteRateLimit::default(),
             error_limit: ErrorLimit::default(),
+            header_read_timeout: Duration::from_secs(10),
+            upgrade_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_connections_per_address: 32,
+            joins_per_minute: 60,
+            limit_loopback: false,
+            max_rooms: 10_000,
+            outbox_bytes: 1024 * 1024,
+            total_outbox_bytes: 256 * 1024 * 1024,
+            peer_list_interval: Duration::from_millis(200),
+            trusted_proxy_header: None,
             ice: IceConfig::default(),
             tls: None,
         }
@@ -87,6 +154,28 @@ impl Default for RateLimit {
         Self {
             messages_per_second: 50,
             burst: 200,
+        }
+    }
+}
+
+/// A second token bucket per connection, in bytes: frames are cheap to
+/// count but not all the same size, and one 64 KiB frame broadcast to a full
+/// room costs the server two megabytes. A frame that finds the bucket short
+/// is answered `rate-limited`, like one over the frame rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRateLimit {
+    /// Sustained bytes per second.
+    pub bytes_per_second: u32,
+    /// Bytes that may arrive at once after a quiet period; at least
+    /// [`Config::max_message_size`], or the largest frames could never pass.
+    pub burst: u32,
+}
+
+impl Default for ByteRateLimit {
+    fn default() -> Self {
+        Self {
+            bytes_per_second: 64 * 1024,
+            burst: 256 * 1024,
         }
     }
 }

@@ -17,17 +17,23 @@ use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
     ErrorCode, IdKey, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
 };
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, timeout};
 use tracing::Instrument;
 
+use crate::admission::AddressPermit;
 use crate::limits::{ErrorCounter, TokenBucket};
+use crate::listener::ConnectionSlot;
+use crate::metrics::Limit;
 use crate::relay::{self, Refusal};
-use crate::room::{JoinRefusal, Membership, OUTBOX_CAPACITY, Outbox};
+use crate::room::{JoinRefusal, Membership, Outbox, OutboxReceiver};
 use crate::server::{Shared, stopping};
 
 /// How long the server waits for a client to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// RFC 6455 "try again later": the server is at a capacity limit.
+pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
 
 /// What a client asked for in its upgrade request, checked or not.
 pub(crate) struct JoinRequest {
@@ -38,6 +44,13 @@ pub(crate) struct JoinRequest {
     /// The proof that the id is the client's own (Parlor clients).
     pub(crate) key: Result<Option<IdKey>, TokenError>,
     pub(crate) remote: SocketAddr,
+    /// The address the per-address limits counted (the proxy's word for
+    /// it, behind a trusted proxy).
+    pub(crate) client: std::net::IpAddr,
+    /// Its place in the connection count, given back when it ends.
+    pub(crate) slot: ConnectionSlot,
+    /// Its place in its address's count, behind a trusted proxy.
+    pub(crate) address: Option<AddressPermit>,
 }
 
 /// Messages from the reader to the writer that jump the outbox queue.
@@ -78,11 +91,17 @@ type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
 /// Runs a freshly upgraded connection to its end.
-pub(crate) async fn serve(socket: WebSocket, request: JoinRequest, shared: Arc<Shared>) {
+pub(crate) async fn serve(socket: WebSocket, mut request: JoinRequest, shared: Arc<Shared>) {
     let _open = OpenConnection::new(&shared.connections);
+    let _slot = request.slot.clone();
+    let _address = request.address.take();
     shared.metrics.connection_opened();
     let id = shared.next_connection_id();
-    let span = tracing::info_span!("conn", id, remote = %request.remote);
+    let span = if request.client == request.remote.ip() {
+        tracing::info_span!("conn", id, remote = %request.remote)
+    } else {
+        tracing::info_span!("conn", id, remote = %request.remote, client = %request.client)
+    };
     run(socket, request, &shared).instrument(span).await;
 }
 
@@ -114,10 +133,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         return close_and_drain(&mut sink, &mut stream, close_code::GOING_AWAY, reason).await;
     }
 
-    let (frames_tx, frames) = mpsc::channel(OUTBOX_CAPACITY);
-    let overflow = Arc::new(Notify::new());
-    let replaced = Arc::new(Notify::new());
-    let outbox = Outbox::new(frames_tx, Arc::clone(&overflow), Arc::clone(&replaced));
+    let (outbox, frames) = Outbox::new(Arc::clone(&shared.outbox_budget));
     let membership = match shared.rooms.join(
         room,
         peer.clone(),
@@ -136,8 +152,22 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
                     "room is full ({} members at most)",
                     shared.config.max_peers_per_room
                 ),
+                JoinRefusal::TooManyRooms => {
+                    shared.limit_exceeded(
+                        Limit::Rooms,
+                        request.client,
+                        "join refused: too many rooms",
+                    );
+                    let reason = "server has too many rooms; try again later";
+                    return close_and_drain(&mut sink, &mut stream, TRY_AGAIN_LATER, reason).await;
+                }
             };
-            return reject(sink, stream, refusal.rejection(), message, shared).await;
+            match refusal.rejection() {
+                Some(rejection) => {
+                    return reject(sink, stream, rejection, message, shared).await;
+                }
+                None => return,
+            }
         }
     };
     tracing::info!(%peer, parlor = request.parlor, "joined");
@@ -151,18 +181,25 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         peer: &peer,
         membership: &membership,
         outbox: &outbox,
+        client: request.client,
         rate: TokenBucket::new(shared.config.rate_limit, std::time::Instant::now()),
+        bytes: TokenBucket::bytes(shared.config.byte_rate_limit, std::time::Instant::now()),
         errors: ErrorCounter::new(shared.config.error_limit, std::time::Instant::now()),
     };
-    let ending = reader
-        .read(&mut stream, &control, &overflow, &replaced)
-        .await;
+    let ending = reader.read(&mut stream, &control).await;
     // Leave before the close handshake so the room hears of it at once.
     drop(membership);
 
     match ending {
         Ending::Close(code, reason) => {
-            tracing::info!(%peer, code, reason, "closing");
+            // Closes for misbehaviour are sampled like refusals: a flood of
+            // them must not flood the log.
+            let routine = matches!(code, close_code::GOING_AWAY | close_code::DUPLICATE_PEER_ID);
+            if routine {
+                tracing::info!(%peer, code, reason, "closing");
+            } else if let Some(suppressed) = shared.refusal_log.sample(std::time::Instant::now()) {
+                tracing::info!(%peer, code, reason, suppressed, "closing");
+            }
             // The writer sends what is queued, then the close frame; then the
             // client's close frame (or the grace period) ends the read side.
             let finish = async {
@@ -188,7 +225,9 @@ async fn reject(
     message: String,
     shared: &Shared,
 ) {
-    tracing::info!(code = %rejection.error_code(), %message, "join refused");
+    if let Some(suppressed) = shared.refusal_log.sample(std::time::Instant::now()) {
+        tracing::info!(code = %rejection.error_code(), %message, suppressed, "join refused");
+    }
     shared.metrics.error(rejection.error_code());
     let frame = ServerMessage::error(rejection.error_code(), message).to_json();
     if timeout(CLOSE_GRACE, sink.send(Message::Text(frame.into())))
@@ -229,19 +268,18 @@ struct Reader<'a> {
     membership: &'a Membership,
     /// The member's own outbox, for error frames.
     outbox: &'a Outbox,
+    /// Its address, for logs of refusals.
+    client: std::net::IpAddr,
+    /// Frames per second.
     rate: TokenBucket,
+    /// Bytes per second.
+    bytes: TokenBucket,
     errors: ErrorCounter,
 }
 
 impl Reader<'_> {
     /// Reads until the connection should end, and says why.
-    async fn read(
-        mut self,
-        stream: &mut Stream,
-        control: &mpsc::Sender<Control>,
-        overflow: &Notify,
-        replaced: &Notify,
-    ) -> Ending {
+    async fn read(mut self, stream: &mut Stream, control: &mpsc::Sender<Control>) -> Ending {
         let config = &self.shared.config;
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
@@ -270,10 +308,15 @@ impl Reader<'_> {
                     }
                 }
                 () = &mut silence => return Ending::Silent,
-                () = overflow.notified() => {
-                    return Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough");
+                limit = self.outbox.overflowed() => {
+                    let ending = match limit {
+                        Limit::OutboxTotal => Ending::Close(TRY_AGAIN_LATER, "server send buffers are full"),
+                        _ => Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough"),
+                    };
+                    self.shared.limit_exceeded(limit, self.client, "closed: outbox over its budget");
+                    return ending;
                 }
-                () = replaced.notified() => {
+                () = self.outbox.replaced() => {
                     return Ending::Close(
                         close_code::DUPLICATE_PEER_ID,
                         "replaced by a newer connection of the same peer",
@@ -291,10 +334,19 @@ impl Reader<'_> {
         let now = std::time::Instant::now();
         let refusal = match message {
             Message::Text(text) => {
-                if self.rate.try_take(now) {
-                    self.relay(&text).err()?
-                } else {
+                if !self.rate.try_take(now) {
+                    self.shared
+                        .limit_exceeded(Limit::FrameRate, self.client, "frame refused");
                     Refusal::new(ErrorCode::RateLimited, "sending too fast; frame dropped")
+                } else if !self.bytes.try_take_n(text.len() as f64, now) {
+                    self.shared
+                        .limit_exceeded(Limit::ByteRate, self.client, "frame refused");
+                    Refusal::new(
+                        ErrorCode::RateLimited,
+                        "sending too many bytes per second; frame dropped",
+                    )
+                } else {
+                    self.relay(&text).err()?
                 }
             }
             Message::Binary(_) => Refusal::new(
@@ -358,7 +410,7 @@ fn ending_for(error: axum::Error) -> Ending {
 /// close, the outbox ends, or a write takes longer than `write_timeout`.
 async fn write_frames(
     mut sink: Sink,
-    mut frames: mpsc::Receiver<Utf8Bytes>,
+    mut frames: OutboxReceiver,
     mut control: mpsc::Receiver<Control>,
     write_timeout: Duration,
 ) {
@@ -370,7 +422,7 @@ async fn write_frames(
                 Some(Control::Close(code, reason)) => {
                     let close = async {
                         while let Ok(frame) = frames.try_recv() {
-                            sink.feed(Message::Text(frame)).await?;
+                            sink.feed(Message::Text(frame.text())).await?;
                         }
                         sink.send(close_message(code, reason)).await
                     };
@@ -380,7 +432,7 @@ async fn write_frames(
                 None => return,
             },
             frame = frames.recv() => match frame {
-                Some(frame) => Message::Text(frame),
+                Some(frame) => Message::Text(frame.text()),
                 None => return,
             },
         };
@@ -388,7 +440,7 @@ async fn write_frames(
         let batch = async {
             sink.feed(first).await?;
             while let Ok(frame) = frames.try_recv() {
-                sink.feed(Message::Text(frame)).await?;
+                sink.feed(Message::Text(frame.text())).await?;
             }
             sink.flush().await
         };

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,9 +17,10 @@ use parlor_protocol::{
     RoomName, TURN_PATH_SUFFIX, TokenError,
 };
 
+use crate::admission::client_ip;
 use crate::connection::{self, JoinRequest};
-use crate::listener::ClientAddr;
-use crate::metrics::Gauges;
+use crate::listener::{ClientAddr, ConnectionSlot};
+use crate::metrics::{Gauges, Limit};
 use crate::server::Shared;
 use crate::turn;
 
@@ -44,10 +45,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 ///
 /// Upgrades are accepted even when the room name or peer id is invalid: the
 /// connection then explains itself with an error frame and a 44xx close code,
-/// which browsers expose, unlike an HTTP status.
+/// which browsers expose, unlike an HTTP status. Only the limits that protect
+/// the server itself (joins per address, and connections per address behind
+/// a trusted proxy) refuse the upgrade, with `429`: accepting it would cost
+/// what they are there to save.
 async fn room(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(ClientAddr(remote)): ConnectInfo<ClientAddr>,
+    Extension(slot): Extension<ConnectionSlot>,
+    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -59,6 +65,26 @@ async fn room(
             Err(error) => invalid_room(&error),
         };
     };
+    let client = client_ip(remote.ip(), shared.proxy_header.as_ref(), &headers);
+    let key = shared.address_key(client);
+    let address = match (&shared.proxy_header, key) {
+        (Some(_), Some(key)) => match shared.admission.admit_address(key) {
+            Ok(permit) => Some(permit),
+            Err(limit) => {
+                shared.limit_exceeded(limit, client, "join refused");
+                return too_many(
+                    "too many connections from your address; close some and try again\n",
+                );
+            }
+        },
+        _ => None,
+    };
+    if let Some(key) = key {
+        if !shared.joins.try_join(key, std::time::Instant::now()) {
+            shared.limit_exceeded(Limit::JoinsPerAddress, client, "join refused");
+            return too_many("too many joins from your address; try again in a minute\n");
+        }
+    }
     let JoinQuery { peer, parlor, key } = parse_query(query.as_deref().unwrap_or_default());
     let request = JoinRequest {
         room,
@@ -66,6 +92,9 @@ async fn room(
         parlor,
         key,
         remote,
+        client,
+        slot,
+        address,
     };
     let limit = shared.config.hard_frame_limit();
     upgrade
@@ -155,6 +184,16 @@ async fn turn_preflight(request_headers: HeaderMap) -> Response {
     response
 }
 
+/// `429 Too Many Requests`, with a hint of when to try again.
+fn too_many(message: &'static str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "60")],
+        message,
+    )
+        .into_response()
+}
+
 fn invalid_room(error: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -175,8 +214,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let occupancy = shared.rooms.occupancy();
     let gauges = Gauges {
         open_connections: *shared.connections.borrow(),
+        tcp_connections: shared.admission.open(),
         rooms: occupancy.rooms,
         members: occupancy.members,
+        outbox_bytes: shared.outbox_budget.queued(),
     };
     (
         [(

@@ -32,7 +32,10 @@
 //! - **Peer lists.** On every join and leave, every member receives
 //!   `{"type":"info:peerlist","peers":[...],"parlor":[...]}`: the *other*
 //!   members in join order, oldest first, and the subset that declared
-//!   `parlor=1` (old clients ignore the extra field).
+//!   `parlor=1` (old clients ignore the extra field). A member gets at most
+//!   one list per [`Config::peer_list_interval`]; changes in between are
+//!   merged into the next, the last always arrives, a newcomer gets its own
+//!   at once, and a list naming a sender always precedes its first message.
 //! - **Relay.** Any JSON object a member sends is relayed, unknown types
 //!   included, with `"from":"<sender id>"` written by the server over
 //!   whatever the client put there. Without `to` (or with `"to":null`) it goes
@@ -54,9 +57,19 @@
 //!   silent for [`Config::pong_timeout`] is dropped and its room gets a new
 //!   peer list. A client that stops reading until its outbox overflows is
 //!   closed with 1008.
+//! - **Limits.** Everything a stranger can make the server do is bounded
+//!   (see [`Config`]): the time to send a request head and to upgrade,
+//!   connections in total and per address, joins per address per minute,
+//!   rooms, frames and bytes per second, and bytes queued per member and in
+//!   total. Connections over a limit that protects the server are refused
+//!   before the upgrade (`503`, or `429` per address); rate limits answer
+//!   `rate-limited`; too many rooms, or full send buffers server-wide, close
+//!   with 1013; a member over its queue budget closes with 1008. Each is
+//!   counted in `/metrics` as `parlor_signal_limit_exceeded_total{limit=...}`.
 //! - **Shutdown.** [`Server::shutdown`] (and SIGINT/SIGTERM in the binary)
 //!   sends every client a close frame with code 1001, then stops.
 
+mod admission;
 mod config;
 mod connection;
 mod http;
@@ -69,6 +82,8 @@ mod server;
 mod tls;
 mod turn;
 
-pub use config::{Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth, TurnServer};
+pub use config::{
+    ByteRateLimit, Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth, TurnServer,
+};
 pub use server::{Server, StartError};
 pub use tls::{TlsConfig, TlsError};

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use parlor_signal::{Config, IceConfig, RateLimit, Server, TlsConfig, TurnAuth, TurnServer};
+use parlor_signal::{
+    ByteRateLimit, Config, IceConfig, RateLimit, Server, TlsConfig, TurnAuth, TurnServer,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Parlor's signaling server: peers of a room find each other here and pass
@@ -51,6 +53,72 @@ struct Args {
     /// Frames one client may send at once after a quiet period [default: 200].
     #[arg(long, env = "PARLOR_SIGNAL_RATE_BURST")]
     rate_burst: Option<u32>,
+
+    /// Sustained bytes per second one client may send [default: 65536].
+    #[arg(long, env = "PARLOR_SIGNAL_BYTE_RATE_LIMIT")]
+    byte_rate_limit: Option<u32>,
+
+    /// Bytes one client may send at once after a quiet period; at least
+    /// --max-message-size [default: 262144].
+    #[arg(long, env = "PARLOR_SIGNAL_BYTE_RATE_BURST")]
+    byte_rate_burst: Option<u32>,
+
+    /// Seconds a client has to send a complete HTTP request head, from
+    /// connecting or from its previous answer; 0 turns it off [default: 10].
+    #[arg(long, env = "PARLOR_SIGNAL_HEADER_READ_TIMEOUT")]
+    header_read_timeout: Option<u64>,
+
+    /// Seconds a connection may stay plain HTTP before it is closed (it
+    /// never became a WebSocket); 0 turns it off [default: 10].
+    #[arg(long, env = "PARLOR_SIGNAL_UPGRADE_TIMEOUT")]
+    upgrade_timeout: Option<u64>,
+
+    /// Most TCP connections at once; more get 503; 0 for no limit
+    /// [default: 10000].
+    #[arg(long, env = "PARLOR_SIGNAL_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+
+    /// Most connections per client address (IPv6: per /64); more get 429;
+    /// 0 for no limit [default: 32].
+    #[arg(long, env = "PARLOR_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS")]
+    max_connections_per_address: Option<usize>,
+
+    /// Joins per client address per minute (a token bucket); more get 429;
+    /// 0 for no limit [default: 60].
+    #[arg(long, env = "PARLOR_SIGNAL_JOINS_PER_MINUTE")]
+    joins_per_minute: Option<u32>,
+
+    /// Apply the per-address limits to loopback clients too (off: local
+    /// processes are trusted; a local proxy should use
+    /// --trusted-proxy-header).
+    #[arg(long, env = "PARLOR_SIGNAL_LIMIT_LOOPBACK")]
+    limit_loopback: bool,
+
+    /// Most rooms at once; a join that would create another is closed with
+    /// 1013; 0 for no limit [default: 10000].
+    #[arg(long, env = "PARLOR_SIGNAL_MAX_ROOMS")]
+    max_rooms: Option<usize>,
+
+    /// Bytes queued for one client at most; a client over it is closed with
+    /// 1008; 0 for no limit [default: 1048576].
+    #[arg(long, env = "PARLOR_SIGNAL_OUTBOX_BYTES")]
+    outbox_bytes: Option<usize>,
+
+    /// Bytes queued across all clients at most; the client a frame would
+    /// take past it is closed with 1013; 0 for no limit [default: 268435456].
+    #[arg(long, env = "PARLOR_SIGNAL_TOTAL_OUTBOX_BYTES")]
+    total_outbox_bytes: Option<usize>,
+
+    /// Milliseconds between two peer lists to one member, at least; lists
+    /// due sooner are merged; 0 sends every one [default: 200].
+    #[arg(long, env = "PARLOR_SIGNAL_PEER_LIST_INTERVAL")]
+    peer_list_interval: Option<u64>,
+
+    /// Header a reverse proxy writes the client's address into (e.g.
+    /// X-Forwarded-For; the last entry counts). Only set it behind such a
+    /// proxy: without it, the header is never read.
+    #[arg(long, env = "PARLOR_SIGNAL_TRUSTED_PROXY_HEADER")]
+    trusted_proxy_header: Option<String>,
 
     /// STUN URL handed out at /turn, e.g. stun:stun.l.google.com:19302
     /// (repeatable; comma-separated in the environment variable).
@@ -157,7 +225,36 @@ impl Args {
                     .unwrap_or(defaults.rate_limit.messages_per_second),
                 burst: self.rate_burst.unwrap_or(defaults.rate_limit.burst),
             },
+            byte_rate_limit: ByteRateLimit {
+                bytes_per_second: self
+                    .byte_rate_limit
+                    .unwrap_or(defaults.byte_rate_limit.bytes_per_second),
+                burst: self
+                    .byte_rate_burst
+                    .unwrap_or(defaults.byte_rate_limit.burst),
+            },
             error_limit: defaults.error_limit,
+            header_read_timeout: self
+                .header_read_timeout
+                .map_or(defaults.header_read_timeout, Duration::from_secs),
+            upgrade_timeout: self
+                .upgrade_timeout
+                .map_or(defaults.upgrade_timeout, Duration::from_secs),
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            max_connections_per_address: self
+                .max_connections_per_address
+                .unwrap_or(defaults.max_connections_per_address),
+            joins_per_minute: self.joins_per_minute.unwrap_or(defaults.joins_per_minute),
+            limit_loopback: self.limit_loopback || defaults.limit_loopback,
+            max_rooms: self.max_rooms.unwrap_or(defaults.max_rooms),
+            outbox_bytes: self.outbox_bytes.unwrap_or(defaults.outbox_bytes),
+            total_outbox_bytes: self
+                .total_outbox_bytes
+                .unwrap_or(defaults.total_outbox_bytes),
+            peer_list_interval: self
+                .peer_list_interval
+                .map_or(defaults.peer_list_interval, Duration::from_millis),
+            trusted_proxy_header: self.trusted_proxy_header,
             ice: IceConfig {
                 stun_urls: self.stun,
                 turn,

@@ -3,10 +3,74 @@
 //! A handful of atomics and a hand-written exposition keep the server free of
 //! a metrics framework; the format is simple and stable.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parlor_protocol::ErrorCode;
+
+/// A limit on what a client can make the server do, as `/metrics` labels
+/// it (`parlor_signal_limit_exceeded_total{limit="…"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// No complete request head in time (or no TLS handshake).
+    HeaderReadTimeout,
+    /// Still plain HTTP when the upgrade deadline passed.
+    UpgradeTimeout,
+    /// The server holds as many connections as it may.
+    Connections,
+    /// The client's address holds as many connections as it may.
+    ConnectionsPerAddress,
+    /// The client's address joined too often this minute.
+    JoinsPerAddress,
+    /// The server holds as many rooms as it may.
+    Rooms,
+    /// Frames per second from one client.
+    FrameRate,
+    /// Bytes per second from one client.
+    ByteRate,
+    /// A member's queue of outgoing frames is over its byte budget.
+    Outbox,
+    /// All queues together are over the server's byte budget.
+    OutboxTotal,
+}
+
+impl Limit {
+    /// Every limit, for exhaustive listings.
+    pub(crate) const ALL: [Limit; 10] = [
+        Limit::HeaderReadTimeout,
+        Limit::UpgradeTimeout,
+        Limit::Connections,
+        Limit::ConnectionsPerAddress,
+        Limit::JoinsPerAddress,
+        Limit::Rooms,
+        Limit::FrameRate,
+        Limit::ByteRate,
+        Limit::Outbox,
+        Limit::OutboxTotal,
+    ];
+
+    /// The label value, stable like the error codes.
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
+            Limit::HeaderReadTimeout => "header-read-timeout",
+            Limit::UpgradeTimeout => "upgrade-timeout",
+            Limit::Connections => "connections",
+            Limit::ConnectionsPerAddress => "connections-per-address",
+            Limit::JoinsPerAddress => "joins-per-address",
+            Limit::Rooms => "rooms",
+            Limit::FrameRate => "frame-rate",
+            Limit::ByteRate => "byte-rate",
+            Limit::Outbox => "outbox",
+            Limit::OutboxTotal => "outbox-total",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
 
 /// Counters updated by connections; gauges are read from their owners when
 /// the page is rendered.
@@ -16,13 +80,18 @@ pub(crate) struct Metrics {
     messages_relayed: AtomicU64,
     bytes_relayed: AtomicU64,
     errors: [AtomicU64; ErrorCode::ALL.len()],
+    limits: [AtomicU64; Limit::ALL.len()],
+    peer_lists_sent: AtomicU64,
+    peer_lists_merged: AtomicU64,
 }
 
 /// Gauges sampled at render time.
 pub(crate) struct Gauges {
     pub(crate) open_connections: usize,
+    pub(crate) tcp_connections: usize,
     pub(crate) rooms: usize,
     pub(crate) members: usize,
+    pub(crate) outbox_bytes: usize,
 }
 
 impl Metrics {
@@ -45,6 +114,24 @@ impl Metrics {
         }
     }
 
+    /// A limit refused something or closed a connection.
+    pub(crate) fn limit_exceeded(&self, limit: Limit) {
+        if let Some(index) = Limit::ALL.iter().position(|&l| l == limit) {
+            self.limits[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A peer list went out to one member.
+    pub(crate) fn peer_list_sent(&self) {
+        self.peer_lists_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A peer list fell due too soon after the last one and was merged into
+    /// the next.
+    pub(crate) fn peer_list_merged(&self) {
+        self.peer_lists_merged.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text.
     pub(crate) fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(2048);
@@ -63,6 +150,12 @@ impl Metrics {
             "gauge",
             "WebSocket connections currently open.",
             &plain(gauges.open_connections as u64),
+        );
+        metric(
+            "parlor_signal_tcp_connections",
+            "gauge",
+            "TCP connections currently held: WebSockets, plain HTTP and TLS handshakes.",
+            &plain(gauges.tcp_connections as u64),
         );
         metric(
             "parlor_signal_connections_total",
@@ -94,6 +187,24 @@ impl Metrics {
             "Bytes of relayed frames delivered to members.",
             &plain(load(&self.bytes_relayed)),
         );
+        metric(
+            "parlor_signal_outbox_bytes",
+            "gauge",
+            "Bytes queued for members across all outboxes.",
+            &plain(gauges.outbox_bytes as u64),
+        );
+        metric(
+            "parlor_signal_peer_lists_sent_total",
+            "counter",
+            "Peer lists sent to members.",
+            &plain(load(&self.peer_lists_sent)),
+        );
+        metric(
+            "parlor_signal_peer_lists_merged_total",
+            "counter",
+            "Peer lists not sent on their own because the member had one too recently; a later list carries the change.",
+            &plain(load(&self.peer_lists_merged)),
+        );
         let errors: Vec<_> = ErrorCode::ALL
             .iter()
             .zip(&self.errors)
@@ -104,6 +215,17 @@ impl Metrics {
             "counter",
             "Error frames sent to clients, by error code.",
             &errors,
+        );
+        let limits: Vec<_> = Limit::ALL
+            .iter()
+            .zip(&self.limits)
+            .map(|(limit, count)| (format!("{{limit=\"{limit}\"}}"), load(count)))
+            .collect();
+        metric(
+            "parlor_signal_limit_exceeded_total",
+            "counter",
+            "Connections, joins and frames refused, and connections closed, by the limit that did it.",
+            &limits,
         );
         out
     }

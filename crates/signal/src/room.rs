@@ -2,61 +2,168 @@
 //! frames to members' outboxes.
 //!
 //! All rooms sit behind one mutex that is only held for in-memory work
-//! (never across an `.await`): pushing to a member's outbox is a
-//! non-blocking `try_send`. Doing every push under the lock gives each
-//! member one consistent order of events, e.g. a newcomer always gets its
-//! peer list before any message from the members it lists.
+//! (never across an `.await`): pushing to a member's outbox never blocks.
+//! Doing every push under the lock gives each member one consistent order
+//! of events, e.g. a newcomer always gets its peer list before any message
+//! from the members it lists.
+//!
+//! Peer lists to members already in the room are rate-limited (at most one
+//! per [`Config::peer_list_interval`](crate::Config::peer_list_interval)):
+//! a list that falls due sooner is held back and sent, up to date, when the
+//! interval is over, so churn costs each member a few lists per second at
+//! most and the last list always arrives. The order above still holds: a
+//! frame from a member that the recipient's last list did not name (a
+//! newcomer) first sends the recipient its held-back list.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{IdKey, JoinRejection, PeerId, PeerList, RoomName, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Limit, Metrics};
 
-/// Frames queued for one member, at most. A member whose queue is full is
-/// not reading: it is disconnected rather than allowed to make the server
-/// buffer without bound.
-pub(crate) const OUTBOX_CAPACITY: usize = 256;
+/// What each queued frame costs beyond its length, so that a flood of tiny
+/// frames is bounded too (roughly the queue's own bookkeeping per frame).
+pub(crate) const FRAME_OVERHEAD: usize = 64;
 
-/// The sending side of a member's queue of outgoing frames.
-#[derive(Clone)]
-pub(crate) struct Outbox {
-    frames: mpsc::Sender<Utf8Bytes>,
+/// The byte budgets of all outboxes: one per member and one for the server.
+#[derive(Debug)]
+pub(crate) struct OutboxBudget {
+    per_member: usize,
+    total_limit: usize,
+    total: AtomicUsize,
+}
+
+impl OutboxBudget {
+    /// Zero for either budget turns it off.
+    pub(crate) fn new(per_member: usize, total: usize) -> Arc<Self> {
+        Arc::new(Self {
+            per_member,
+            total_limit: total,
+            total: AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes queued across all outboxes now.
+    pub(crate) fn queued(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+/// One member's share of the budget, and how its connection is told to end.
+#[derive(Debug)]
+struct OutboxState {
+    budget: Arc<OutboxBudget>,
+    queued: AtomicUsize,
+    /// Why the queue overflowed, set once.
+    overflow_reason: OnceLock<Limit>,
     /// Woken when the queue overflows, so the connection closes itself.
-    overflow: Arc<Notify>,
+    overflow: Notify,
     /// Woken when the member's owner connected again: this connection is a
     /// stale one the server had not yet noticed was dead.
-    replaced: Arc<Notify>,
+    replaced: Notify,
+}
+
+impl OutboxState {
+    fn release(&self, cost: usize) {
+        self.queued.fetch_sub(cost, Ordering::AcqRel);
+        self.budget.total.fetch_sub(cost, Ordering::AcqRel);
+    }
+}
+
+/// A frame in a member's queue; it gives its bytes back to the budgets when
+/// it is taken out or dropped with the queue.
+#[derive(Debug)]
+pub(crate) struct QueuedFrame {
+    text: Utf8Bytes,
+    cost: usize,
+    state: Arc<OutboxState>,
+}
+
+impl QueuedFrame {
+    /// The frame's text (the budget is released when `self` is dropped).
+    pub(crate) fn text(&self) -> Utf8Bytes {
+        self.text.clone()
+    }
+}
+
+impl Drop for QueuedFrame {
+    fn drop(&mut self) {
+        self.state.release(self.cost);
+    }
+}
+
+/// The receiving end of an outbox, for the connection's writer.
+pub(crate) type OutboxReceiver = mpsc::UnboundedReceiver<QueuedFrame>;
+
+/// The sending side of a member's queue of outgoing frames. The queue is
+/// bounded in bytes: a member whose frames pile up past its budget is not
+/// reading, and is disconnected rather than allowed to make the server
+/// buffer without bound.
+#[derive(Clone, Debug)]
+pub(crate) struct Outbox {
+    frames: mpsc::UnboundedSender<QueuedFrame>,
+    state: Arc<OutboxState>,
 }
 
 impl Outbox {
-    pub(crate) fn new(
-        frames: mpsc::Sender<Utf8Bytes>,
-        overflow: Arc<Notify>,
-        replaced: Arc<Notify>,
-    ) -> Self {
-        Self {
-            frames,
-            overflow,
-            replaced,
-        }
+    pub(crate) fn new(budget: Arc<OutboxBudget>) -> (Self, OutboxReceiver) {
+        let (frames, receiver) = mpsc::unbounded_channel();
+        let state = Arc::new(OutboxState {
+            budget,
+            queued: AtomicUsize::new(0),
+            overflow_reason: OnceLock::new(),
+            overflow: Notify::new(),
+            replaced: Notify::new(),
+        });
+        (Self { frames, state }, receiver)
     }
 
     /// Queues a frame; false if the member is gone or not keeping up.
     pub(crate) fn push(&self, frame: Utf8Bytes) -> bool {
-        match self.frames.try_send(frame) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.overflow.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        let cost = frame.len() + FRAME_OVERHEAD;
+        let budget = &self.state.budget;
+        let queued = self.state.queued.fetch_add(cost, Ordering::AcqRel) + cost;
+        let total = budget.total.fetch_add(cost, Ordering::AcqRel) + cost;
+        let over = if budget.per_member != 0 && queued > budget.per_member {
+            Some(Limit::Outbox)
+        } else if budget.total_limit != 0 && total > budget.total_limit {
+            Some(Limit::OutboxTotal)
+        } else {
+            None
+        };
+        if let Some(limit) = over {
+            self.state.release(cost);
+            let _ = self.state.overflow_reason.set(limit);
+            self.state.overflow.notify_one();
+            return false;
         }
+        let queued = QueuedFrame {
+            text: frame,
+            cost,
+            state: Arc::clone(&self.state),
+        };
+        // A send error hands the frame back, and dropping it releases it.
+        self.frames.send(queued).is_ok()
+    }
+
+    /// Resolves when the queue has overflowed, with the budget it broke.
+    pub(crate) async fn overflowed(&self) -> Limit {
+        self.state.overflow.notified().await;
+        self.state
+            .overflow_reason
+            .get()
+            .copied()
+            .unwrap_or(Limit::Outbox)
+    }
+
+    /// Resolves when a newer connection of the member's owner replaced it.
+    pub(crate) async fn replaced(&self) {
+        self.state.replaced.notified().await;
     }
 }
 
@@ -68,6 +175,12 @@ struct Member {
     /// Tells this member's connection apart from a later one with its id.
     connection: u64,
     outbox: Outbox,
+    /// When it was last sent a peer list.
+    list_sent_at: Option<Instant>,
+    /// The connections of the members that list named.
+    listed: Vec<u64>,
+    /// A newer list is due, held back until the interval is over.
+    list_pending: bool,
 }
 
 /// An id kept for its owner, who left (or lost its connection) a moment ago
@@ -79,24 +192,113 @@ struct Reservation {
 }
 
 /// Members in join order, oldest first, and ids kept for their owners.
-#[derive(Default)]
 struct Room {
     members: Vec<Member>,
     reserved: Vec<Reservation>,
+    /// Tells this room apart from a later one of the same name.
+    epoch: u64,
+    /// A task will send the held-back peer lists.
+    flush_scheduled: bool,
 }
 
 impl Room {
-    /// Sends every member the list of the others.
-    fn send_peer_lists(&self) {
-        for member in &self.members {
-            let others = self.members.iter().filter(|m| m.id != member.id);
-            let list = PeerList {
-                peers: others.clone().map(|m| m.id.clone()).collect(),
-                parlor: others.filter(|m| m.parlor).map(|m| m.id.clone()).collect(),
-            };
-            member
-                .outbox
-                .push(ServerMessage::PeerList(list).to_json().into());
+    fn new(epoch: u64) -> Self {
+        Self {
+            members: Vec::new(),
+            reserved: Vec::new(),
+            epoch,
+            flush_scheduled: false,
+        }
+    }
+
+    /// Sends the member at `index` the list of the others, now.
+    fn send_peer_list(&mut self, index: usize, now: Instant, metrics: &Metrics) {
+        let Some(member) = self.members.get(index) else {
+            return;
+        };
+        let others = self.members.iter().filter(|m| m.id != member.id);
+        let list = PeerList {
+            peers: others.clone().map(|m| m.id.clone()).collect(),
+            parlor: others
+                .clone()
+                .filter(|m| m.parlor)
+                .map(|m| m.id.clone())
+                .collect(),
+        };
+        let listed = others.map(|m| m.connection).collect();
+        member
+            .outbox
+            .push(ServerMessage::PeerList(list).to_json().into());
+        metrics.peer_list_sent();
+        let member = &mut self.members[index];
+        member.list_sent_at = Some(now);
+        member.listed = listed;
+        member.list_pending = false;
+    }
+
+    /// The members changed: everyone gets a new list, `newcomer` at once and
+    /// the others at once too unless they had one less than `interval` ago.
+    /// Returns when the earliest held-back list falls due.
+    fn members_changed(
+        &mut self,
+        newcomer: Option<u64>,
+        now: Instant,
+        interval: Duration,
+        metrics: &Metrics,
+    ) -> Option<Instant> {
+        for index in 0..self.members.len() {
+            let member = &self.members[index];
+            let may_send = Some(member.connection) == newcomer
+                || member
+                    .list_sent_at
+                    .is_none_or(|sent| now >= sent + interval);
+            if may_send {
+                self.send_peer_list(index, now, metrics);
+            } else {
+                let member = &mut self.members[index];
+                if member.list_pending {
+                    metrics.peer_list_merged();
+                }
+                member.list_pending = true;
+            }
+        }
+        self.next_list_due(interval)
+    }
+
+    /// Sends the held-back lists that are due; returns when the next one is.
+    fn send_due_lists(
+        &mut self,
+        now: Instant,
+        interval: Duration,
+        metrics: &Metrics,
+    ) -> Option<Instant> {
+        for index in 0..self.members.len() {
+            let member = &self.members[index];
+            let due = member
+                .list_sent_at
+                .is_none_or(|sent| now >= sent + interval);
+            if member.list_pending && due {
+                self.send_peer_list(index, now, metrics);
+            }
+        }
+        self.next_list_due(interval)
+    }
+
+    fn next_list_due(&self, interval: Duration) -> Option<Instant> {
+        self.members
+            .iter()
+            .filter(|m| m.list_pending)
+            .filter_map(|m| m.list_sent_at.map(|sent| sent + interval))
+            .min()
+    }
+
+    /// Before a frame from `sender` goes to the member at `index`: if that
+    /// member's last list did not name the sender, its held-back list goes
+    /// first, so nobody hears from a member before hearing it joined.
+    fn list_before_frame(&mut self, index: usize, sender: u64, now: Instant, metrics: &Metrics) {
+        let member = &self.members[index];
+        if member.list_pending && !member.listed.contains(&sender) {
+            self.send_peer_list(index, now, metrics);
         }
     }
 }
@@ -111,14 +313,17 @@ pub(crate) enum JoinRefusal {
     Reserved,
     /// The room is full.
     Full,
+    /// The room does not exist and the server has as many as it may.
+    TooManyRooms,
 }
 
 impl JoinRefusal {
-    /// The rejection the client is told.
-    pub(crate) fn rejection(self) -> JoinRejection {
+    /// The rejection the client is told, if the protocol has one for it.
+    pub(crate) fn rejection(self) -> Option<JoinRejection> {
         match self {
-            JoinRefusal::Taken | JoinRefusal::Reserved => JoinRejection::DuplicatePeerId,
-            JoinRefusal::Full => JoinRejection::RoomFull,
+            JoinRefusal::Taken | JoinRefusal::Reserved => Some(JoinRejection::DuplicatePeerId),
+            JoinRefusal::Full => Some(JoinRejection::RoomFull),
+            JoinRefusal::TooManyRooms => None,
         }
     }
 }
@@ -127,10 +332,24 @@ impl JoinRefusal {
 pub(crate) struct Rooms {
     rooms: Mutex<HashMap<RoomName, Room>>,
     max_peers_per_room: usize,
+    /// Most rooms at once; zero for no limit.
+    max_rooms: usize,
     /// How long a departed Parlor member's id stays reserved for it.
     id_reservation: Duration,
+    /// Shortest time between two peer lists to one member.
+    peer_list_interval: Duration,
     next_connection: AtomicU64,
     metrics: Arc<Metrics>,
+    /// Itself, for the tasks that send held-back peer lists.
+    this: Weak<Rooms>,
+}
+
+/// What [`Rooms::new`] needs to know.
+pub(crate) struct RoomLimits {
+    pub(crate) max_peers_per_room: usize,
+    pub(crate) max_rooms: usize,
+    pub(crate) id_reservation: Duration,
+    pub(crate) peer_list_interval: Duration,
 }
 
 /// How many rooms and members there are, for `/metrics`.
@@ -144,18 +363,60 @@ pub(crate) struct Occupancy {
 pub(crate) struct UnknownPeer;
 
 impl Rooms {
-    pub(crate) fn new(
-        max_peers_per_room: usize,
-        id_reservation: Duration,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
-        Arc::new(Self {
+    pub(crate) fn new(limits: RoomLimits, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
             rooms: Mutex::new(HashMap::new()),
-            max_peers_per_room,
-            id_reservation,
+            max_peers_per_room: limits.max_peers_per_room,
+            max_rooms: limits.max_rooms,
+            id_reservation: limits.id_reservation,
+            peer_list_interval: limits.peer_list_interval,
             next_connection: AtomicU64::new(0),
             metrics,
+            this: this.clone(),
         })
+    }
+
+    /// Makes sure a task sends `room`'s held-back peer lists at `due`.
+    fn schedule_lists(&self, name: &RoomName, room: &mut Room, due: Option<Instant>) {
+        let Some(due) = due else {
+            return;
+        };
+        if room.flush_scheduled {
+            return;
+        }
+        // Without a runtime (it is shutting down) nobody is left to tell.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        room.flush_scheduled = true;
+        let rooms = self.this.clone();
+        let name = name.clone();
+        let epoch = room.epoch;
+        runtime.spawn(async move {
+            let mut due = due;
+            loop {
+                tokio::time::sleep_until(due.into()).await;
+                let Some(rooms) = rooms.upgrade() else {
+                    return;
+                };
+                match rooms.send_due_lists(&name, epoch) {
+                    Some(next) => due = next,
+                    None => return,
+                }
+            }
+        });
+    }
+
+    /// Sends the room's held-back lists that are due; returns when the next
+    /// one is, or `None` (and unschedules) when none is left.
+    fn send_due_lists(&self, name: &RoomName, epoch: u64) -> Option<Instant> {
+        let mut rooms = self.lock();
+        let room = rooms.get_mut(name).filter(|room| room.epoch == epoch)?;
+        let next = room.send_due_lists(Instant::now(), self.peer_list_interval, &self.metrics);
+        if next.is_none() {
+            room.flush_scheduled = false;
+        }
+        next
     }
 
     /// A panic elsewhere while holding the lock must not take every room
@@ -184,13 +445,26 @@ impl Rooms {
     ) -> Result<Membership, JoinRefusal> {
         let mut rooms = self.lock();
         let now = Instant::now();
-        let entry = rooms.entry(room.clone()).or_default();
+        if self.max_rooms != 0 && !rooms.contains_key(&room) && rooms.len() >= self.max_rooms {
+            // Rooms that only held reservations may have run out.
+            rooms.retain(|_, room| {
+                room.reserved.retain(|r| r.until > now);
+                !room.members.is_empty() || !room.reserved.is_empty()
+            });
+            if rooms.len() >= self.max_rooms {
+                return Err(JoinRefusal::TooManyRooms);
+            }
+        }
+        let epoch = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let entry = rooms
+            .entry(room.clone())
+            .or_insert_with(|| Room::new(epoch));
         entry.reserved.retain(|r| r.until > now);
         let owns = |owner: Option<&IdKey>| owner.is_some() && owner == key.as_ref();
         let verdict = if let Some(index) = entry.members.iter().position(|m| m.id == id) {
             if owns(entry.members[index].key.as_ref()) {
                 let stale = entry.members.remove(index);
-                stale.outbox.replaced.notify_one();
+                stale.outbox.state.replaced.notify_one();
                 Ok(())
             } else {
                 Err(JoinRefusal::Taken)
@@ -225,8 +499,17 @@ impl Rooms {
             key,
             connection,
             outbox,
+            list_sent_at: None,
+            listed: Vec::new(),
+            list_pending: false,
         });
-        entry.send_peer_lists();
+        let due = entry.members_changed(
+            Some(connection),
+            now,
+            self.peer_list_interval,
+            &self.metrics,
+        );
+        self.schedule_lists(&room, entry, due);
         Ok(Membership {
             rooms: Arc::clone(self),
             room,
@@ -267,31 +550,37 @@ impl Membership {
     /// Delivers a prepared frame to `to`, or to every other member. Returns
     /// how many members it was queued for.
     pub(crate) fn relay(&self, to: Option<&str>, frame: &Utf8Bytes) -> Result<usize, UnknownPeer> {
-        let rooms = self.rooms.lock();
-        let Some(room) = rooms.get(&self.room) else {
+        let mut rooms = self.rooms.lock();
+        let Some(room) = rooms.get_mut(&self.room) else {
             return Err(UnknownPeer);
         };
         if !room.members.iter().any(|m| m.connection == self.connection) {
             // A stale connection its owner's newer one replaced.
             return Err(UnknownPeer);
         }
-        let delivered = match to {
+        let recipients: Vec<usize> = match to {
             Some(to) => {
                 let target = room
                     .members
                     .iter()
-                    .find(|m| m.id.as_str() == to && m.id != self.id)
+                    .position(|m| m.id.as_str() == to && m.id != self.id)
                     .ok_or(UnknownPeer)?;
-                usize::from(target.outbox.push(frame.clone()))
+                vec![target]
             }
-            None => room
-                .members
-                .iter()
-                .filter(|m| m.id != self.id)
-                .filter(|m| m.outbox.push(frame.clone()))
-                .count(),
+            None => (0..room.members.len())
+                .filter(|&index| room.members[index].id != self.id)
+                .collect(),
         };
-        self.rooms.metrics.relayed(delivered, frame.len());
+        let now = Instant::now();
+        let metrics = &self.rooms.metrics;
+        let mut delivered = 0;
+        for index in recipients {
+            room.list_before_frame(index, self.connection, now, metrics);
+            if room.members[index].outbox.push(frame.clone()) {
+                delivered += 1;
+            }
+        }
+        metrics.relayed(delivered, frame.len());
         Ok(delivered)
     }
 }
@@ -325,7 +614,14 @@ impl Drop for Membership {
                 rooms.remove(&self.room);
             }
         } else {
-            room.send_peer_lists();
+            let rooms_state = &self.rooms;
+            let due = room.members_changed(
+                None,
+                now,
+                rooms_state.peer_list_interval,
+                &rooms_state.metrics,
+            );
+            rooms_state.schedule_lists(&self.room, room, due);
         }
     }
 }

@@ -1,23 +1,22 @@
 //! Starting and stopping a server.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::http::HeaderName;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admission::{AddressKey, Connections, JOIN_TRACKED_ADDRESSES, JoinLimiter};
 use crate::config::Config;
-use crate::http;
-use crate::listener::{ClientAddr, PlainListener};
-use crate::metrics::Metrics;
-use crate::room::Rooms;
-use crate::tls::TlsListener;
+use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
+use crate::metrics::{Limit, Metrics};
+use crate::room::{OutboxBudget, RoomLimits, Rooms};
+use crate::{http, listener};
 
 /// How long [`Server::shutdown`] waits for clients to finish their close
 /// handshakes before it stops regardless.
@@ -48,6 +47,16 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Number of open WebSocket connections.
     pub(crate) connections: watch::Sender<usize>,
+    /// TCP connections, in total and per address.
+    pub(crate) admission: Arc<Connections>,
+    /// Joins per address.
+    pub(crate) joins: JoinLimiter,
+    /// The byte budgets of the members' outboxes.
+    pub(crate) outbox_budget: Arc<OutboxBudget>,
+    /// Keeps refusals from flooding the logs.
+    pub(crate) refusal_log: LogSampler,
+    /// [`Config::trusted_proxy_header`], parsed.
+    pub(crate) proxy_header: Option<HeaderName>,
     next_connection_id: AtomicU64,
 }
 
@@ -55,6 +64,21 @@ impl Shared {
     /// A number that tells connections apart in logs.
     pub(crate) fn next_connection_id(&self) -> u64 {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// What the per-address limits count `ip` as, or `None` when they do
+    /// not apply to it (loopback, unless [`Config::limit_loopback`]).
+    pub(crate) fn address_key(&self, ip: IpAddr) -> Option<AddressKey> {
+        (self.config.limit_loopback || !ip.to_canonical().is_loopback()).then(|| AddressKey::of(ip))
+    }
+
+    /// Counts a refusal (or a connection closed) by `limit`, and logs it
+    /// if the log sampler lets it through.
+    pub(crate) fn limit_exceeded(&self, limit: Limit, client: IpAddr, what: &str) {
+        self.metrics.limit_exceeded(limit);
+        if let Some(suppressed) = self.refusal_log.sample(Instant::now()) {
+            tracing::info!(%limit, %client, suppressed, "{what}");
+        }
     }
 }
 
@@ -83,6 +107,17 @@ impl Server {
                 "pong_timeout must be longer than ping_interval, or quiet clients would be dropped",
             ));
         }
+        if (config.byte_rate_limit.burst as usize) < config.max_message_size {
+            return Err(StartError::InvalidConfig(
+                "the byte rate burst must be at least max_message_size, or the largest frames could never pass",
+            ));
+        }
+        let proxy_header = match &config.trusted_proxy_header {
+            None => None,
+            Some(name) => Some(HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                StartError::InvalidConfig("trusted_proxy_header is not a valid header name")
+            })?),
+        };
         let addr = config.listen;
         let tcp = TcpListener::bind(addr)
             .await
@@ -97,26 +132,28 @@ impl Server {
         let tls = config.tls.clone();
         let shared = Arc::new(Shared {
             rooms: Rooms::new(
-                config.max_peers_per_room,
-                config.id_reservation,
+                RoomLimits {
+                    max_peers_per_room: config.max_peers_per_room,
+                    max_rooms: config.max_rooms,
+                    id_reservation: config.id_reservation,
+                    peer_list_interval: config.peer_list_interval,
+                },
                 Arc::clone(&metrics),
             ),
+            admission: Connections::new(config.max_connections, config.max_connections_per_address),
+            joins: JoinLimiter::new(config.joins_per_minute, JOIN_TRACKED_ADDRESSES),
+            outbox_budget: OutboxBudget::new(config.outbox_bytes, config.total_outbox_bytes),
+            refusal_log: LogSampler::new(REFUSAL_LOGS_PER_SECOND),
+            proxy_header,
             config,
             metrics,
-            shutdown: shutdown_rx.clone(),
+            shutdown: shutdown_rx,
             connections: connections_tx,
             next_connection_id: AtomicU64::new(1),
         });
-        let router = http::router(shared);
-
-        let serving = match &tls {
-            None => spawn_serve(PlainListener(tcp), router, shutdown_rx),
-            Some(tls) => {
-                let listener = TlsListener::new(tcp, tls, shutdown_rx.clone())
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                spawn_serve(listener, router, shutdown_rx)
-            }
-        };
+        let router = http::router(Arc::clone(&shared));
+        let acceptor = tls.as_ref().map(crate::tls::TlsConfig::acceptor);
+        let serving = listener::spawn(tcp, acceptor, router, shared);
         tracing::info!(%local_addr, tls = tls.is_some(), "listening");
         Ok(Server {
             local_addr,
@@ -179,26 +216,4 @@ impl Drop for Server {
 /// across an `.await` in a task.
 pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// Serves `router` on `listener` until `shutdown` turns true.
-fn spawn_serve<L>(
-    listener: L,
-    router: axum::Router,
-    mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()>
-where
-    L: Listener<Addr = SocketAddr>,
-    ClientAddr: for<'a> Connected<IncomingStream<'a, L>>,
-{
-    let service = router.into_make_service_with_connect_info::<ClientAddr>();
-    tokio::spawn(async move {
-        let stop = async move { stopping(&mut shutdown).await };
-        if let Err(error) = axum::serve(listener, service)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!(%error, "server stopped with an error");
-        }
-    })
 }

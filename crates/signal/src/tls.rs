@@ -6,17 +6,10 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-use crate::server::stopping;
 
 /// A certificate chain and private key, ready to serve.
 #[derive(Clone)]
@@ -80,6 +73,11 @@ impl TlsConfig {
         })
     }
 
+    /// The acceptor that runs the server side of handshakes.
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(Arc::clone(&self.server))
+    }
+
     /// Reads the certificate chain and key from PEM files.
     pub fn from_pem_files(cert_chain: &Path, private_key: &Path) -> Result<Self, TlsError> {
         let read = |path: &Path| {
@@ -95,82 +93,5 @@ impl TlsConfig {
 impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig").finish_non_exhaustive()
-    }
-}
-
-/// A client has this long to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Handshakes waiting to be handed to the HTTP server.
-const ACCEPT_QUEUE: usize = 64;
-
-/// An `axum` listener that yields TLS streams.
-///
-/// Handshakes run in their own tasks, so a slow or silent client cannot hold
-/// up the accept loop; finished streams are handed over through a channel.
-pub(crate) struct TlsListener {
-    local_addr: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl TlsListener {
-    /// Starts accepting on `tcp` until `shutdown` turns true.
-    pub(crate) fn new(
-        tcp: TcpListener,
-        config: &TlsConfig,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> io::Result<Self> {
-        let local_addr = tcp.local_addr()?;
-        let acceptor = TlsAcceptor::from(config.server.clone());
-        let (ready_tx, ready) = mpsc::channel(ACCEPT_QUEUE);
-        tokio::spawn(async move {
-            loop {
-                let (stream, remote) = tokio::select! {
-                    accepted = tcp.accept() => match accepted {
-                        Ok(accepted) => accepted,
-                        Err(error) => {
-                            tracing::warn!(%error, "accept failed");
-                            // Out of file descriptors, typically: back off
-                            // instead of spinning.
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            continue;
-                        }
-                    },
-                    () = stopping(&mut shutdown) => return,
-                };
-                let acceptor = acceptor.clone();
-                let ready_tx = ready_tx.clone();
-                tokio::spawn(async move {
-                    // Best effort: the handshake works without it.
-                    let _ = stream.set_nodelay(true);
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            // Fails only when the server is shutting down.
-                            let _ = ready_tx.send((tls, remote)).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%remote, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(Self { local_addr, ready })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(accepted) => accepted,
-            // The accept task stopped for shutdown: accept nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
     }
 }

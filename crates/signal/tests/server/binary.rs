@@ -81,3 +81,22 @@ async fn binary_reads_ice_servers_from_environment() {
     assert_eq!(body["iceServers"][1]["username"], "user");
     assert_eq!(body["iceServers"][1]["credential"], "pass");
 }
+
+#[tokio::test]
+async fn binary_reads_limits_from_environment() {
+    let (_child, addr) = spawn(&[
+        ("PARLOR_SIGNAL_MAX_ROOMS", "1"),
+        ("PARLOR_SIGNAL_PEER_LIST_INTERVAL", "0"),
+    ])
+    .await;
+    let mut alice = Client::open(addr, "one", "_pk=alice&parlor=1", "alice").await;
+    alice.recv_peer_list().await;
+    let mut bob = Client::open(addr, "two", "_pk=bob&parlor=1", "bob").await;
+    let close = bob.expect_close().await;
+    assert_eq!(u16::from(close.code), 1013);
+    let page = http(addr, "GET", "/metrics", &[]).await.body;
+    assert!(
+        page.contains("parlor_signal_limit_exceeded_total{limit=\"rooms\"} 1"),
+        "{page}"
+    );
+}

@@ -10,13 +10,21 @@
 
 mod bad_input;
 mod binary;
+mod byte_rate;
+mod connection_limits;
 mod http_endpoints;
 mod id_keys;
+mod join_rate;
 mod join_rejections;
 mod liveness;
+mod outbox;
+mod peer_list_coalescing;
 mod peer_lists;
 mod random_frames;
 mod relay;
+mod room_limit;
 mod shutdown;
 mod support;
+mod timeouts;
 mod tls;
+mod trusted_proxy;

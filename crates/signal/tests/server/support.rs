@@ -15,6 +15,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 /// Upper bound on any single wait in a test.
@@ -25,6 +27,15 @@ pub fn config() -> Config {
     Config {
         listen: "127.0.0.1:0".parse().expect("literal address"),
         ..Config::default()
+    }
+}
+
+/// [`config`] with the per-address limits applied to loopback clients, as
+/// they are to strangers (every test client comes from 127.0.0.1).
+pub fn limited() -> Config {
+    Config {
+        limit_loopback: true,
+        ..config()
     }
 }
 
@@ -61,9 +72,26 @@ impl Client {
         Client::handshake(&url, Box::new(tcp), id).await
     }
 
+    /// Opens `/parties/main/<room>?<query>` with extra request headers.
+    pub async fn open_with(
+        addr: SocketAddr,
+        room: &str,
+        query: &str,
+        id: &str,
+        headers: &[(&str, &str)],
+    ) -> Client {
+        let tcp = TcpStream::connect(addr).await.expect("TCP connect");
+        let request = upgrade_request(addr, room, query, headers);
+        Client::handshake(request, Box::new(tcp), id).await
+    }
+
     /// Runs the WebSocket handshake for `url` over `stream`.
-    pub async fn handshake(url: &str, stream: Box<dyn Io>, id: &str) -> Client {
-        let (ws, _) = tokio::time::timeout(GUARD, tokio_tungstenite::client_async(url, stream))
+    pub async fn handshake(
+        request: impl IntoClientRequest + Unpin,
+        stream: Box<dyn Io>,
+        id: &str,
+    ) -> Client {
+        let (ws, _) = tokio::time::timeout(GUARD, tokio_tungstenite::client_async(request, stream))
             .await
             .expect("handshake in time")
             .expect("WebSocket handshake");
@@ -108,6 +136,17 @@ impl Client {
                 Message::Ping(_) | Message::Pong(_) => {}
                 other => panic!("{}: expected a text frame, got {other:?}", self.id),
             }
+        }
+    }
+
+    /// A text frame already received (or arriving within a moment), if
+    /// any; for a test that must keep sending until something happens.
+    pub async fn try_recv(&mut self) -> Option<Value> {
+        match tokio::time::timeout(Duration::from_millis(5), self.ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                Some(serde_json::from_str(text.as_str()).expect("server sends JSON"))
+            }
+            _ => None,
         }
     }
 
@@ -205,6 +244,123 @@ impl Client {
     }
 }
 
+/// An upgrade request for `/parties/main/<room>?<query>` with `headers`.
+fn upgrade_request(
+    addr: SocketAddr,
+    room: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let url = format!("ws://{addr}/parties/main/{room}?{query}");
+    let mut request = url.into_client_request().expect("valid URL");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_str(value).expect("header value"),
+        );
+    }
+    request
+}
+
+/// An upgrade the server refused with an HTTP status.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Tries to join `room` and expects the server to refuse the upgrade with
+/// an HTTP status (a limit that protects the server, checked before it
+/// accepts the upgrade).
+pub async fn refused_join(
+    addr: SocketAddr,
+    room: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Refused {
+    let tcp = TcpStream::connect(addr).await.expect("TCP connect");
+    let request = upgrade_request(addr, room, query, headers);
+    let outcome = tokio::time::timeout(GUARD, tokio_tungstenite::client_async(request, tcp))
+        .await
+        .expect("answer in time");
+    match outcome {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Refused {
+            status: response.status().as_u16(),
+            body: String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned(),
+        },
+        Err(error) => panic!("expected an HTTP refusal, got {error}"),
+        Ok(_) => panic!("expected an HTTP refusal, the upgrade was accepted"),
+    }
+}
+
+/// The value of the sample `name` (labels included) in a metrics page.
+pub fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+        .parse()
+        .expect("a number")
+}
+
+/// The name of the counter of refusals by `limit`.
+pub fn limit_metric(limit: &str) -> String {
+    format!("parlor_signal_limit_exceeded_total{{limit=\"{limit}\"}}")
+}
+
+/// The metrics page. The request is a connection like any other, so while
+/// a connection limit refuses it, it is tried again (a short pause between
+/// tries) until one is admitted.
+pub async fn metrics(addr: SocketAddr) -> String {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let response = http(addr, "GET", "/metrics", &[]).await;
+        if response.status == 200 {
+            return response.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics still refused ({}) after the guard time",
+            response.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the metrics until `name` satisfies `check`; returns its value.
+pub async fn wait_for_metric(addr: SocketAddr, name: &str, check: impl Fn(u64) -> bool) -> u64 {
+    let deadline = Instant::now() + GUARD;
+    loop {
+        let value = metric(&metrics(addr).await, name);
+        if check(value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} is still {value} after the guard time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads from `stream` until the server closes it (end of stream or a
+/// reset); returns what it sent first. Fails the test after [`GUARD`].
+pub async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(GUARD, async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => received.extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+    .await
+    .expect("the server closes the connection in time");
+    received
+}
+
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -221,16 +377,18 @@ fn strings(value: &Value) -> Vec<String> {
 /// peer list, so join order is well defined.
 pub async fn join_all(server: &Server, room: &str, ids: &[&str]) -> Vec<Client> {
     let mut clients = Vec::new();
+    let mut seen = Vec::new();
     for id in ids {
         let mut client = Client::parlor(server, room, id).await;
-        client.recv_peer_list().await;
+        seen.push(client.recv_peer_list().await.0);
         clients.push(client);
     }
-    // Everyone has now seen the last join.
-    let count = clients.len();
-    for (index, client) in clients.iter_mut().enumerate() {
-        for _ in index + 1..count {
-            client.recv_peer_list().await;
+    // Everyone has now seen the last join (lists that came close together
+    // may have been merged into one).
+    for (client, seen) in clients.iter_mut().zip(seen) {
+        let others: Vec<&str> = ids.iter().copied().filter(|id| *id != client.id).collect();
+        if seen != others {
+            client.wait_for_peers(&others).await;
         }
     }
     clients

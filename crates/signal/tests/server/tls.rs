@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::support::{Client, config, http_over, numbered, start};
+use crate::support::{Client, config, http_over, numbered, read_until_closed, start};
 
 /// A self-signed certificate for `localhost`, as server configuration and
 /// as a client connector that trusts it.
@@ -77,6 +77,21 @@ async fn https_serves_turn() {
     let response = http_over(Box::new(stream), "GET", "/parties/main/room/turn", &[]).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_tls_handshake_is_closed() {
+    let (tls, _) = self_signed();
+    let server = start(parlor_signal::Config {
+        tls: Some(tls),
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let mut silent = TcpStream::connect(server.local_addr())
+        .await
+        .expect("TCP connect");
+    read_until_closed(&mut silent).await;
 }
 
 #[test]

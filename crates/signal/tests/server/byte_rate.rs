@@ -1,0 +1,77 @@
+//! Bytes per second per sender: a second token bucket next to the frame
+//! rate; a frame that finds it short is answered `rate-limited`.
+
+use parlor_signal::{ByteRateLimit, Config, StartError};
+use serde_json::json;
+
+use crate::support::{config, join_all, limit_metric, metric, metrics, numbered, start};
+
+/// A frame of about `size` bytes carrying `n`.
+fn padded(n: u64, size: usize) -> serde_json::Value {
+    json!({ "type": "test", "n": n, "padding": "x".repeat(size - 40) })
+}
+
+#[tokio::test]
+async fn sending_more_bytes_than_the_byte_rate_gets_rate_limited() {
+    let server = start(Config {
+        max_message_size: 1000,
+        // No refill: exactly 1000 bytes pass.
+        byte_rate_limit: ByteRateLimit {
+            bytes_per_second: 0,
+            burst: 1000,
+        },
+        ..config()
+    })
+    .await;
+    let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
+    for n in 1..=3 {
+        clients[0].send_json(padded(n, 400)).await;
+    }
+    clients[0].expect_error("rate-limited").await;
+    assert_eq!(clients[1].recv_message().await["n"], 1);
+    assert_eq!(clients[1].recv_message().await["n"], 2);
+    // bob's own budget is untouched.
+    clients[1].send_json(numbered(4)).await;
+    assert_eq!(clients[0].recv_message().await["n"], 4);
+    let page = metrics(server.local_addr()).await;
+    assert_eq!(metric(&page, &limit_metric("byte-rate")), 1);
+    assert_eq!(metric(&page, &limit_metric("frame-rate")), 0);
+    assert_eq!(
+        metric(&page, "parlor_signal_errors_total{code=\"rate-limited\"}"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn frames_within_the_byte_rate_are_all_relayed() {
+    let server = start(Config {
+        max_message_size: 1000,
+        byte_rate_limit: ByteRateLimit {
+            bytes_per_second: 0,
+            burst: 1000,
+        },
+        ..config()
+    })
+    .await;
+    let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
+    for n in 1..=4 {
+        clients[0].send_json(padded(n, 240)).await;
+    }
+    for n in 1..=4 {
+        assert_eq!(clients[1].recv_message().await["n"], n);
+    }
+}
+
+#[tokio::test]
+async fn a_byte_burst_smaller_than_the_largest_frame_is_refused_at_start() {
+    let refused = parlor_signal::Server::start(Config {
+        max_message_size: 2000,
+        byte_rate_limit: ByteRateLimit {
+            bytes_per_second: 100,
+            burst: 1000,
+        },
+        ..config()
+    })
+    .await;
+    assert!(matches!(refused, Err(StartError::InvalidConfig(_))));
+}
