@@ -93,6 +93,16 @@ pub struct Config {
     /// the per-address limits count by its last entry (the address the proxy
     /// saw); when unset, the header is never read.
     pub trusted_proxy_header: Option<String>,
+    /// The web pages allowed to open a WebSocket here, by the `Origin` their
+    /// browser sends (`https://chat.example.org`); empty: any page. A client
+    /// that sends no `Origin` is not a browser page (the app, `parlor-peer`)
+    /// and is let through. Lets a server stop other sites' pages from using
+    /// it with their visitors' browsers.
+    pub allowed_origins: Vec<String>,
+    /// Serve `/metrics` on this address instead of the main one. Without it,
+    /// `/metrics` on the main address answers loopback clients only: what
+    /// the server has relayed is no stranger's business.
+    pub metrics_listen: Option<SocketAddr>,
     /// ICE servers handed out at `/parties/main/<room>/turn`.
     pub ice: IceConfig,
     /// Serve `wss`/`https` instead of `ws`/`http`.
@@ -122,6 +132,8 @@ impl Default for Config {
             total_outbox_bytes: 256 * 1024 * 1024,
             peer_list_interval: Duration::from_millis(200),
             trusted_proxy_header: None,
+            allowed_origins: Vec::new(),
+            metrics_listen: None,
             ice: IceConfig::default(),
             tls: None,
         }

@@ -29,12 +29,25 @@ use crate::turn;
 const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(&format!("{ROOM_PATH_PREFIX}{{room}}"), get(room))
         .route(
             &format!("{ROOM_PATH_PREFIX}{{room}}{TURN_PATH_SUFFIX}"),
             get(turn).options(turn_preflight),
-        )
+        );
+    let router = if shared.config.metrics_listen.is_none() {
+        router.route("/metrics", get(loopback_metrics))
+    } else {
+        router
+    };
+    router.with_state(shared)
+}
+
+/// The router of the separate metrics address ([`Config::metrics_listen`]).
+///
+/// [`Config::metrics_listen`]: crate::Config::metrics_listen
+pub(crate) fn metrics_router(shared: Arc<Shared>) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .with_state(shared)
 }
@@ -66,6 +79,11 @@ async fn room(
         };
     };
     let client = client_ip(remote.ip(), shared.proxy_header.as_ref(), &headers);
+    if let Some(origin) = refused_origin(&shared.config.allowed_origins, &headers) {
+        shared.limit_exceeded(Limit::Origin, client, "page refused");
+        let body = format!("pages from {origin} may not use this server\n");
+        return (StatusCode::FORBIDDEN, body).into_response();
+    }
     let key = shared.address_key(client);
     let address = match (&shared.proxy_header, key) {
         (Some(_), Some(key)) => match shared.admission.admit_address(key) {
@@ -207,6 +225,29 @@ fn allow_any_origin(headers: &mut HeaderMap) {
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
+}
+
+/// The `Origin` of a browser page that `allowed` does not name, if any.
+fn refused_origin(allowed: &[String], headers: &HeaderMap) -> Option<String> {
+    if allowed.is_empty() {
+        return None;
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+    (!allowed.iter().any(|a| a.trim_end_matches('/') == origin)).then_some(origin)
+}
+
+/// `GET /metrics` on the main address: for loopback clients only (a
+/// monitoring agent on the same machine); others get 404.
+async fn loopback_metrics(
+    state: State<Arc<Shared>>,
+    ConnectInfo(ClientAddr(remote)): ConnectInfo<ClientAddr>,
+) -> Response {
+    if remote.ip().to_canonical().is_loopback() {
+        metrics(state).await
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 /// `GET /metrics`: Prometheus text exposition.

@@ -29,6 +29,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::tls::TlsConfig;
+
 use crate::admission::ConnectionPermit;
 use crate::metrics::Limit;
 use crate::server::{Shared, stopping};
@@ -63,7 +65,7 @@ pub(crate) struct ConnectionSlot {
 /// connections to finish (WebSockets end through their own tasks).
 pub(crate) fn spawn(
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsConfig>,
     router: Router,
     shared: Arc<Shared>,
 ) -> JoinHandle<()> {
@@ -72,7 +74,7 @@ pub(crate) fn spawn(
 
 async fn accept_loop(
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsConfig>,
     router: Router,
     shared: Arc<Shared>,
 ) {
@@ -115,7 +117,9 @@ async fn accept_loop(
                     router: router.clone(),
                     shared: Arc::clone(&shared),
                 };
-                let tls = tls.clone();
+                // The certificate as it is now: a reload serves the next
+                // handshake.
+                let tls = tls.as_ref().map(TlsConfig::acceptor);
                 let task = tasks.clone();
                 tokio::spawn(async move {
                     connection.run(stream, tls).await;
@@ -135,7 +139,7 @@ async fn accept_loop(
                 };
                 shared.limit_exceeded(limit, remote.ip(), "connection refused");
                 if let Ok(permit) = Arc::clone(&refusing).try_acquire_owned() {
-                    let tls = tls.clone();
+                    let tls = tls.as_ref().map(TlsConfig::acceptor);
                     tokio::spawn(async move {
                         refuse(stream, tls, status, body).await;
                         drop(permit);

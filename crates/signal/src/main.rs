@@ -120,6 +120,22 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_TRUSTED_PROXY_HEADER")]
     trusted_proxy_header: Option<String>,
 
+    /// Web page origin allowed to open a WebSocket, e.g.
+    /// https://chat.example.org (repeatable; comma-separated in the
+    /// environment variable). Default: any. Clients that send no Origin
+    /// (apps, parlor-peer) always pass.
+    #[arg(
+        long = "allowed-origin",
+        env = "PARLOR_SIGNAL_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+
+    /// Serve /metrics on this address instead (e.g. 127.0.0.1:9199).
+    /// Default: /metrics on the main address, for loopback clients only.
+    #[arg(long, env = "PARLOR_SIGNAL_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+
     /// STUN URL handed out at /turn, e.g. stun:stun.l.google.com:19302
     /// (repeatable; comma-separated in the environment variable).
     #[arg(long = "stun", env = "PARLOR_SIGNAL_STUN", value_delimiter = ',')]
@@ -255,6 +271,8 @@ impl Args {
                 .peer_list_interval
                 .map_or(defaults.peer_list_interval, Duration::from_millis),
             trusted_proxy_header: self.trusted_proxy_header,
+            allowed_origins: self.allowed_origins,
+            metrics_listen: self.metrics_listen,
             ice: IceConfig {
                 stun_urls: self.stun,
                 turn,
@@ -272,7 +290,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Args::parse().into_config()?;
+    let args = Args::parse();
+    let certificate = args.tls_cert.clone().zip(args.tls_key.clone());
+    let config = args.into_config()?;
 
     // Every client is a file descriptor; the soft limit is often far below
     // what the system allows.
@@ -286,18 +306,42 @@ async fn main() -> anyhow::Result<()> {
     stdout.flush()?;
     drop(stdout);
 
-    wait_for_signal().await?;
+    wait_for_signal(&server, certificate.as_ref()).await?;
     server.shutdown().await;
     Ok(())
 }
 
-/// Waits for SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`).
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot listen for SIGINT")?,
-        _ = terminate.recv() => {}
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (service managers, `kill`). On
+/// SIGHUP, reads the TLS certificate and key again and serves them from the
+/// next handshake on, so a renewed certificate needs no restart and drops no
+/// one; a file that does not load leaves the current certificate in place.
+async fn wait_for_signal(
+    server: &Server,
+    certificate: Option<&(PathBuf, PathBuf)>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    loop {
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => {
+                interrupted.context("cannot listen for SIGINT")?;
+                return Ok(());
+            }
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => match certificate {
+                Some((cert, key)) => match TlsConfig::from_pem_files(cert, key) {
+                    Ok(fresh) => {
+                        server.replace_tls(&fresh);
+                        tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+                    }
+                    Err(error) => tracing::error!(
+                        %error,
+                        "cannot reload the TLS certificate; still serving the previous one"
+                    ),
+                },
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+            },
+        }
     }
-    Ok(())
 }

@@ -32,11 +32,13 @@ pub(crate) enum Limit {
     Outbox,
     /// All queues together are over the server's byte budget.
     OutboxTotal,
+    /// A browser page from an origin the server does not allow.
+    Origin,
 }
 
 impl Limit {
     /// Every limit, for exhaustive listings.
-    pub(crate) const ALL: [Limit; 10] = [
+    pub(crate) const ALL: [Limit; 11] = [
         Limit::HeaderReadTimeout,
         Limit::UpgradeTimeout,
         Limit::Connections,
@@ -47,6 +49,7 @@ impl Limit {
         Limit::ByteRate,
         Limit::Outbox,
         Limit::OutboxTotal,
+        Limit::Origin,
     ];
 
     /// The label value, stable like the error codes.
@@ -62,6 +65,7 @@ impl Limit {
             Limit::ByteRate => "byte-rate",
             Limit::Outbox => "outbox",
             Limit::OutboxTotal => "outbox-total",
+            Limit::Origin => "origin",
         }
     }
 }

@@ -89,7 +89,10 @@ impl Shared {
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
-    tls: bool,
+    /// Where `/metrics` is served, when not on the main address.
+    metrics_addr: Option<SocketAddr>,
+    /// The certificate served, shared with the listener so it can be replaced.
+    tls: Option<crate::tls::TlsConfig>,
     shutdown: watch::Sender<bool>,
     connections: watch::Receiver<usize>,
     serving: Option<JoinHandle<()>>,
@@ -151,13 +154,17 @@ impl Server {
             connections: connections_tx,
             next_connection_id: AtomicU64::new(1),
         });
+        let metrics_addr = match shared.config.metrics_listen {
+            Some(addr) => Some(serve_metrics(addr, &shared).await?),
+            None => None,
+        };
         let router = http::router(Arc::clone(&shared));
-        let acceptor = tls.as_ref().map(crate::tls::TlsConfig::acceptor);
-        let serving = listener::spawn(tcp, acceptor, router, shared);
+        let serving = listener::spawn(tcp, tls.clone(), router, shared);
         tracing::info!(%local_addr, tls = tls.is_some(), "listening");
         Ok(Server {
             local_addr,
-            tls: tls.is_some(),
+            metrics_addr,
+            tls,
             shutdown,
             connections,
             serving: Some(serving),
@@ -170,11 +177,30 @@ impl Server {
         self.local_addr
     }
 
+    /// The address `/metrics` is served on when [`Config::metrics_listen`]
+    /// moved it off the main address (the real port for port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The server's base URL, `ws://` or `wss://` with the bound address:
     /// what a client passes to [`parlor_protocol::ServerUrl`].
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
         format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Serves `fresh` (a renewed certificate) from the next handshake on;
+    /// connections already open keep theirs. `false` when this server does
+    /// not serve TLS.
+    pub fn replace_tls(&self, fresh: &crate::tls::TlsConfig) -> bool {
+        match &self.tls {
+            Some(tls) => {
+                tls.replace_with(fresh);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops accepting, sends every client a close frame with code 1001
@@ -216,4 +242,29 @@ impl Drop for Server {
 /// across an `.await` in a task.
 pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Serves `/metrics` alone on `addr` until the server shuts down.
+async fn serve_metrics(addr: SocketAddr, shared: &Arc<Shared>) -> Result<SocketAddr, StartError> {
+    let tcp = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let bound = tcp
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let router = http::metrics_router(Arc::clone(shared));
+    let mut shutdown = shared.shutdown.clone();
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        };
+        if let Err(error) = axum::serve(tcp, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::warn!(%error, "the metrics listener stopped");
+        }
+    });
+    tracing::info!(%bound, "metrics listening");
+    Ok(bound)
 }

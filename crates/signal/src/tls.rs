@@ -2,19 +2,23 @@
 //!
 //! Pages served over https may only open `wss` sockets, so a public server
 //! needs TLS. The certificate is loaded and checked when the configuration is
-//! built, so a bad certificate fails at start, not at the first client.
+//! built, so a bad certificate fails at start, not at the first client. A
+//! renewed certificate can replace it while the server runs
+//! ([`TlsConfig::replace_with`], on SIGHUP in the binary): handshakes from
+//! then on use the new one, connections already open are not touched.
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio_rustls::TlsAcceptor;
 
-/// A certificate chain and private key, ready to serve.
+/// A certificate chain and private key, ready to serve. Clones share the
+/// certificate: replacing it through one replaces it for all.
 #[derive(Clone)]
 pub struct TlsConfig {
-    server: Arc<rustls::ServerConfig>,
+    server: Arc<RwLock<Arc<rustls::ServerConfig>>>,
 }
 
 /// Why a certificate and key could not be used.
@@ -69,13 +73,21 @@ impl TlsConfig {
         // WebSockets are served over HTTP/1.1 only.
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
-            server: Arc::new(server),
+            server: Arc::new(RwLock::new(Arc::new(server))),
         })
     }
 
-    /// The acceptor that runs the server side of handshakes.
+    /// The acceptor for the next handshake, with the current certificate.
     pub(crate) fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(Arc::clone(&self.server))
+        let current = self.server.read().unwrap_or_else(PoisonError::into_inner);
+        TlsAcceptor::from(Arc::clone(&current))
+    }
+
+    /// Serves `fresh`'s certificate from the next handshake on (a renewed
+    /// certificate, without restarting or dropping anyone).
+    pub fn replace_with(&self, fresh: &TlsConfig) {
+        let fresh = Arc::clone(&fresh.server.read().unwrap_or_else(PoisonError::into_inner));
+        *self.server.write().unwrap_or_else(PoisonError::into_inner) = fresh;
     }
 
     /// Reads the certificate chain and key from PEM files.

@@ -1,5 +1,6 @@
 //! The `parlor-signal` executable: address on the first stdout line, flags
-//! from the environment, clean exit on SIGTERM.
+//! from the environment, clean exit on SIGTERM, a renewed certificate on
+//! SIGHUP.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -9,6 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::operations::{certificate_pem, handshake_succeeds};
 use crate::support::{Client, GUARD, http};
 
 /// Starts the binary on a free port and reads its address from stdout.
@@ -99,4 +101,46 @@ async fn binary_reads_limits_from_environment() {
         page.contains("parlor_signal_limit_exceeded_total{limit=\"rooms\"} 1"),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn binary_serves_a_renewed_certificate_after_sighup() {
+    let (cert, key, trusts_first) = certificate_pem();
+    let dir = std::env::temp_dir().join(format!("parlor-sighup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert).expect("write cert");
+    std::fs::write(&key_path, key).expect("write key");
+    let paths = [
+        (
+            "PARLOR_SIGNAL_TLS_CERT",
+            cert_path.to_str().expect("UTF-8 path"),
+        ),
+        (
+            "PARLOR_SIGNAL_TLS_KEY",
+            key_path.to_str().expect("UTF-8 path"),
+        ),
+    ];
+    let (child, addr) = spawn(&paths).await;
+    assert!(handshake_succeeds(addr, &trusts_first).await);
+
+    let (cert, key, trusts_renewed) = certificate_pem();
+    std::fs::write(&cert_path, cert).expect("write cert");
+    std::fs::write(&key_path, key).expect("write key");
+    let pid = child.id().expect("running").to_string();
+    let hung_up = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("run kill");
+    assert!(hung_up.success());
+
+    let renewed = async {
+        while !handshake_succeeds(addr, &trusts_renewed).await {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(GUARD, renewed)
+        .await
+        .expect("the renewed certificate is served after SIGHUP");
+    assert!(!handshake_succeeds(addr, &trusts_first).await);
 }

@@ -17,6 +17,7 @@ mod id_keys;
 mod join_rate;
 mod join_rejections;
 mod liveness;
+mod operations;
 mod outbox;
 mod peer_list_coalescing;
 mod peer_lists;
