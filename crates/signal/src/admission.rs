@@ -242,6 +242,57 @@ impl JoinLimiter {
     }
 }
 
+/// The frame and byte buckets a client's connection ended with, per
+/// address, so that a client that floods, is disconnected and reconnects
+/// does not get a whole burst again. Bounded like [`JoinLimiter`]: a bucket
+/// that has refilled is the same as none and is not kept, and past
+/// `capacity` addresses nothing more is remembered until some refill.
+pub(crate) struct RateMemory {
+    capacity: usize,
+    buckets: Mutex<HashMap<AddressKey, (TokenBucket, TokenBucket)>>,
+}
+
+impl RateMemory {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(4),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The buckets `key`'s last connection left, if they have not refilled
+    /// yet: (frames, bytes).
+    pub(crate) fn recall(&self, key: AddressKey) -> Option<(TokenBucket, TokenBucket)> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        buckets.remove(&key)
+    }
+
+    /// Keeps the buckets a connection from `key` ended with.
+    pub(crate) fn remember(
+        &self,
+        key: AddressKey,
+        frames: TokenBucket,
+        bytes: TokenBucket,
+        now: Instant,
+    ) {
+        let full = |(frames, bytes): &(TokenBucket, TokenBucket)| {
+            frames.is_full_at(now) && bytes.is_full_at(now)
+        };
+        let entry = (frames, bytes);
+        if full(&entry) {
+            return;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if !buckets.contains_key(&key) && buckets.len() >= self.capacity {
+            buckets.retain(|_, kept| !full(kept));
+            if buckets.len() >= self.capacity {
+                return;
+            }
+        }
+        buckets.insert(key, entry);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;

@@ -176,17 +176,35 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
     let (control, control_rx) = mpsc::channel(4);
     let mut writer =
         tokio::spawn(write_frames(sink, frames, control_rx, write_timeout).in_current_span());
-    let reader = Reader {
+    // A client that reconnects gets the rate buckets its address left, not
+    // a fresh burst.
+    let address = shared.address_key(request.client);
+    let now = std::time::Instant::now();
+    let (rate, bytes) = address
+        .and_then(|key| shared.rate_memory.recall(key))
+        .unwrap_or_else(|| {
+            (
+                TokenBucket::new(shared.config.rate_limit, now),
+                TokenBucket::bytes(shared.config.byte_rate_limit, now),
+            )
+        });
+    let mut reader = Reader {
         shared,
         peer: &peer,
         membership: &membership,
         outbox: &outbox,
         client: request.client,
-        rate: TokenBucket::new(shared.config.rate_limit, std::time::Instant::now()),
-        bytes: TokenBucket::bytes(shared.config.byte_rate_limit, std::time::Instant::now()),
-        errors: ErrorCounter::new(shared.config.error_limit, std::time::Instant::now()),
+        rate,
+        bytes,
+        errors: ErrorCounter::new(shared.config.error_limit, now),
     };
     let ending = reader.read(&mut stream, &control).await;
+    if let Some(key) = address {
+        let Reader { rate, bytes, .. } = reader;
+        shared
+            .rate_memory
+            .remember(key, rate, bytes, std::time::Instant::now());
+    }
     // Leave before the close handshake so the room hears of it at once.
     drop(membership);
 
@@ -279,7 +297,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Reads until the connection should end, and says why.
-    async fn read(mut self, stream: &mut Stream, control: &mpsc::Sender<Control>) -> Ending {
+    async fn read(&mut self, stream: &mut Stream, control: &mpsc::Sender<Control>) -> Ending {
         let config = &self.shared.config;
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admission::{AddressKey, Connections, JOIN_TRACKED_ADDRESSES, JoinLimiter};
+use crate::admission::{AddressKey, Connections, JOIN_TRACKED_ADDRESSES, JoinLimiter, RateMemory};
 use crate::config::Config;
 use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) admission: Arc<Connections>,
     /// Joins per address.
     pub(crate) joins: JoinLimiter,
+    /// Frame and byte buckets per address, across reconnections.
+    pub(crate) rate_memory: RateMemory,
     /// The byte budgets of the members' outboxes.
     pub(crate) outbox_budget: Arc<OutboxBudget>,
     /// Keeps refusals from flooding the logs.
@@ -145,6 +147,7 @@ impl Server {
             ),
             admission: Connections::new(config.max_connections, config.max_connections_per_address),
             joins: JoinLimiter::new(config.joins_per_minute, JOIN_TRACKED_ADDRESSES),
+            rate_memory: RateMemory::new(JOIN_TRACKED_ADDRESSES),
             outbox_budget: OutboxBudget::new(config.outbox_bytes, config.total_outbox_bytes),
             refusal_log: LogSampler::new(REFUSAL_LOGS_PER_SECOND),
             proxy_header,

@@ -75,3 +75,57 @@ async fn a_byte_burst_smaller_than_the_largest_frame_is_refused_at_start() {
     .await;
     assert!(matches!(refused, Err(StartError::InvalidConfig(_))));
 }
+
+fn spent_budgets() -> Config {
+    Config {
+        max_message_size: 1000,
+        // No refill: what a connection spent stays spent.
+        byte_rate_limit: ByteRateLimit {
+            bytes_per_second: 0,
+            burst: 1000,
+        },
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_keeps_the_byte_budget_it_spent() {
+    let server = start(Config {
+        limit_loopback: true,
+        ..spent_budgets()
+    })
+    .await;
+    let mut bob = crate::support::Client::parlor(&server, "room", "bob").await;
+    bob.recv_peer_list().await;
+    let mut alice = crate::support::Client::parlor(&server, "room", "alice").await;
+    alice.recv_peer_list().await;
+    alice.send_json(padded(1, 400)).await;
+    alice.send_json(padded(2, 400)).await;
+    assert_eq!(bob.recv_message().await["n"], 1);
+    assert_eq!(bob.recv_message().await["n"], 2);
+    drop(alice);
+    bob.wait_for_peers(&[]).await;
+
+    let mut again = crate::support::Client::parlor(&server, "room", "alice").await;
+    again.recv_peer_list().await;
+    again.send_json(padded(3, 400)).await;
+    again.expect_error("rate-limited").await;
+}
+
+#[tokio::test]
+async fn loopback_clients_start_each_connection_with_a_full_byte_budget_unless_limited() {
+    let server = start(spent_budgets()).await;
+    let mut bob = crate::support::Client::parlor(&server, "room", "bob").await;
+    bob.recv_peer_list().await;
+    let mut alice = crate::support::Client::parlor(&server, "room", "alice").await;
+    alice.recv_peer_list().await;
+    alice.send_json(padded(1, 900)).await;
+    assert_eq!(bob.recv_message().await["n"], 1);
+    drop(alice);
+    bob.wait_for_peers(&[]).await;
+
+    let mut again = crate::support::Client::parlor(&server, "room", "alice").await;
+    again.recv_peer_list().await;
+    again.send_json(padded(2, 900)).await;
+    assert_eq!(bob.recv_message().await["n"], 2);
+}
