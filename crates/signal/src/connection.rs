@@ -223,7 +223,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
             let finish = async {
                 if control.send(Control::Close(code, reason)).await.is_ok() {
                     let _ = (&mut writer).await;
-                    while let Some(Ok(_)) = stream.next().await {}
+                    drain_until_closed(&mut stream).await;
                 }
             };
             let _ = timeout(CLOSE_GRACE, finish).await;
@@ -262,11 +262,27 @@ async fn reject(
     }
 }
 
+/// Frames read after our close frame while waiting for the client's; a
+/// flooder that ignores the close is cut off after these instead of being
+/// read at line rate for the whole grace period.
+const MAX_FRAMES_AFTER_CLOSE: usize = 16;
+
+/// Reads (and discards) until the client's close frame, the end of the
+/// stream, or [`MAX_FRAMES_AFTER_CLOSE`] other frames.
+async fn drain_until_closed(stream: &mut Stream) {
+    for _ in 0..MAX_FRAMES_AFTER_CLOSE {
+        match stream.next().await {
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
 /// Sends a close frame and waits, briefly, for the client's.
 async fn close_and_drain(sink: &mut Sink, stream: &mut Stream, code: u16, reason: &'static str) {
     let handshake = async {
         if sink.send(close_message(code, reason)).await.is_ok() {
-            while let Some(Ok(_)) = stream.next().await {}
+            drain_until_closed(stream).await;
         }
     };
     let _ = timeout(CLOSE_GRACE, handshake).await;

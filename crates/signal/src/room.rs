@@ -36,6 +36,8 @@ pub(crate) struct OutboxBudget {
     per_member: usize,
     total_limit: usize,
     total: AtomicUsize,
+    /// Every member's queue, to find the largest when the total is over.
+    queues: Mutex<Vec<Weak<OutboxState>>>,
 }
 
 impl OutboxBudget {
@@ -45,7 +47,26 @@ impl OutboxBudget {
             per_member,
             total_limit: total,
             total: AtomicUsize::new(0),
+            queues: Mutex::new(Vec::new()),
         })
+    }
+
+    fn register(&self, queue: &Arc<OutboxState>) {
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        queues.retain(|queue| queue.strong_count() > 0);
+        queues.push(Arc::downgrade(queue));
+    }
+
+    /// The queue holding the most bytes: the member most behind on reading,
+    /// which is the one to drop when all queues together are over budget
+    /// (not whoever a frame happens to be for next, which would close
+    /// well-behaved members of other rooms).
+    fn largest(&self) -> Option<Arc<OutboxState>> {
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        queues
+            .iter()
+            .filter_map(Weak::upgrade)
+            .max_by_key(|queue| queue.queued.load(Ordering::Acquire))
     }
 
     /// Bytes queued across all outboxes now.
@@ -69,6 +90,13 @@ struct OutboxState {
 }
 
 impl OutboxState {
+    /// Tells the connection to close, for the budget it broke (the first
+    /// reason given stays).
+    fn overflowed_by(&self, limit: Limit) {
+        let _ = self.overflow_reason.set(limit);
+        self.overflow.notify_one();
+    }
+
     fn release(&self, cost: usize) {
         self.queued.fetch_sub(cost, Ordering::AcqRel);
         self.budget.total.fetch_sub(cost, Ordering::AcqRel);
@@ -120,6 +148,7 @@ impl Outbox {
             overflow: Notify::new(),
             replaced: Notify::new(),
         });
+        state.budget.register(&state);
         (Self { frames, state }, receiver)
     }
 
@@ -129,18 +158,24 @@ impl Outbox {
         let budget = &self.state.budget;
         let queued = self.state.queued.fetch_add(cost, Ordering::AcqRel) + cost;
         let total = budget.total.fetch_add(cost, Ordering::AcqRel) + cost;
-        let over = if budget.per_member != 0 && queued > budget.per_member {
-            Some(Limit::Outbox)
-        } else if budget.total_limit != 0 && total > budget.total_limit {
-            Some(Limit::OutboxTotal)
-        } else {
-            None
-        };
-        if let Some(limit) = over {
+        if budget.per_member != 0 && queued > budget.per_member {
             self.state.release(cost);
-            let _ = self.state.overflow_reason.set(limit);
-            self.state.overflow.notify_one();
+            self.state.overflowed_by(Limit::Outbox);
             return false;
+        }
+        if budget.total_limit != 0 && total > budget.total_limit {
+            match budget.largest() {
+                Some(largest) if !Arc::ptr_eq(&largest, &self.state) => {
+                    // Its queue goes when its connection closes, which
+                    // gives the budget back; this frame is queued.
+                    largest.overflowed_by(Limit::OutboxTotal);
+                }
+                _ => {
+                    self.state.release(cost);
+                    self.state.overflowed_by(Limit::OutboxTotal);
+                    return false;
+                }
+            }
         }
         let queued = QueuedFrame {
             text: frame,

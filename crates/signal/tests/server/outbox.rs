@@ -116,3 +116,39 @@ async fn members_that_read_are_not_closed_by_small_budgets() {
     assert_eq!(metric(&page, &limit_metric("outbox")), 0);
     assert_eq!(metric(&page, &limit_metric("outbox-total")), 0);
 }
+
+#[tokio::test]
+async fn when_all_queues_are_over_budget_the_member_furthest_behind_goes_not_a_reader_elsewhere() {
+    let server = start(Config {
+        outbox_bytes: 0,
+        total_outbox_bytes: 256 * 1024,
+        ..fast_senders()
+    })
+    .await;
+    let mut stuck = join_all(&server, "stuck", &["alice", "bob"]).await;
+    let mut calm = join_all(&server, "calm", &["carol", "dave"]).await;
+    let padding = "x".repeat(60 * 1024);
+    let mut alice_dropped = false;
+    for n in 0..4000u64 {
+        let frame = json!({ "type": "flood", "n": n, "padding": padding });
+        stuck[1].send_json(frame.clone()).await;
+        // Dave reads everything carol sends him, as large as the flood.
+        calm[0].send_json(frame).await;
+        assert_eq!(calm[1].recv_message().await["n"], n);
+        if n % 8 == 0 {
+            if let Some(list) = stuck[1].try_recv().await {
+                assert_eq!(list["peers"], json!([]), "{list}");
+                alice_dropped = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        alice_dropped,
+        "alice, who stopped reading, was never dropped"
+    );
+    calm[0].send_json(json!({"type": "after", "n": 1})).await;
+    assert_eq!(calm[1].recv_message().await["type"], "after");
+    let page = metrics(server.local_addr()).await;
+    assert_eq!(metric(&page, &limit_metric("outbox-total")), 1);
+}
