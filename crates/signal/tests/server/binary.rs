@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::operations::{certificate_pem, handshake_succeeds};
+use crate::certificates::{handshake_succeeds, self_signed_pem};
 use crate::support::{Client, GUARD, http};
 
 /// Starts the binary on a free port and reads its address from stdout.
@@ -105,7 +105,7 @@ async fn binary_reads_limits_from_environment() {
 
 #[tokio::test]
 async fn binary_serves_a_renewed_certificate_after_sighup() {
-    let (cert, key, trusts_first) = certificate_pem();
+    let (cert, key, trusts_first) = self_signed_pem();
     let dir = std::env::temp_dir().join(format!("parlor-sighup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -124,7 +124,7 @@ async fn binary_serves_a_renewed_certificate_after_sighup() {
     let (child, addr) = spawn(&paths).await;
     assert!(handshake_succeeds(addr, &trusts_first).await);
 
-    let (cert, key, trusts_renewed) = certificate_pem();
+    let (cert, key, trusts_renewed) = self_signed_pem();
     std::fs::write(&cert_path, cert).expect("write cert");
     std::fs::write(&key_path, key).expect("write key");
     let pid = child.id().expect("running").to_string();

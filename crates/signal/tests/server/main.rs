@@ -11,6 +11,7 @@
 mod bad_input;
 mod binary;
 mod byte_rate;
+mod certificates;
 mod connection_limits;
 mod http_endpoints;
 mod id_keys;

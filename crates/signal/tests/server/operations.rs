@@ -2,13 +2,12 @@
 //! other sites refused, and a renewed certificate served without a restart.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
 
-use parlor_signal::TlsConfig;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use crate::certificates::self_signed as certificate;
 use crate::support::{Client, config, http, metric, metrics, numbered, refused_join, start};
 
 /// This machine's own address on its default route (no packet is sent: a
@@ -93,44 +92,6 @@ async fn a_page_from_an_allowed_origin_and_an_app_without_one_both_join() {
     page.recv_peer_list().await;
     let mut app = Client::parlor(&server, "room", "app").await;
     assert_eq!(app.recv_peer_list().await.0, ["page"]);
-}
-
-/// A self-signed certificate for `localhost`, and a connector that trusts it
-/// and nothing else.
-fn certificate() -> (TlsConfig, TlsConnector) {
-    let (cert, key, connector) = certificate_pem();
-    let server = TlsConfig::from_pem(cert.as_bytes(), key.as_bytes()).expect("usable certificate");
-    (server, connector)
-}
-
-/// The same as PEM text (certificate, key), for files.
-pub(crate) fn certificate_pem() -> (String, String, TlsConnector) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("generate certificate");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).expect("root");
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    (
-        certified.cert.pem(),
-        certified.signing_key.serialize_pem(),
-        TlsConnector::from(Arc::new(client)),
-    )
-}
-
-/// Whether a TLS handshake with `addr` succeeds, trusting what `connector`
-/// trusts.
-pub(crate) async fn handshake_succeeds(addr: SocketAddr, connector: &TlsConnector) -> bool {
-    let Ok(tcp) = TcpStream::connect(addr).await else {
-        return false;
-    };
-    let name = ServerName::try_from("localhost").expect("server name");
-    connector.connect(name, tcp).await.is_ok()
 }
 
 async fn wss_member(

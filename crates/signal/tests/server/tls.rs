@@ -1,36 +1,13 @@
 //! TLS: with a certificate configured, the same server speaks wss and https.
 
-use std::sync::Arc;
-
 use parlor_signal::TlsConfig;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use crate::certificates::self_signed;
 use crate::support::{Client, config, http_over, numbered, read_until_closed, start};
-
-/// A self-signed certificate for `localhost`, as server configuration and
-/// as a client connector that trusts it.
-fn self_signed() -> (TlsConfig, TlsConnector) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .expect("generate certificate");
-    let server = TlsConfig::from_pem(
-        certified.cert.pem().as_bytes(),
-        certified.signing_key.serialize_pem().as_bytes(),
-    )
-    .expect("usable certificate");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).expect("root");
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    (server, TlsConnector::from(Arc::new(client)))
-}
 
 async fn connect(connector: &TlsConnector, server: &parlor_signal::Server) -> TlsStream<TcpStream> {
     let tcp = TcpStream::connect(server.local_addr())
