@@ -66,12 +66,28 @@ pub(crate) fn prepare(text: &str, from: &PeerId, max_size: usize) -> Result<Rela
             ));
         }
     };
-    object.insert(FROM_FIELD.to_owned(), Value::String(from.to_string()));
-    let text = Value::Object(object).to_string();
+    let text = if object.contains_key(FROM_FIELD) {
+        // A forged `from`: rewrite the object so only ours is in it.
+        object.insert(FROM_FIELD.to_owned(), Value::String(from.to_string()));
+        Value::Object(object).to_string()
+    } else {
+        stamp(text, from)
+    };
     Ok(Relay {
         to,
         text: text.into(),
     })
+}
+
+/// Adds `"from":"<id>"` as the last field of `text`, a JSON object with no
+/// `from` of its own, without serializing it again: the bytes the sender
+/// wrote are passed on as they are, which halves the relay's work per
+/// frame. A peer id is a plain token, so it needs no escaping.
+fn stamp(text: &str, from: &PeerId) -> String {
+    let object = text.trim_end();
+    let open = object.strip_suffix('}').unwrap_or(object).trim_end();
+    let separator = if open.ends_with('{') { "" } else { "," };
+    format!("{open}{separator}\"{FROM_FIELD}\":\"{from}\"}}")
 }
 
 #[cfg(test)]
@@ -85,6 +101,17 @@ mod tests {
     fn relayed(text: &str) -> Value {
         let relay = prepare(text, &alice(), 1024).unwrap();
         serde_json::from_str(relay.text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn stamps_from_without_rewriting_the_senders_bytes() {
+        let relay = prepare(r#"{ "b": 1, "a": [2, 3] } "#, &alice(), 1024).unwrap();
+        assert_eq!(
+            relay.text.as_str(),
+            r#"{ "b": 1, "a": [2, 3],"from":"alice"}"#
+        );
+        let empty = prepare("{ }", &alice(), 1024).unwrap();
+        assert_eq!(empty.text.as_str(), r#"{"from":"alice"}"#);
     }
 
     #[test]
