@@ -10,7 +10,8 @@
 //! - `signaling`: the WebSocket to the room, with reconnection;
 //! - `peer`: one task per remote member, the I/O around its sans-IO
 //!   `PeerSession` (`parlor-session`: negotiation, chat, channel policy,
-//!   timers) on a webrtc-rs peer connection;
+//!   timers) on a webrtc-rs peer connection, with `stack` holding the
+//!   webrtc-rs plumbing (callbacks forwarded, one operation run);
 //! - `room`: the room actor tying them together.
 //!
 //! ```no_run
@@ -33,6 +34,7 @@ mod peer;
 mod random;
 mod room;
 mod signaling;
+mod stack;
 
 pub use config::{DEFAULT_MAX_MEMBERS, RoomConfig};
 pub use events::{Event, EventKind, PathKind};

@@ -11,18 +11,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId, RoomName, safety_code};
 use parlor_session::{
-    ChannelId, ConnectionState, IceCandidate, IceConnectionState, OperationOutcome, Output,
-    PeerSession, SdpType, SessionConfig, SessionDescription, SessionEvent, StackOp,
+    ChannelId, OperationOutcome, Output, PeerSession, SessionConfig, SessionEvent, StackOp,
 };
-use parlor_transport::webrtc::error::Error as WebrtcError;
 use parlor_transport::{
-    DataChannel, DataChannelEvent, PeerConnection, PeerConnectionEventHandler, RTCDataChannelState,
-    RTCIceCandidateInit, RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, RTCSessionDescription, Route, SetupBoost, TransportConfig,
-    build_peer_connection, selected_pair,
+    DataChannel, DataChannelEvent, PeerConnection, RTCDataChannelState, Route, SetupBoost,
+    TransportConfig, build_peer_connection, selected_pair,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -31,6 +26,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::events::{Event, EventKind, PathKind};
 use crate::signaling::SignalingSender;
+use crate::stack::{Forwarder, StackEvent, Tagged, connection_state, ice_state, run_stack_op};
 
 /// A stack operation that takes longer than this is treated as failed, so a
 /// wedged connection cannot stall the peer task (and with it, leaving).
@@ -100,70 +96,6 @@ pub(crate) fn spawn(context: PeerContext) -> PeerHandle {
     let (inputs, inputs_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(run(context, inputs_rx));
     PeerHandle { inputs, task }
-}
-
-/// What one connection reports, in the order it happened.
-enum StackEvent {
-    NegotiationNeeded,
-    Candidate(Option<IceCandidate>),
-    Ice(RTCIceConnectionState),
-    Connection(RTCPeerConnectionState),
-    RemoteChannel(Arc<dyn DataChannel>),
-    ChannelOpen(ChannelId),
-    ChannelText(ChannelId, String),
-    ChannelClosed(ChannelId),
-}
-
-type Tagged = (u64, StackEvent);
-
-/// Forwards webrtc's callbacks into the peer task. Handlers run on the
-/// connection's internal task and must not call back into the connection.
-struct Forwarder {
-    generation: u64,
-    events: mpsc::UnboundedSender<Tagged>,
-}
-
-impl Forwarder {
-    fn forward(&self, event: StackEvent) {
-        let _ = self.events.send((self.generation, event));
-    }
-}
-
-#[async_trait]
-impl PeerConnectionEventHandler for Forwarder {
-    async fn on_negotiation_needed(&self) {
-        self.forward(StackEvent::NegotiationNeeded);
-    }
-
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        match event.candidate.to_json() {
-            Ok(init) => self.forward(StackEvent::Candidate(Some(IceCandidate {
-                candidate: init.candidate,
-                sdp_mid: init.sdp_mid,
-                sdp_mline_index: init.sdp_mline_index,
-                username_fragment: init.username_fragment,
-            }))),
-            Err(error) => warn!(%error, "cannot serialize a local ICE candidate"),
-        }
-    }
-
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.forward(StackEvent::Candidate(None));
-        }
-    }
-
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        self.forward(StackEvent::Ice(state));
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        self.forward(StackEvent::Connection(state));
-    }
-
-    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
-        self.forward(StackEvent::RemoteChannel(channel));
-    }
 }
 
 /// The current peer connection and its open channels.
@@ -537,77 +469,4 @@ impl PeerTask {
             remote: pair.remote.to_string(),
         });
     }
-}
-
-/// Runs one stack operation; a create returns the SDP it made.
-async fn run_stack_op(pc: &dyn PeerConnection, op: StackOp) -> Result<Option<String>, String> {
-    let done = |result: Result<(), WebrtcError>| result.map(|()| None).map_err(|e| e.to_string());
-    match op {
-        StackOp::CreateOffer { ice_restart } => {
-            if ice_restart {
-                pc.restart_ice().await.map_err(|e| e.to_string())?;
-            }
-            let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
-            Ok(Some(offer.sdp))
-        }
-        StackOp::CreateAnswer => {
-            let answer = pc.create_answer(None).await.map_err(|e| e.to_string())?;
-            Ok(Some(answer.sdp))
-        }
-        StackOp::SetLocalDescription(description) => match to_webrtc(description) {
-            Ok(description) => done(pc.set_local_description(description).await),
-            Err(error) => done(Err(error)),
-        },
-        StackOp::SetRemoteDescription(description) => match to_webrtc(description) {
-            Ok(description) => done(pc.set_remote_description(description).await),
-            Err(error) => done(Err(error)),
-        },
-        StackOp::RollbackLocalDescription => match RTCSessionDescription::rollback(None) {
-            Ok(rollback) => done(pc.set_local_description(rollback).await),
-            Err(error) => done(Err(error)),
-        },
-        StackOp::AddRemoteCandidate(candidate) => done(
-            pc.add_ice_candidate(RTCIceCandidateInit {
-                candidate: candidate.candidate,
-                sdp_mid: candidate.sdp_mid,
-                sdp_mline_index: candidate.sdp_mline_index,
-                username_fragment: candidate.username_fragment,
-                ..Default::default()
-            })
-            .await,
-        ),
-        StackOp::RecreateConnection => Err("recreating is not a stack operation".into()),
-    }
-}
-
-fn to_webrtc(description: SessionDescription) -> Result<RTCSessionDescription, WebrtcError> {
-    match description.kind {
-        SdpType::Offer => RTCSessionDescription::offer(description.sdp),
-        SdpType::Answer => RTCSessionDescription::answer(description.sdp),
-    }
-}
-
-fn ice_state(state: RTCIceConnectionState) -> Option<IceConnectionState> {
-    Some(match state {
-        RTCIceConnectionState::New => IceConnectionState::New,
-        RTCIceConnectionState::Checking => IceConnectionState::Checking,
-        RTCIceConnectionState::Connected => IceConnectionState::Connected,
-        RTCIceConnectionState::Completed => IceConnectionState::Completed,
-        RTCIceConnectionState::Disconnected => IceConnectionState::Disconnected,
-        RTCIceConnectionState::Failed => IceConnectionState::Failed,
-        RTCIceConnectionState::Closed => IceConnectionState::Closed,
-        _ => return None,
-    })
-}
-
-fn connection_state(state: RTCPeerConnectionState) -> Option<ConnectionState> {
-    Some(match state {
-        RTCPeerConnectionState::New => ConnectionState::New,
-        RTCPeerConnectionState::Connecting => ConnectionState::Connecting,
-        RTCPeerConnectionState::Connected => ConnectionState::Connected,
-        RTCPeerConnectionState::Disconnected => ConnectionState::Disconnected,
-        RTCPeerConnectionState::Failed => ConnectionState::Failed,
-        RTCPeerConnectionState::Closed => ConnectionState::Closed,
-        _ => return None,
-    })
 }
