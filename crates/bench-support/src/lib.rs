@@ -209,6 +209,35 @@ fn replace_section(document: &str, heading: &str, section: &str) -> String {
     }
 }
 
+/// Starts a server process (its stdout piped, killed when dropped) and
+/// reads the address from its first line, `listening on HOST:PORT`, which
+/// `parlor-signal` prints once it accepts connections.
+pub async fn start_listening(
+    mut command: tokio::process::Command,
+    within: std::time::Duration,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    use anyhow::Context;
+    use tokio::io::AsyncBufReadExt;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start the server")?;
+    let stdout = child.stdout.take().context("piped stdout")?;
+    let line = tokio::time::timeout(
+        within,
+        tokio::io::BufReader::new(stdout).lines().next_line(),
+    )
+    .await
+    .context("server prints its address in time")??
+    .context("server printed nothing")?;
+    let addr = line
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line {line:?}"))?
+        .to_owned();
+    Ok((child, addr))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

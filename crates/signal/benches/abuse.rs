@@ -37,12 +37,10 @@ mod probe;
 mod scenarios;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use parlor_bench::{Load, Section, machine_note, percentile};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::clients::{ClientRecord, Pairs, SETUP_TIMEOUT, nanos_since};
@@ -421,24 +419,14 @@ fn dump(
 
 /// Starts the server and reads its address from the first stdout line.
 async fn spawn(settings: &Settings) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(&settings.program)
+    let mut command = Command::new(&settings.program);
+    command
         .args(["--listen", "127.0.0.1:0"])
         .args(&settings.extra_args)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", settings.program.display()))?;
-    let stdout = child.stdout.take().context("piped stdout")?;
-    let line = tokio::time::timeout(SETUP_TIMEOUT, BufReader::new(stdout).lines().next_line())
+        .env("RUST_LOG", "error");
+    parlor_bench::start_listening(command, SETUP_TIMEOUT)
         .await
-        .context("server prints its address in time")??
-        .context("server printed nothing")?;
-    let addr = line
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected first line {line:?}"))?
-        .to_owned();
-    Ok((child, addr))
+        .with_context(|| format!("start {}", settings.program.display()))
 }
 
 /// SIGTERM, then wait: how the server ended, or why that was not clean.

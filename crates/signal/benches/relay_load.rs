@@ -20,14 +20,12 @@
 //! `PARLOR_BENCH_SECONDS` (load phase per run, default 5).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -286,23 +284,11 @@ impl Client {
 
 /// Starts a server and reads its address from the first stdout line.
 async fn spawn(target: &Target) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(&target.program)
-        .args(&target.args)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("start {}", target.program.display()))?;
-    let stdout = child.stdout.take().context("piped stdout")?;
-    let line = tokio::time::timeout(SETUP_TIMEOUT, BufReader::new(stdout).lines().next_line())
+    let mut command = Command::new(&target.program);
+    command.args(&target.args).env("RUST_LOG", "error");
+    parlor_bench::start_listening(command, SETUP_TIMEOUT)
         .await
-        .context("server prints its address in time")??
-        .context("server printed nothing")?;
-    let addr = line
-        .strip_prefix("listening on ")
-        .with_context(|| format!("unexpected first line {line:?}"))?
-        .to_owned();
-    Ok((child, addr))
+        .with_context(|| format!("start {}", target.program.display()))
 }
 
 /// SIGTERM, then wait.
