@@ -218,6 +218,14 @@ struct Member {
     list_pending: bool,
 }
 
+impl Member {
+    /// Whether its last peer list is at least `interval` old (or it has had
+    /// none), so another may go out now.
+    fn may_get_a_list(&self, now: Instant, interval: Duration) -> bool {
+        self.list_sent_at.is_none_or(|sent| now >= sent + interval)
+    }
+}
+
 /// An id kept for its owner, who left (or lost its connection) a moment ago
 /// and is expected back with the same key.
 struct Reservation {
@@ -283,10 +291,8 @@ impl Room {
     ) -> Option<Instant> {
         for index in 0..self.members.len() {
             let member = &self.members[index];
-            let may_send = Some(member.connection) == newcomer
-                || member
-                    .list_sent_at
-                    .is_none_or(|sent| now >= sent + interval);
+            let may_send =
+                Some(member.connection) == newcomer || member.may_get_a_list(now, interval);
             if may_send {
                 self.send_peer_list(index, now, metrics);
             } else {
@@ -309,9 +315,7 @@ impl Room {
     ) -> Option<Instant> {
         for index in 0..self.members.len() {
             let member = &self.members[index];
-            let due = member
-                .list_sent_at
-                .is_none_or(|sent| now >= sent + interval);
+            let due = member.may_get_a_list(now, interval);
             if member.list_pending && due {
                 self.send_peer_list(index, now, metrics);
             }

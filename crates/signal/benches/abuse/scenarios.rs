@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::Utf8Bytes;
 
 use crate::clients::{Upgrade, Ws, connect, raw_upgrade, wait_for_peer_list};
@@ -481,10 +482,7 @@ async fn read_as_member(mut ws: Ws, slow: bool, duration: Duration) -> MemberLog
                 }
             }
             Some(Ok(Message::Close(close))) => {
-                log.ended = Some(close.map_or_else(
-                    || "closed".to_owned(),
-                    |close| format!("closed {}", u16::from(close.code)),
-                ));
+                log.ended = Some(close_reason(close));
                 break;
             }
             Some(Ok(_)) => {}
@@ -666,10 +664,7 @@ async fn watch_peer_lists(mut ws: Ws, start: Instant, duration: Duration) -> Lis
                 }
             }
             Some(Ok(Message::Close(close))) => {
-                log.ended = Some(close.map_or_else(
-                    || "closed".to_owned(),
-                    |close| format!("closed {}", u16::from(close.code)),
-                ));
+                log.ended = Some(close_reason(close));
                 break;
             }
             Some(Ok(_)) => {}
@@ -766,10 +761,7 @@ async fn non_readers(addr: &str) -> anyhow::Result<Vec<String>> {
                                 }
                             }
                             Some(Ok(Message::Close(close))) => {
-                                log.ended = Some(close.map_or_else(
-                                    || "closed".to_owned(),
-                                    |close| format!("closed {}", u16::from(close.code)),
-                                ));
+                                log.ended = Some(close_reason(close));
                                 break;
                             }
                             Some(Ok(_)) => {}
@@ -832,4 +824,12 @@ async fn non_readers(addr: &str) -> anyhow::Result<Vec<String>> {
         }
     ));
     Ok(notes)
+}
+
+/// How the server closed a connection, for the table: "closed" and the code.
+fn close_reason(close: Option<CloseFrame>) -> String {
+    close.map_or_else(
+        || "closed".to_owned(),
+        |close| format!("closed {}", u16::from(close.code)),
+    )
 }

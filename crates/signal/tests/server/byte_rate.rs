@@ -4,25 +4,28 @@
 use parlor_signal::{ByteRateLimit, Config, StartError};
 use serde_json::json;
 
-use crate::support::{config, join_all, limit_metric, metric, metrics, numbered, start};
+use crate::support::{Client, config, join_all, limit_metric, metric, metrics, numbered, start};
 
 /// A frame of about `size` bytes carrying `n`.
 fn padded(n: u64, size: usize) -> serde_json::Value {
     json!({ "type": "test", "n": n, "padding": "x".repeat(size - 40) })
 }
 
-#[tokio::test]
-async fn sending_more_bytes_than_the_byte_rate_gets_rate_limited() {
-    let server = start(Config {
+/// 1000 bytes per connection and no refill: what is spent stays spent.
+fn spent_budgets() -> Config {
+    Config {
         max_message_size: 1000,
-        // No refill: exactly 1000 bytes pass.
         byte_rate_limit: ByteRateLimit {
             bytes_per_second: 0,
             burst: 1000,
         },
         ..config()
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn sending_more_bytes_than_the_byte_rate_gets_rate_limited() {
+    let server = start(spent_budgets()).await;
     let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
     for n in 1..=3 {
         clients[0].send_json(padded(n, 400)).await;
@@ -44,15 +47,7 @@ async fn sending_more_bytes_than_the_byte_rate_gets_rate_limited() {
 
 #[tokio::test]
 async fn frames_within_the_byte_rate_are_all_relayed() {
-    let server = start(Config {
-        max_message_size: 1000,
-        byte_rate_limit: ByteRateLimit {
-            bytes_per_second: 0,
-            burst: 1000,
-        },
-        ..config()
-    })
-    .await;
+    let server = start(spent_budgets()).await;
     let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
     for n in 1..=4 {
         clients[0].send_json(padded(n, 240)).await;
@@ -76,18 +71,6 @@ async fn a_byte_burst_smaller_than_the_largest_frame_is_refused_at_start() {
     assert!(matches!(refused, Err(StartError::InvalidConfig(_))));
 }
 
-fn spent_budgets() -> Config {
-    Config {
-        max_message_size: 1000,
-        // No refill: what a connection spent stays spent.
-        byte_rate_limit: ByteRateLimit {
-            bytes_per_second: 0,
-            burst: 1000,
-        },
-        ..config()
-    }
-}
-
 #[tokio::test]
 async fn a_client_that_reconnects_keeps_the_byte_budget_it_spent() {
     let server = start(Config {
@@ -95,9 +78,9 @@ async fn a_client_that_reconnects_keeps_the_byte_budget_it_spent() {
         ..spent_budgets()
     })
     .await;
-    let mut bob = crate::support::Client::parlor(&server, "room", "bob").await;
+    let mut bob = Client::parlor(&server, "room", "bob").await;
     bob.recv_peer_list().await;
-    let mut alice = crate::support::Client::parlor(&server, "room", "alice").await;
+    let mut alice = Client::parlor(&server, "room", "alice").await;
     alice.recv_peer_list().await;
     alice.send_json(padded(1, 400)).await;
     alice.send_json(padded(2, 400)).await;
@@ -106,7 +89,7 @@ async fn a_client_that_reconnects_keeps_the_byte_budget_it_spent() {
     drop(alice);
     bob.wait_for_peers(&[]).await;
 
-    let mut again = crate::support::Client::parlor(&server, "room", "alice").await;
+    let mut again = Client::parlor(&server, "room", "alice").await;
     again.recv_peer_list().await;
     again.send_json(padded(3, 400)).await;
     again.expect_error("rate-limited").await;
@@ -115,16 +98,16 @@ async fn a_client_that_reconnects_keeps_the_byte_budget_it_spent() {
 #[tokio::test]
 async fn loopback_clients_start_each_connection_with_a_full_byte_budget_unless_limited() {
     let server = start(spent_budgets()).await;
-    let mut bob = crate::support::Client::parlor(&server, "room", "bob").await;
+    let mut bob = Client::parlor(&server, "room", "bob").await;
     bob.recv_peer_list().await;
-    let mut alice = crate::support::Client::parlor(&server, "room", "alice").await;
+    let mut alice = Client::parlor(&server, "room", "alice").await;
     alice.recv_peer_list().await;
     alice.send_json(padded(1, 900)).await;
     assert_eq!(bob.recv_message().await["n"], 1);
     drop(alice);
     bob.wait_for_peers(&[]).await;
 
-    let mut again = crate::support::Client::parlor(&server, "room", "alice").await;
+    let mut again = Client::parlor(&server, "room", "alice").await;
     again.recv_peer_list().await;
     again.send_json(padded(2, 900)).await;
     assert_eq!(bob.recv_message().await["n"], 2);
