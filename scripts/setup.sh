@@ -12,8 +12,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Debian packages: the compiler toolchain, WebKitGTK for the Tauri window,
 # Xvfb and the WebKit WebDriver for window tests, Chromium and ChromeDriver as
 # the browser peer in interop tests, a few X11 tools and an emoji font (safety
-# codes) for screenshots, and the
-# desktop tools the app registers its parlor:// link handler with.
+# codes) for screenshots, the desktop tools the app registers its parlor://
+# link handler with, and iproute2 for the network namespaces tests make.
 DEBIAN_PACKAGES=(
   build-essential pkg-config libssl-dev curl ca-certificates git
   libwebkit2gtk-4.1-dev libxdo-dev
@@ -21,6 +21,7 @@ DEBIAN_PACKAGES=(
   chromium chromium-driver
   imagemagick x11-utils xdotool fonts-noto-color-emoji
   desktop-file-utils xdg-utils
+  iproute2
 )
 if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi
 
