@@ -70,8 +70,8 @@ pub(crate) enum PeerNotice {
     /// The peer connection came up or went down.
     Connected { peer: PeerId, connected: bool },
     /// The session dropped the peer (another identity than expected, or
-    /// over a bound); its task has ended.
-    Dropped { peer: PeerId },
+    /// over a bound), for `reason`; its task has ended.
+    Dropped { peer: PeerId, reason: String },
 }
 
 /// The room's handle on a peer task.
@@ -380,14 +380,15 @@ impl PeerTask {
             }
             SessionEvent::Dropped { reason } => {
                 self.refused = true;
+                warn!(peer = %self.context.remote(), %reason, "dropped a peer");
+                // The room says so, once the peer is out of its members:
+                // whoever reads the error can count on nothing more being
+                // sent to it.
                 self.notify(PeerNotice::Dropped {
                     peer: self.context.remote().clone(),
+                    reason: reason.to_string(),
                 });
-                warn!(peer = %self.context.remote(), %reason, "dropped a peer");
-                EventKind::Error {
-                    peer: Some(peer),
-                    message: format!("disconnected from this peer: {reason}"),
-                }
+                return;
             }
             SessionEvent::Message { text, id, name } => EventKind::Message {
                 from: peer,

@@ -463,11 +463,14 @@ impl RoomActor {
                     self.remove_member(&peer);
                 }
             }
-            PeerNotice::Dropped { peer } => {
-                // Its card stays with the reason (the session's error event);
-                // nothing more is sent to it.
+            PeerNotice::Dropped { peer, reason } => {
+                // Its card stays with the reason; nothing more is sent to it.
                 self.dropped.insert(peer.clone());
                 self.members.remove(&peer);
+                self.emit(EventKind::Error {
+                    peer: Some(peer.to_string()),
+                    message: format!("disconnected from this peer: {reason}"),
+                });
             }
         }
     }
