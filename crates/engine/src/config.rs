@@ -19,7 +19,10 @@ pub struct RoomConfig {
     pub display_name: Option<String>,
     /// ICE servers to use besides the ones the signaling server hands out.
     pub extra_ice_servers: Vec<IceServer>,
-    /// Whether to ask the signaling server for ICE servers (`/turn`).
+    /// Whether to take ICE servers from the signaling server: those its
+    /// `/turn` endpoint answers before the join, and those it sends us as a
+    /// member (TURN credentials in our name, refreshed while we stay),
+    /// which replace the former for connections made after they arrive.
     pub fetch_ice_servers: bool,
     /// Local addresses for WebRTC sockets. The default, `0.0.0.0:0`, means
     /// every interface but loopback; tests on one machine use `127.0.0.1:0`.

@@ -2,7 +2,10 @@
 //!
 //! Old clients fetch this before they build a peer connection; Parlor does the
 //! same and adds the servers the user configured. A failed fetch is reported
-//! but not fatal: on a LAN, host candidates need no STUN or TURN at all.
+//! but not fatal: on a LAN, host candidates need no STUN or TURN at all. A
+//! Parlor server then also sends each member its own ICE servers over the
+//! socket (an `ice-servers` frame, see `signaling`), which replace these; an
+//! older server does not, and these stay.
 
 use std::time::Duration;
 

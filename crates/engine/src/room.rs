@@ -300,6 +300,14 @@ impl RoomActor {
                 }
                 self.order = list.peers;
             }
+            SignalingEvent::IceServers(servers) => {
+                // Ours as a member: they replace what `/turn` said for the
+                // connections made from now on; the user's own stay.
+                if self.config.fetch_ice_servers {
+                    self.transport.ice_servers =
+                        [self.config.extra_ice_servers.clone(), servers].concat();
+                }
+            }
             SignalingEvent::Relayed { envelope, body } => self.on_relayed(envelope, body),
             SignalingEvent::ServerError(error) => {
                 if JoinRejection::from_error_code(error.code).is_some() {

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
-    Envelope, ErrorFrame, FROM_FIELD, JoinRejection, PeerId, PeerList, SENDER_FIELD, ServerMessage,
+    Envelope, ErrorFrame, FROM_FIELD, IceServer, JoinRejection, PeerId, PeerList, SENDER_FIELD,
+    ServerMessage,
 };
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -43,6 +44,11 @@ pub(crate) enum SignalingEvent {
     Disconnected { reason: String, retry_in: Duration },
     /// The room's other members, in join order.
     PeerList(PeerList),
+    /// The ICE servers the server gave us as a member, TURN credentials in
+    /// our name included: peer connections made from now on use them
+    /// instead of what `/turn` said. A server that has them sends them
+    /// before its first peer list, and fresh ones before they expire.
+    IceServers(Vec<IceServer>),
     /// A message relayed from another member, with who it is from and for.
     Relayed {
         envelope: Envelope,
@@ -199,6 +205,11 @@ where
     ping.tick().await;
     let mut last_heard = Instant::now();
     let mut joined = false;
+    // Whether this server sends ICE servers: it does so before its first
+    // peer list. Later frames are taken from such a server only, so that
+    // on an old server, which stamps nothing, no member can pass its own
+    // relay off as the server's.
+    let mut server_sends_ice = false;
     // The error frame a refusing server sends just before its close frame
     // says exactly why (the close code cannot tell an invalid room from an
     // invalid id).
@@ -212,6 +223,11 @@ where
                     Some(Err(error)) => return Ended::Retry(format!("signaling connection failed: {error}")),
                     Some(Ok(Message::Text(text))) => {
                         let event = parse_frame(text.as_str());
+                        let is_ice = matches!(event, SignalingEvent::IceServers(_));
+                        if is_ice && !takes_ice_servers(&mut server_sends_ice, joined) {
+                            debug!("ICE servers from a server that sent none before its peer list; ignored");
+                            continue;
+                        }
                         let first_list = !joined && matches!(event, SignalingEvent::PeerList(_));
                         if first_list {
                             joined = true;
@@ -278,6 +294,14 @@ fn closed_by_server(frame: Option<CloseFrame>, refusal: Option<JoinRejection>) -
     }
 }
 
+/// Whether to take an `ice-servers` frame that arrived before (`joined`
+/// false) or after the server's first peer list; `server_sends_ice`
+/// remembers whether one came before.
+fn takes_ice_servers(server_sends_ice: &mut bool, joined: bool) -> bool {
+    *server_sends_ice |= !joined;
+    *server_sends_ice
+}
+
 /// Reads one text frame from the server.
 fn parse_frame(text: &str) -> SignalingEvent {
     let body = match serde_json::from_str::<Value>(text) {
@@ -293,11 +317,16 @@ fn parse_frame(text: &str) -> SignalingEvent {
     };
     let kind = body.get("type").and_then(Value::as_str);
     let relayed = body.contains_key(FROM_FIELD) || body.contains_key(SENDER_FIELD);
-    if matches!(kind, Some("info:peerlist") | Some("error")) && !relayed {
+    let from_server = matches!(
+        kind,
+        Some("info:peerlist") | Some("error") | Some("ice-servers")
+    );
+    if from_server && !relayed {
         if let Ok(message) = serde_json::from_value::<ServerMessage>(Value::Object(body.clone())) {
             return match message {
                 ServerMessage::PeerList(list) => SignalingEvent::PeerList(list),
                 ServerMessage::Error(error) => SignalingEvent::ServerError(error),
+                ServerMessage::IceServers(frame) => SignalingEvent::IceServers(frame.ice_servers),
             };
         }
     }
@@ -354,6 +383,34 @@ mod tests {
         };
         assert_eq!(envelope.from.as_ref().map(PeerId::as_str), Some("abc"));
         assert!(body.contains_key("candidate"));
+    }
+
+    #[test]
+    fn ice_servers_from_the_server_are_recognised() {
+        let event = parse_frame(
+            r#"{"type":"ice-servers","iceServers":[{"urls":["turn:t.example"],"username":"9:me","credential":"c"}],"expires":9}"#,
+        );
+        let SignalingEvent::IceServers(servers) = event else {
+            panic!("expected ICE servers, got {event:?}");
+        };
+        assert_eq!(servers[0].username.as_deref(), Some("9:me"));
+    }
+
+    #[test]
+    fn a_peer_cannot_pass_its_relay_off_as_the_servers() {
+        let event = parse_frame(
+            r#"{"type":"ice-servers","iceServers":[{"urls":["turn:evil.example"]}],"sender":"mallory"}"#,
+        );
+        assert!(matches!(event, SignalingEvent::Relayed { .. }));
+    }
+
+    #[test]
+    fn ice_servers_after_the_room_are_taken_only_from_a_server_that_sent_them_before() {
+        let mut parlor_server = false;
+        assert!(takes_ice_servers(&mut parlor_server, false));
+        assert!(takes_ice_servers(&mut parlor_server, true), "a refresh");
+        let mut old_server = false;
+        assert!(!takes_ice_servers(&mut old_server, true), "a forgery");
     }
 
     #[test]

@@ -72,7 +72,8 @@ struct Options {
         value_delimiter = ','
     )]
     ice_servers: Vec<String>,
-    /// Don't ask the signaling server for ICE servers.
+    /// Take no ICE servers from the signaling server (neither its /turn
+    /// answer nor those it sends members): only the --ice-server ones.
     #[arg(long, global = true)]
     no_fetch_ice_servers: bool,
     /// Keep this peer's identity (its DTLS certificate) in FILE, made on

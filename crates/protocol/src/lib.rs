@@ -11,8 +11,9 @@
 //!   `-`, `_`; 1 to 64 long), so they never need escaping in URLs or logs;
 //! - the URL layout `/parties/main/<room>?_pk=<peer-id>` (plus `parlor=1` for
 //!   Parlor clients) and [`ServerUrl`] to build it from a server address;
-//! - the frames the server writes ([`ServerMessage`]: `info:peerlist` and
-//!   `error`) with the stable [`ErrorCode`] strings;
+//! - the frames the server writes ([`ServerMessage`]: `info:peerlist`,
+//!   `error` and a member's `ice-servers`) with the stable [`ErrorCode`]
+//!   strings;
 //! - the close codes of join rejections ([`close_code`], [`JoinRejection`]);
 //! - the body of the `/turn` endpoint ([`IceServers`]) and the one
 //!   [`IceServer`] type every layer uses;
@@ -47,7 +48,9 @@ pub use envelope::{APP_FIELD, APP_PARLOR, Envelope, SENDER_FIELD};
 pub use ice::{IceServer, IceServers};
 pub use negotiation::{DecodeError, IceCandidate, SdpType, SessionDescription, SignalMessage};
 pub use safety_code::{EMOJI, SAFETY_CODE_VERSION, SafetyCode, fingerprint_hex, safety_code};
-pub use server_message::{ErrorCode, ErrorFrame, FROM_FIELD, PeerList, ServerMessage, TO_FIELD};
+pub use server_message::{
+    ErrorCode, ErrorFrame, FROM_FIELD, IceServersFrame, PeerList, ServerMessage, TO_FIELD,
+};
 pub use server_url::{
     ID_KEY_PARAM, PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, ROOM_PATH_PREFIX, ServerUrl,
     ServerUrlError, TURN_PATH_SUFFIX, room_path, turn_path,

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ice::IceServer;
 use crate::token::PeerId;
 
 /// Field the server writes into every relayed message: the sender's id.
@@ -29,6 +30,27 @@ pub enum ServerMessage {
     /// did not relay, or why a join was refused.
     #[serde(rename = "error")]
     Error(ErrorFrame),
+    /// `{"type":"ice-servers","iceServers":[...],"expires":<unix secs>}`:
+    /// the ICE servers a member should build its peer connections with,
+    /// TURN credentials of its own included. Sent only to members that
+    /// declared themselves Parlor clients, before their first peer list,
+    /// and again before the credentials expire.
+    #[serde(rename = "ice-servers")]
+    IceServers(IceServersFrame),
+}
+
+/// A member's ICE servers, pushed over the signaling socket: credentials
+/// only members get, so the open `/turn` endpoint need not hand them out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceServersFrame {
+    /// The servers, shaped like the `/turn` answer's (STUN and TURN).
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop being accepted for new allocations,
+    /// in seconds since the Unix epoch; absent when they do not expire
+    /// (static credentials). The server sends a fresh frame well before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<u64>,
 }
 
 /// The other members of the room, as seen by the receiving member.
@@ -133,7 +155,7 @@ impl ServerMessage {
     /// The frame as JSON text, ready to send.
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: every field is a string, a
-        // list of strings or a unit enum.
+        // number, a list of them or a unit enum.
         serde_json::to_string(self).unwrap_or_default()
     }
 }
@@ -165,6 +187,35 @@ mod tests {
                 parlor: vec![],
             })
         );
+    }
+
+    #[test]
+    fn ice_servers_frame_wire_form() {
+        let frame = ServerMessage::IceServers(IceServersFrame {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:turn.example:3478".into()],
+                username: Some("1700000600:alice".into()),
+                credential: Some("c2VjcmV0".into()),
+            }],
+            expires: Some(1_700_000_600),
+        });
+        assert_eq!(
+            frame.to_json(),
+            r#"{"type":"ice-servers","iceServers":[{"urls":["turn:turn.example:3478"],"username":"1700000600:alice","credential":"c2VjcmV0"}],"expires":1700000600}"#
+        );
+    }
+
+    #[test]
+    fn ice_servers_frame_without_expiry_parses() {
+        let parsed: ServerMessage = serde_json::from_str(
+            r#"{"type":"ice-servers","iceServers":[{"urls":"stun:stun.example:3478"}]}"#,
+        )
+        .unwrap();
+        let ServerMessage::IceServers(frame) = parsed else {
+            panic!("not an ice-servers frame: {parsed:?}");
+        };
+        assert_eq!(frame.expires, None);
+        assert_eq!(frame.ice_servers[0].urls, vec!["stun:stun.example:3478"]);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Who may connect and join: the server's connection count, connections and
-//! joins per client address, and where that address comes from.
+//! Who may connect and join: the server's connection count, connections,
+//! joins and `/turn` requests per client address, and where that address
+//! comes from.
 //!
 //! Everything here is bounded by what it counts: a map entry per address
-//! that holds a connection, and at most [`JOIN_TRACKED_ADDRESSES`] join
-//! buckets.
+//! that holds a connection, and at most [`TRACKED_ADDRESSES`] buckets
+//! per rate.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -16,10 +17,10 @@ use axum::http::{HeaderMap, HeaderName};
 use crate::limits::TokenBucket;
 use crate::metrics::Limit;
 
-/// Addresses whose join buckets are kept at most. Past it, buckets that
-/// have refilled are forgotten (a full bucket is the same as none), then the
-/// least recently used.
-pub(crate) const JOIN_TRACKED_ADDRESSES: usize = 65_536;
+/// Addresses whose buckets (of joins, of `/turn` requests) are kept at
+/// most. Past it, buckets that have refilled are forgotten (a full bucket is
+/// the same as none), then the least recently used.
+pub(crate) const TRACKED_ADDRESSES: usize = 65_536;
 
 /// What the per-address limits count by: an IPv4 address, or the /64 an
 /// IPv6 address is in (one subscriber's usual allocation, so rotating
@@ -180,15 +181,16 @@ impl Drop for AddressPermit {
     }
 }
 
-/// A token bucket of joins per address, in a map of bounded size.
+/// A token bucket per address of one kind of request (joins, `/turn`
+/// requests), in a map of bounded size.
 #[derive(Debug)]
-pub(crate) struct JoinLimiter {
+pub(crate) struct AddressRateLimiter {
     per_minute: u32,
     capacity: usize,
     buckets: Mutex<HashMap<AddressKey, TokenBucket>>,
 }
 
-impl JoinLimiter {
+impl AddressRateLimiter {
     /// `per_minute` of zero turns the limit off.
     pub(crate) fn new(per_minute: u32, capacity: usize) -> Self {
         Self {
@@ -198,8 +200,8 @@ impl JoinLimiter {
         }
     }
 
-    /// Takes a join from `key`'s bucket; false if it is empty.
-    pub(crate) fn try_join(&self, key: AddressKey, now: Instant) -> bool {
+    /// Takes a request from `key`'s bucket; false if it is empty.
+    pub(crate) fn try_take(&self, key: AddressKey, now: Instant) -> bool {
         if self.per_minute == 0 {
             return true;
         }
@@ -244,8 +246,8 @@ impl JoinLimiter {
 
 /// The frame and byte buckets a client's connection ended with, per
 /// address, so that a client that floods, is disconnected and reconnects
-/// does not get a whole burst again. Bounded like [`JoinLimiter`]: a bucket
-/// that has refilled is the same as none and is not kept, and past
+/// does not get a whole burst again. Bounded like [`AddressRateLimiter`]: a
+/// bucket that has refilled is the same as none and is not kept, and past
 /// `capacity` addresses nothing more is remembered until some refill.
 pub(crate) struct RateMemory {
     capacity: usize,
@@ -371,33 +373,33 @@ mod tests {
 
     #[test]
     fn joins_are_limited_per_address_and_refill() {
-        let limiter = JoinLimiter::new(2, 100);
+        let limiter = AddressRateLimiter::new(2, 100);
         let start = Instant::now();
         let a = key("192.0.2.1");
-        assert!(limiter.try_join(a, start));
-        assert!(limiter.try_join(a, start));
-        assert!(!limiter.try_join(a, start));
-        assert!(limiter.try_join(key("192.0.2.2"), start), "another address");
-        assert!(limiter.try_join(a, start + Duration::from_secs(30)));
+        assert!(limiter.try_take(a, start));
+        assert!(limiter.try_take(a, start));
+        assert!(!limiter.try_take(a, start));
+        assert!(limiter.try_take(key("192.0.2.2"), start), "another address");
+        assert!(limiter.try_take(a, start + Duration::from_secs(30)));
     }
 
     #[test]
     fn join_buckets_stay_bounded_and_keep_the_busiestaddresses() {
-        let limiter = JoinLimiter::new(2, 8);
+        let limiter = AddressRateLimiter::new(2, 8);
         let start = Instant::now();
         let busy = key("192.0.2.1");
-        assert!(limiter.try_join(busy, start));
-        assert!(limiter.try_join(busy, start));
+        assert!(limiter.try_take(busy, start));
+        assert!(limiter.try_take(busy, start));
         for n in 0..1000u32 {
             let at = start + Duration::from_millis(u64::from(n));
-            limiter.try_join(
+            limiter.try_take(
                 AddressKey::of(IpAddr::V4(Ipv4Addr::from(n + 1_000_000))),
                 at,
             );
             assert!(limiter.tracked() <= 8);
             if n % 3 == 0 {
                 // Used recently, so not the least recently used.
-                assert!(!limiter.try_join(busy, at), "still empty at {n}");
+                assert!(!limiter.try_take(busy, at), "still empty at {n}");
             }
         }
     }

@@ -68,6 +68,13 @@ pub struct Config {
     /// minute, so a reconnecting client cannot reset it. One more is answered
     /// `429 Too Many Requests`.
     pub joins_per_minute: u32,
+    /// Requests to `/parties/main/<room>/turn` one client address may make
+    /// per minute: a token bucket per address like
+    /// [`Config::joins_per_minute`]. One more is answered `429 Too Many
+    /// Requests`. An old client fetches once per peer list it receives, so
+    /// a well-behaved one stays far below the default; a harvester of TURN
+    /// credentials does not.
+    pub turn_requests_per_minute: u32,
     /// Whether the per-address limits apply to loopback clients
     /// (127.0.0.0/8, `::1`) too. Off by default: local processes are not
     /// strangers, and a local reverse proxy should name its clients with
@@ -103,7 +110,8 @@ pub struct Config {
     /// `/metrics` on the main address answers loopback clients only: what
     /// the server has relayed is no stranger's business.
     pub metrics_listen: Option<SocketAddr>,
-    /// ICE servers handed out at `/parties/main/<room>/turn`.
+    /// ICE servers handed out at `/parties/main/<room>/turn` and sent to
+    /// Parlor members over their socket.
     pub ice: IceConfig,
     /// Serve `wss`/`https` instead of `ws`/`http`.
     pub tls: Option<TlsConfig>,
@@ -126,6 +134,7 @@ impl Default for Config {
             max_connections: 10_000,
             max_connections_per_address: 32,
             joins_per_minute: 60,
+            turn_requests_per_minute: 60,
             limit_loopback: false,
             max_rooms: 10_000,
             outbox_bytes: 1024 * 1024,
@@ -212,14 +221,35 @@ impl Default for ErrorLimit {
     }
 }
 
-/// The ICE servers a room's `/turn` endpoint hands out. The default (none)
-/// is a valid answer: peers on one network connect without STUN or TURN.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The ICE servers the server hands out. The default (none) is a valid
+/// answer: peers on one network connect without STUN or TURN.
+///
+/// TURN credentials reach clients two ways: every member that declared
+/// itself a Parlor client gets its own in an `ice-servers` frame over its
+/// socket (only members, only while they stay); and the open `/turn`
+/// endpoint, which the old library's clients fetch before they have joined,
+/// hands them to anyone who asks unless [`IceConfig::open_turn`] is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceConfig {
     /// STUN URLs, e.g. `stun:stun.l.google.com:19302`.
     pub stun_urls: Vec<String>,
     /// A TURN server, if any.
     pub turn: Option<TurnServer>,
+    /// Whether `/turn` hands out the TURN server and credentials (on by
+    /// default: the old library's browser clients only know this way). Off,
+    /// it answers with the STUN servers alone, which is all an old client
+    /// needs on a LAN or behind friendly NATs, and TURN is for members.
+    pub open_turn: bool,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        Self {
+            stun_urls: Vec::new(),
+            turn: None,
+            open_turn: true,
+        }
+    }
 }
 
 /// A TURN server and how clients authenticate to it.
@@ -244,11 +274,22 @@ pub enum TurnAuth {
     /// Short-lived credentials minted per request from a secret shared with
     /// the TURN server (the TURN REST API form coturn's `use-auth-secret`
     /// accepts), so leaked credentials expire on their own.
+    ///
+    /// coturn checks the expiry only when an allocation is made: a relayed
+    /// connection outlives its credentials, so short lifetimes cost nothing
+    /// but a fresh credential for each new connection.
     SharedSecret {
         /// The secret configured as `static-auth-secret` in coturn.
         secret: String,
-        /// How long minted credentials stay valid.
+        /// How long credentials handed out at the open `/turn` endpoint stay
+        /// valid (user name `<expiry>:parlor`).
         ttl: Duration,
+        /// How long a member's own credentials stay valid (user name
+        /// `<expiry>:<peer id>`). The server sends the member fresh ones
+        /// after two thirds of it, for as long as it stays, so a member
+        /// always holds credentials with a third of their life left. At
+        /// least a second.
+        member_ttl: Duration,
     },
 }
 
@@ -260,9 +301,12 @@ impl std::fmt::Debug for TurnAuth {
                 .debug_struct("Static")
                 .field("username", username)
                 .finish_non_exhaustive(),
-            TurnAuth::SharedSecret { ttl, .. } => f
+            TurnAuth::SharedSecret {
+                ttl, member_ttl, ..
+            } => f
                 .debug_struct("SharedSecret")
                 .field("ttl", ttl)
+                .field("member_ttl", member_ttl)
                 .finish_non_exhaustive(),
         }
     }

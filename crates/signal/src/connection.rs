@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -28,6 +28,7 @@ use crate::metrics::Limit;
 use crate::relay::{self, Refusal};
 use crate::room::{JoinRefusal, Membership, Outbox, OutboxReceiver};
 use crate::server::{Shared, stopping};
+use crate::turn;
 
 /// How long the server waits for a client to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -134,12 +135,23 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
     }
 
     let (outbox, frames) = Outbox::new(Arc::clone(&shared.outbox_budget));
+    // Only Parlor clients get their ICE servers over the socket: the old
+    // library's clients take theirs from `/turn` (and would ignore it).
+    let ice = request
+        .parlor
+        .then(|| turn::member_ice_servers(&shared.config.ice, &peer, SystemTime::now()))
+        .flatten();
+    let (first, ice_refresh) = match ice {
+        Some(ice) => (Some(ice.frame.into()), ice.refresh_in),
+        None => (None, None),
+    };
     let membership = match shared.rooms.join(
         room,
         peer.clone(),
         request.parlor,
         key,
         outbox.clone(),
+        first,
     ) {
         Ok(membership) => membership,
         Err(refusal) => {
@@ -197,6 +209,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         rate,
         bytes,
         errors: ErrorCounter::new(shared.config.error_limit, now),
+        ice_refresh,
     };
     let ending = reader.read(&mut stream, &control).await;
     if let Some(key) = address {
@@ -309,6 +322,9 @@ struct Reader<'a> {
     /// Bytes per second.
     bytes: TokenBucket,
     errors: ErrorCounter,
+    /// When the member's ICE servers are due again (its TURN credentials
+    /// would otherwise run out while it stays); `None` when they are not.
+    ice_refresh: Option<Duration>,
 }
 
 impl Reader<'_> {
@@ -320,6 +336,9 @@ impl Reader<'_> {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let silence = tokio::time::sleep(config.pong_timeout);
         tokio::pin!(silence);
+        let refresh_every = self.ice_refresh.unwrap_or(Duration::MAX);
+        let refresh = tokio::time::sleep(refresh_every);
+        tokio::pin!(refresh);
         let mut shutdown = self.shared.shutdown.clone();
 
         loop {
@@ -342,6 +361,10 @@ impl Reader<'_> {
                     }
                 }
                 () = &mut silence => return Ending::Silent,
+                () = &mut refresh, if self.ice_refresh.is_some() => {
+                    refresh.as_mut().reset(Instant::now() + refresh_every);
+                    self.send_ice_servers();
+                }
                 limit = self.outbox.overflowed() => {
                     let ending = match limit {
                         Limit::OutboxTotal => Ending::Close(TRY_AGAIN_LATER, "server send buffers are full"),
@@ -360,6 +383,14 @@ impl Reader<'_> {
                     return Ending::Close(close_code::GOING_AWAY, "server shutting down");
                 }
             }
+        }
+    }
+
+    /// Queues fresh ICE servers (new TURN credentials) for the member.
+    fn send_ice_servers(&self) {
+        let ice = turn::member_ice_servers(&self.shared.config.ice, self.peer, SystemTime::now());
+        if let Some(ice) = ice {
+            self.outbox.push(ice.frame.into());
         }
     }
 

@@ -98,7 +98,7 @@ async fn room(
         _ => None,
     };
     if let Some(key) = key {
-        if !shared.joins.try_join(key, std::time::Instant::now()) {
+        if !shared.joins.try_take(key, std::time::Instant::now()) {
             shared.limit_exceeded(Limit::JoinsPerAddress, client, "join refused");
             return too_many("too many joins from your address; try again in a minute\n");
         }
@@ -164,17 +164,35 @@ struct JoinQuery {
 }
 
 /// `GET /parties/main/<room>/turn`: the ICE servers, readable from any
-/// origin because old clients fetch it from the page's origin.
+/// origin because old clients fetch it from the page's origin. Anyone may
+/// ask, so each client address may ask only so often
+/// ([`Config::turn_requests_per_minute`]); the answer to one over it is a
+/// `429` that a page can read too.
+///
+/// [`Config::turn_requests_per_minute`]: crate::Config::turn_requests_per_minute
 async fn turn(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(ClientAddr(remote)): ConnectInfo<ClientAddr>,
+    headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let mut response = match parse_room(path) {
-        Ok(_) => {
-            let body = turn::ice_servers(&shared.config.ice, SystemTime::now());
-            ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+    let client = client_ip(remote.ip(), shared.proxy_header.as_ref(), &headers);
+    let allowed = shared.address_key(client).is_none_or(|key| {
+        shared
+            .turn_requests
+            .try_take(key, std::time::Instant::now())
+    });
+    let mut response = if !allowed {
+        shared.limit_exceeded(Limit::TurnRequestsPerAddress, client, "/turn refused");
+        too_many("too many ICE-server requests from your address; try again in a minute\n")
+    } else {
+        match parse_room(path) {
+            Ok(_) => {
+                let body = turn::open_ice_servers(&shared.config.ice, SystemTime::now());
+                ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+            }
+            Err(error) => invalid_room(&error),
         }
-        Err(error) => invalid_room(&error),
     };
     allow_any_origin(response.headers_mut());
     response

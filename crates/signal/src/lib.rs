@@ -28,7 +28,16 @@
 //!   `GET /parties/main/<room>/turn` answers `{"iceServers":[...]}` with
 //!   `Access-Control-Allow-Origin: *` (old clients fetch it cross-origin
 //!   before building a peer connection), and `OPTIONS` answers the CORS
-//!   preflight. `GET /metrics` is the Prometheus text exposition.
+//!   preflight. One client address may ask it
+//!   [`Config::turn_requests_per_minute`] times a minute (`429` beyond), and
+//!   with [`IceConfig::open_turn`] off it names the STUN servers only.
+//!   `GET /metrics` is the Prometheus text exposition.
+//! - **ICE servers for members.** With a TURN server configured, every
+//!   member that declared `parlor=1` gets
+//!   `{"type":"ice-servers","iceServers":[...],"expires":...}` before its
+//!   first peer list, with TURN credentials in its own name
+//!   (`<expiry>:<peer id>`), and a fresh one after two thirds of their
+//!   lifetime for as long as it stays. Nobody else does.
 //! - **Peer lists.** On every join and leave, every member receives
 //!   `{"type":"info:peerlist","peers":[...],"parlor":[...]}`: the *other*
 //!   members in join order, oldest first, and the subset that declared

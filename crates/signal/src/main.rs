@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -88,6 +88,11 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_JOINS_PER_MINUTE")]
     joins_per_minute: Option<u32>,
 
+    /// Requests to /turn per client address per minute (a token bucket);
+    /// more get 429; 0 for no limit [default: 60].
+    #[arg(long, env = "PARLOR_SIGNAL_TURN_REQUESTS_PER_MINUTE")]
+    turn_requests_per_minute: Option<u32>,
+
     /// Apply the per-address limits to loopback clients too (off: local
     /// processes are trusted; a local proxy should use
     /// --trusted-proxy-header).
@@ -164,16 +169,40 @@ struct Args {
 
     /// Secret shared with the TURN server (coturn `static-auth-secret`):
     /// hand out short-lived TURN REST API credentials instead of static ones.
+    /// Visible to every local user in the process list; prefer
+    /// --turn-secret-file.
     #[arg(
         long,
         env = "PARLOR_SIGNAL_TURN_SECRET",
-        conflicts_with_all = ["turn_username", "turn_credential"]
+        conflicts_with_all = ["turn_username", "turn_credential", "turn_secret_file"]
     )]
     turn_secret: Option<String>,
 
-    /// Lifetime in seconds of credentials minted from --turn-secret.
-    #[arg(long, env = "PARLOR_SIGNAL_TURN_TTL", default_value_t = 86_400)]
+    /// File holding the --turn-secret (a trailing newline is ignored), so
+    /// the secret never appears in the process list.
+    #[arg(
+        long,
+        env = "PARLOR_SIGNAL_TURN_SECRET_FILE",
+        conflicts_with_all = ["turn_username", "turn_credential"]
+    )]
+    turn_secret_file: Option<PathBuf>,
+
+    /// Lifetime in seconds of the credentials /turn hands out (minted from
+    /// the secret; coturn checks it only when a relay is allocated, so a
+    /// relayed connection outlives it).
+    #[arg(long, env = "PARLOR_SIGNAL_TURN_TTL", default_value_t = 600)]
     turn_ttl: u64,
+
+    /// Lifetime in seconds of the credentials each Parlor member gets over
+    /// its socket; it gets fresh ones after two thirds of it. At least 1.
+    #[arg(long, env = "PARLOR_SIGNAL_TURN_MEMBER_TTL", default_value_t = 600)]
+    turn_member_ttl: u64,
+
+    /// Hand out no TURN server at /turn (only the STUN servers): TURN is
+    /// then for Parlor members alone, who get it over their socket. The old
+    /// library's browser clients still connect, without a relay.
+    #[arg(long, env = "PARLOR_SIGNAL_NO_OPEN_TURN")]
+    no_open_turn: bool,
 
     /// PEM certificate chain: serve wss/https (needs --tls-key).
     #[arg(long, env = "PARLOR_SIGNAL_TLS_CERT", requires = "tls_key")]
@@ -187,12 +216,17 @@ struct Args {
 impl Args {
     fn into_config(self) -> anyhow::Result<Config> {
         let defaults = Config::default();
+        let turn_secret = match (self.turn_secret, &self.turn_secret_file) {
+            (Some(secret), _) => Some(secret),
+            (None, Some(path)) => Some(read_secret_file(path)?),
+            (None, None) => None,
+        };
         let turn = match (
             self.turn.is_empty(),
             self.turn_username,
             self.turn_credential,
         ) {
-            (true, None, None) if self.turn_secret.is_none() => None,
+            (true, None, None) if turn_secret.is_none() => None,
             (true, _, _) => bail!("TURN credentials given without --turn URL"),
             (false, Some(username), Some(credential)) => Some(TurnServer {
                 urls: self.turn,
@@ -201,17 +235,18 @@ impl Args {
                     credential,
                 },
             }),
-            (false, _, _) => match self.turn_secret {
+            (false, _, _) => match turn_secret {
                 Some(secret) => Some(TurnServer {
                     urls: self.turn,
                     auth: TurnAuth::SharedSecret {
                         secret,
                         ttl: Duration::from_secs(self.turn_ttl),
+                        member_ttl: Duration::from_secs(self.turn_member_ttl),
                     },
                 }),
-                None => {
-                    bail!("--turn needs --turn-username and --turn-credential, or --turn-secret")
-                }
+                None => bail!(
+                    "--turn needs --turn-username and --turn-credential, or --turn-secret(-file)"
+                ),
             },
         };
         let tls = match (self.tls_cert, self.tls_key) {
@@ -261,6 +296,9 @@ impl Args {
                 .max_connections_per_address
                 .unwrap_or(defaults.max_connections_per_address),
             joins_per_minute: self.joins_per_minute.unwrap_or(defaults.joins_per_minute),
+            turn_requests_per_minute: self
+                .turn_requests_per_minute
+                .unwrap_or(defaults.turn_requests_per_minute),
             limit_loopback: self.limit_loopback || defaults.limit_loopback,
             max_rooms: self.max_rooms.unwrap_or(defaults.max_rooms),
             outbox_bytes: self.outbox_bytes.unwrap_or(defaults.outbox_bytes),
@@ -276,10 +314,24 @@ impl Args {
             ice: IceConfig {
                 stun_urls: self.stun,
                 turn,
+                open_turn: !self.no_open_turn,
             },
             tls,
         })
     }
+}
+
+/// The TURN secret kept in `path`: its whole content but a trailing line
+/// break (what `echo secret > file` leaves), which is no part of the
+/// secret coturn reads from its own configuration.
+fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    let content = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the TURN secret from {}", path.display()))?;
+    let secret = content.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        bail!("the TURN secret file {} is empty", path.display());
+    }
+    Ok(secret.to_owned())
 }
 
 #[tokio::main]
@@ -343,5 +395,85 @@ async fn wait_for_signal(
                 None => tracing::info!("SIGHUP: no TLS certificate to reload"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file named for the test in a fresh directory, with `content`.
+    fn secret_file(test: &str, content: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("parlor-signal-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("turn-secret");
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("parlor-signal").chain(args.iter().copied()))
+    }
+
+    fn minted_secret(config: &Config) -> Option<&str> {
+        match &config.ice.turn.as_ref()?.auth {
+            TurnAuth::SharedSecret { secret, .. } => Some(secret),
+            TurnAuth::Static { .. } => None,
+        }
+    }
+
+    #[test]
+    fn the_turn_secret_file_is_read_without_its_trailing_newline() {
+        let path = secret_file("newline", "s3cret \n");
+        let path = path.to_str().unwrap();
+        let args = parse(&["--turn", "turn:t.example:3478", "--turn-secret-file", path]).unwrap();
+        let config = args.into_config().unwrap();
+        assert_eq!(minted_secret(&config), Some("s3cret "));
+    }
+
+    #[test]
+    fn an_empty_turn_secret_file_is_refused() {
+        let path = secret_file("empty", "\n");
+        let error = read_secret_file(&path).unwrap_err();
+        assert!(error.to_string().contains("is empty"), "{error}");
+    }
+
+    #[test]
+    fn an_unreadable_turn_secret_file_is_refused_naming_it() {
+        let path = std::env::temp_dir().join("parlor-signal-no-such-dir/turn-secret");
+        let error = read_secret_file(&path).unwrap_err();
+        assert!(error.to_string().contains("no-such-dir"), "{error}");
+    }
+
+    #[test]
+    fn turn_secret_and_turn_secret_file_conflict() {
+        let error = parse(&[
+            "--turn",
+            "turn:t.example:3478",
+            "--turn-secret",
+            "x",
+            "--turn-secret-file",
+            "/dev/null",
+        ])
+        .unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn turn_credentials_last_ten_minutes_by_default() {
+        let args = parse(&["--turn", "turn:t.example:3478", "--turn-secret", "x"]).unwrap();
+        let config = args.into_config().unwrap();
+        let Some(TurnServer {
+            auth: TurnAuth::SharedSecret {
+                ttl, member_ttl, ..
+            },
+            ..
+        }) = config.ice.turn
+        else {
+            panic!("no shared-secret TURN server in {:?}", config.ice);
+        };
+        assert_eq!(ttl, Duration::from_secs(600));
+        assert_eq!(member_ttl, Duration::from_secs(600));
+        assert!(config.ice.open_turn);
     }
 }

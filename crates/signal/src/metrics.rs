@@ -34,11 +34,13 @@ pub(crate) enum Limit {
     OutboxTotal,
     /// A browser page from an origin the server does not allow.
     Origin,
+    /// The client's address asked `/turn` too often this minute.
+    TurnRequestsPerAddress,
 }
 
 impl Limit {
     /// Every limit, for exhaustive listings.
-    pub(crate) const ALL: [Limit; 11] = [
+    pub(crate) const ALL: [Limit; 12] = [
         Limit::HeaderReadTimeout,
         Limit::UpgradeTimeout,
         Limit::Connections,
@@ -50,6 +52,7 @@ impl Limit {
         Limit::Outbox,
         Limit::OutboxTotal,
         Limit::Origin,
+        Limit::TurnRequestsPerAddress,
     ];
 
     /// The label value, stable like the error codes.
@@ -66,6 +69,7 @@ impl Limit {
             Limit::Outbox => "outbox",
             Limit::OutboxTotal => "outbox-total",
             Limit::Origin => "origin",
+            Limit::TurnRequestsPerAddress => "turn-requests-per-address",
         }
     }
 }

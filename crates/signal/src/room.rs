@@ -468,6 +468,11 @@ impl Rooms {
     /// Adds a member and sends everyone in the room the new peer lists.
     /// The member stays until the returned [`Membership`] is dropped.
     ///
+    /// `first`, if given, is queued for the newcomer ahead of its first
+    /// peer list, and only if the join succeeds: what it must know before
+    /// it builds connections to the members listed (its ICE servers), and
+    /// what a refused client must never get.
+    ///
     /// A Parlor client sends a key with its id. The same id with the same
     /// key is its owner: it takes over from a connection the server still
     /// holds (a dead one, not yet noticed), and it alone may take the id in
@@ -481,6 +486,7 @@ impl Rooms {
         parlor: bool,
         key: Option<IdKey>,
         outbox: Outbox,
+        first: Option<Utf8Bytes>,
     ) -> Result<Membership, JoinRefusal> {
         let mut rooms = self.lock();
         let now = Instant::now();
@@ -532,6 +538,9 @@ impl Rooms {
             return Err(refusal);
         }
         let connection = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        if let Some(first) = first {
+            outbox.push(first);
+        }
         entry.members.push(Member {
             id: id.clone(),
             parlor,

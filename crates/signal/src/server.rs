@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admission::{AddressKey, Connections, JOIN_TRACKED_ADDRESSES, JoinLimiter, RateMemory};
-use crate::config::Config;
+use crate::admission::{
+    AddressKey, AddressRateLimiter, Connections, RateMemory, TRACKED_ADDRESSES,
+};
+use crate::config::{Config, TurnAuth, TurnServer};
 use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
 use crate::room::{OutboxBudget, RoomLimits, Rooms};
@@ -50,7 +52,9 @@ pub(crate) struct Shared {
     /// TCP connections, in total and per address.
     pub(crate) admission: Arc<Connections>,
     /// Joins per address.
-    pub(crate) joins: JoinLimiter,
+    pub(crate) joins: AddressRateLimiter,
+    /// `/turn` requests per address.
+    pub(crate) turn_requests: AddressRateLimiter,
     /// Frame and byte buckets per address, across reconnections.
     pub(crate) rate_memory: RateMemory,
     /// The byte budgets of the members' outboxes.
@@ -117,6 +121,17 @@ impl Server {
                 "the byte rate burst must be at least max_message_size, or the largest frames could never pass",
             ));
         }
+        if let Some(TurnServer {
+            auth: TurnAuth::SharedSecret { member_ttl, .. },
+            ..
+        }) = &config.ice.turn
+        {
+            if *member_ttl < Duration::from_secs(1) {
+                return Err(StartError::InvalidConfig(
+                    "the TURN member ttl must be at least a second: members get fresh credentials every two thirds of it",
+                ));
+            }
+        }
         let proxy_header = match &config.trusted_proxy_header {
             None => None,
             Some(name) => Some(HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -146,8 +161,12 @@ impl Server {
                 Arc::clone(&metrics),
             ),
             admission: Connections::new(config.max_connections, config.max_connections_per_address),
-            joins: JoinLimiter::new(config.joins_per_minute, JOIN_TRACKED_ADDRESSES),
-            rate_memory: RateMemory::new(JOIN_TRACKED_ADDRESSES),
+            joins: AddressRateLimiter::new(config.joins_per_minute, TRACKED_ADDRESSES),
+            turn_requests: AddressRateLimiter::new(
+                config.turn_requests_per_minute,
+                TRACKED_ADDRESSES,
+            ),
+            rate_memory: RateMemory::new(TRACKED_ADDRESSES),
             outbox_budget: OutboxBudget::new(config.outbox_bytes, config.total_outbox_bytes),
             refusal_log: LogSampler::new(REFUSAL_LOGS_PER_SECOND),
             proxy_header,

@@ -5,8 +5,11 @@
 use std::net::SocketAddr;
 use std::process::Stdio;
 
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use parlor_protocol::close_code;
 use serde_json::Value;
+use sha1::Sha1;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -82,6 +85,41 @@ async fn binary_reads_ice_servers_from_environment() {
     assert_eq!(body["iceServers"][1]["urls"][0], "turn:turn.example:3478");
     assert_eq!(body["iceServers"][1]["username"], "user");
     assert_eq!(body["iceServers"][1]["credential"], "pass");
+}
+
+#[tokio::test]
+async fn binary_keeps_turn_for_members_with_a_secret_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("parlor-turn-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let secret_file = dir.join("turn-secret");
+    std::fs::write(&secret_file, "from-a-file\n").expect("write the secret");
+    let (_child, addr) = spawn(&[
+        ("PARLOR_SIGNAL_STUN", "stun:one.example:3478"),
+        ("PARLOR_SIGNAL_TURN", "turn:turn.example:3478"),
+        (
+            "PARLOR_SIGNAL_TURN_SECRET_FILE",
+            secret_file.to_str().expect("UTF-8 path"),
+        ),
+        ("PARLOR_SIGNAL_NO_OPEN_TURN", "true"),
+    ])
+    .await;
+    let response = http(addr, "GET", "/parties/main/room/turn", &[]).await;
+    let body: Value = serde_json::from_str(&response.body).expect("JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({ "iceServers": [{ "urls": ["stun:one.example:3478"] }] })
+    );
+
+    let mut alice = Client::open(addr, "room", "_pk=alice&parlor=1", "alice").await;
+    let frame = alice.recv().await;
+    assert_eq!(frame["type"], "ice-servers", "{frame}");
+    let turn = &frame["iceServers"][1];
+    let username = turn["username"].as_str().expect("a user name");
+    let mut mac = Hmac::<Sha1>::new_from_slice(b"from-a-file").expect("any key length");
+    mac.update(username.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(turn["credential"], expected.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

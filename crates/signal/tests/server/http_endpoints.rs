@@ -87,6 +87,7 @@ async fn turn_hands_out_stun_and_static_turn_servers() {
                     credential: "pass".into(),
                 },
             }),
+            ..IceConfig::default()
         },
         ..config()
     })
@@ -113,8 +114,10 @@ async fn turn_rest_credentials_verify_with_hmac() {
                 auth: TurnAuth::SharedSecret {
                     secret: "s3cret".into(),
                     ttl,
+                    member_ttl: Duration::from_secs(600),
                 },
             }),
+            ..IceConfig::default()
         },
         ..config()
     })

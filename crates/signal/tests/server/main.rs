@@ -18,6 +18,7 @@ mod id_keys;
 mod join_rate;
 mod join_rejections;
 mod liveness;
+mod member_ice_servers;
 mod operations;
 mod outbox;
 mod peer_list_coalescing;
