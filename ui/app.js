@@ -406,6 +406,7 @@ const STATE_LABELS = {
   encrypted: "Encrypted",
   connected: "Connected",
   reconnecting: "Reconnecting",
+  unreachable: "Cannot reach",
   failed: "Trouble",
 };
 
@@ -493,7 +494,8 @@ function renderPath(peer) {
   const path = peer.card.querySelector(".peer-path");
   path.hidden = !peer.path;
   if (peer.path) {
-    path.textContent = `${PATH_LABELS[peer.path.kind] || peer.path.kind} · ${peer.path.local} ↔ ${peer.path.remote}`;
+    const via = peer.path.relay ? ` via ${peer.path.relay}` : "";
+    path.textContent = `${PATH_LABELS[peer.path.kind] || peer.path.kind}${via} · ${peer.path.local} ↔ ${peer.path.remote}`;
     path.dataset.path = peer.path.kind;
   }
 }
@@ -800,7 +802,7 @@ function onEngineEvent(event) {
     }
     case "path-selected": {
       const p = peer || ensurePeer(event.peer, false);
-      p.path = { kind: event.path, local: event.local, remote: event.remote };
+      p.path = { kind: event.path, local: event.local, remote: event.remote, relay: event.relay };
       renderPath(p);
       addStep(p, at, `Path: ${PATH_LABELS[event.path] || event.path}`);
       break;
@@ -826,6 +828,13 @@ function onEngineEvent(event) {
       addStep(p, at, "Connected: chat open", "good");
       if (first) appendNote(`${peerTitle(p)} joined`, at);
       checkPeer(p);
+      break;
+    }
+    case "peer-unreachable": {
+      const p = peer || ensurePeer(event.peer, false);
+      if (p.state !== "connected") setState(p, "unreachable");
+      const retry = Math.round(event.retry_in_ms / 1000);
+      addStep(p, at, `Cannot reach this peer: ${event.reason}. Trying again (next report in ${retry} s)`, "bad");
       break;
     }
     case "peer-reconnecting": {

@@ -38,9 +38,9 @@ impl Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PathKind {
-    /// Both ends are host candidates: same machine or same network.
+    /// No NAT between: same machine or same network.
     Lan,
-    /// A server-reflexive or peer-reflexive address: through NAT, still direct.
+    /// Across a NAT (a server- or peer-reflexive address), still peer to peer.
     Nat,
     /// Through a TURN relay.
     Relay,
@@ -106,6 +106,20 @@ pub enum EventKind {
         local: String,
         /// Remote candidate type.
         remote: String,
+        /// For a relayed path, the relay's address.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relay: Option<String>,
+    },
+    /// No network path to the peer worked in time. The engine keeps trying
+    /// (the connection is rebuilt from scratch at once, and this is said
+    /// again if the next attempt fails too).
+    PeerUnreachable {
+        /// The remote peer.
+        peer: String,
+        /// Why, for people.
+        reason: String,
+        /// How long the next attempt has before it is reported too.
+        retry_in_ms: u64,
     },
     /// The DTLS handshake finished: the connection is encrypted and up.
     DtlsConnected {

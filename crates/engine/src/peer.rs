@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId, RoomName, safety_code};
 use parlor_session::{
-    ChannelId, OperationOutcome, Output, PeerSession, SessionConfig, SessionEvent, StackOp,
+    ChannelId, IceConnectionState, OperationOutcome, Output, PeerSession, SessionConfig,
+    SessionEvent, StackOp,
 };
 use parlor_transport::{
     DataChannel, DataChannelEvent, PeerConnection, RTCDataChannelState, Route, SetupBoost,
@@ -103,8 +104,9 @@ struct Connection {
     pc: Arc<dyn PeerConnection>,
     boost: SetupBoost,
     channels: HashMap<ChannelId, Arc<dyn DataChannel>>,
-    /// Whether the selected path was reported (stats may lag the state change).
-    path_reported: bool,
+    /// The path last reported, to report it again only when ICE moves to
+    /// another (after an ICE restart, a network change).
+    path: Option<EventKind>,
 }
 
 struct PeerTask {
@@ -234,7 +236,7 @@ impl PeerTask {
             pc,
             boost,
             channels: HashMap::new(),
-            path_reported: false,
+            path: None,
         });
         self.watch_channel(channel);
         Ok(())
@@ -363,6 +365,14 @@ impl PeerTask {
                 return;
             }
             SessionEvent::Reconnecting { reason } => EventKind::PeerReconnecting { peer, reason },
+            SessionEvent::Unreachable { reason, retry_in } => {
+                warn!(peer = %self.context.remote(), %reason, "no path to the peer yet");
+                EventKind::PeerUnreachable {
+                    peer,
+                    reason: reason.to_string(),
+                    retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
+                }
+            }
             SessionEvent::Connected { parlor, name } => {
                 let fingerprint = self.session.remote_fingerprint().unwrap_or_default();
                 let code = safety_code(
@@ -414,6 +424,12 @@ impl PeerTask {
             StackEvent::Ice(state) => {
                 if let Some(state) = ice_state(state) {
                     self.session.handle_ice_state(state, now);
+                    if matches!(
+                        state,
+                        IceConnectionState::Connected | IceConnectionState::Completed
+                    ) {
+                        self.report_path().await;
+                    }
                 }
             }
             StackEvent::Connection(state) => {
@@ -445,29 +461,31 @@ impl PeerTask {
         }
     }
 
-    /// Reports the selected candidate pair once per connection, as soon as
-    /// the stats know it.
+    /// Reports the selected candidate pair when it is known (the transport
+    /// may learn it after the state change) and each time it changes.
     async fn report_path(&mut self) {
         let Some(connection) = &mut self.connection else {
             return;
         };
-        if connection.path_reported {
-            return;
-        }
         let Some(pair) = selected_pair(connection.pc.as_ref()).await else {
             return;
         };
-        connection.path_reported = true;
-        let path = match pair.route() {
+        let path = match pair.route {
             Route::Direct => PathKind::Lan,
             Route::ThroughNat => PathKind::Nat,
             Route::Relayed => PathKind::Relay,
         };
-        self.emit(EventKind::PathSelected {
-            peer: self.peer(),
+        let event = EventKind::PathSelected {
+            peer: self.context.remote().to_string(),
             path,
-            local: pair.local.to_string(),
-            remote: pair.remote.to_string(),
-        });
+            local: pair.local.kind.to_string(),
+            remote: pair.remote.kind.to_string(),
+            relay: pair.relay.map(|ip| ip.to_string()),
+        };
+        if connection.path.as_ref() == Some(&event) {
+            return;
+        }
+        connection.path = Some(event.clone());
+        self.emit(event);
     }
 }

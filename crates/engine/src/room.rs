@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use parlor_protocol::{
-    Envelope, ErrorCode, IdKey, Info, JoinRejection, MessageId, PeerId, SignalMessage, bye, is_bye,
+    Envelope, ErrorCode, IceServer, IdKey, Info, JoinRejection, MessageId, PeerId, SignalMessage,
+    bye, is_bye,
 };
 use parlor_session::SessionConfig;
 use parlor_transport::{Identity, TransportConfig};
@@ -433,6 +434,7 @@ impl RoomActor {
                     self.config.display_name.as_deref(),
                 ),
                 expected_fingerprint: self.config.expected_fingerprint.clone(),
+                relay_configured: self.transport.ice_servers.iter().any(IceServer::is_relay),
             },
             room: self.config.link.room.clone(),
             local_fingerprint: self.local_fingerprint.clone(),

@@ -17,7 +17,7 @@ use parlor_transport::{
     RTCSessionDescription,
 };
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// What one connection reports, in the order it happened.
 pub(crate) enum StackEvent {
@@ -53,6 +53,7 @@ impl PeerConnectionEventHandler for Forwarder {
     }
 
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        debug!(candidate = %event.candidate, "gathered a local candidate");
         match event.candidate.to_json() {
             Ok(init) => self.forward(StackEvent::Candidate(Some(IceCandidate {
                 candidate: init.candidate,

@@ -221,6 +221,17 @@ pub enum Event {
     /// ICE connected but DTLS did not complete in time; the connection is
     /// made again from scratch.
     HandshakeTimedOut,
+    /// ICE has been trying for [`Config::connect_timeout`](crate::Config::connect_timeout)
+    /// (or, for a retry, its backed-off wait) without connecting: no path
+    /// works yet. The connection is made again from scratch (fresh sockets,
+    /// addresses and relay allocations) and tried again; the driver tells
+    /// the person, who would otherwise wait in silence.
+    ConnectTimedOut {
+        /// How many attempts have timed out in a row, this one included.
+        attempt: u32,
+        /// How long the next attempt may take before it times out too.
+        next_wait: std::time::Duration,
+    },
     /// The peer connection is up.
     Connected,
     /// The peer connection went down.

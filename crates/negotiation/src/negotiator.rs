@@ -107,6 +107,10 @@ pub struct Negotiator {
     disconnected_deadline: Option<Duration>,
     /// ICE is up but DTLS is not: when to give up on this connection.
     handshake_deadline: Option<Duration>,
+    /// ICE is trying: when to say no path works and start over.
+    connect_deadline: Option<Duration>,
+    /// Attempts that timed out in a row since the last connection.
+    connect_failures: u32,
     connected: bool,
 }
 
@@ -136,6 +140,8 @@ impl Negotiator {
             ice: IceConnectionState::New,
             disconnected_deadline: None,
             handshake_deadline: None,
+            connect_deadline: None,
+            connect_failures: 0,
             connected: false,
         }
     }
@@ -376,6 +382,8 @@ impl Negotiator {
         match state {
             IceConnectionState::Connected | IceConnectionState::Completed => {
                 self.disconnected_deadline = None;
+                // A path works; the handshake deadline watches what follows.
+                self.connect_deadline = None;
                 self.restart.satisfy_all();
                 if !self.connected && self.handshake_deadline.is_none() {
                     self.handshake_deadline = Some(now + self.config.handshake_timeout);
@@ -385,12 +393,17 @@ impl Negotiator {
                 if self.disconnected_deadline.is_none() {
                     self.disconnected_deadline = Some(now + self.config.disconnected_grace);
                 }
+                self.arm_connect_deadline(now);
             }
             IceConnectionState::Failed => {
                 self.disconnected_deadline = None;
                 self.request_restart(RestartReason::Failed);
             }
-            IceConnectionState::New | IceConnectionState::Checking | IceConnectionState::Closed => {
+            IceConnectionState::Checking => {
+                self.disconnected_deadline = None;
+                self.arm_connect_deadline(now);
+            }
+            IceConnectionState::New | IceConnectionState::Closed => {
                 self.disconnected_deadline = None
             }
         }
@@ -403,6 +416,8 @@ impl Negotiator {
         let connected = state == ConnectionState::Connected;
         if connected {
             self.handshake_deadline = None;
+            self.connect_deadline = None;
+            self.connect_failures = 0;
         }
         if connected != self.connected {
             self.connected = connected;
@@ -473,7 +488,33 @@ impl Negotiator {
                 self.plan.push_back(StackOp::RecreateConnection);
             }
         }
+        if self
+            .connect_deadline
+            .is_some_and(|deadline| now >= deadline)
+        {
+            self.connect_deadline = None;
+            if !self.connected {
+                // ICE neither connects nor (in webrtc-rs, for 30 s) fails, and
+                // a restart on the same connection would keep its sockets and
+                // relay allocations: an address that went away, an allocation
+                // the TURN server dropped. Start over from scratch instead.
+                self.connect_failures = self.connect_failures.saturating_add(1);
+                self.events.push_back(Event::ConnectTimedOut {
+                    attempt: self.connect_failures,
+                    next_wait: self.config.connect_wait(self.connect_failures),
+                });
+                self.plan.push_back(StackOp::RecreateConnection);
+            }
+        }
         self.pump();
+    }
+
+    /// ICE is trying (again): from now on it has the attempt's wait to
+    /// connect. An attempt already timed is not extended.
+    fn arm_connect_deadline(&mut self, now: Duration) {
+        if self.connect_deadline.is_none() {
+            self.connect_deadline = Some(now + self.config.connect_wait(self.connect_failures));
+        }
     }
 
     /// The next thing for the driver to do, in order.
@@ -493,6 +534,7 @@ impl Negotiator {
             self.resend.map(|resend| resend.at),
             self.disconnected_deadline,
             self.handshake_deadline,
+            self.connect_deadline,
         ]
         .into_iter()
         .flatten()
@@ -781,6 +823,7 @@ impl Negotiator {
         self.ice = IceConnectionState::New;
         self.disconnected_deadline = None;
         self.handshake_deadline = None;
+        self.connect_deadline = None;
         self.restart.satisfy_all();
         if self.connected {
             self.connected = false;

@@ -25,6 +25,15 @@ pub struct Config {
     /// is given up and made again: DTLS takes milliseconds on a LAN and a
     /// few round trips across the world.
     pub handshake_timeout: Duration,
+    /// How long ICE may try before the core reports that no path works and
+    /// starts over with a fresh connection: long enough for checks through
+    /// NATs and a TURN allocation across the world (a few seconds), short
+    /// enough that a person hears why nothing happens within 15 s.
+    pub connect_timeout: Duration,
+    /// Longest wait between two fresh attempts once several timed out: the
+    /// wait doubles up to this, so a peer that cannot be reached costs
+    /// little while the engine keeps trying in the background.
+    pub connect_retry_max_interval: Duration,
     /// Remote candidates kept while they cannot be applied yet; they come
     /// from the network, so the queue is bounded.
     pub max_queued_candidates: usize,
@@ -38,6 +47,8 @@ impl Default for Config {
             resend_max_attempts: 8,
             disconnected_grace: Duration::from_secs(4),
             handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(12),
+            connect_retry_max_interval: Duration::from_secs(60),
             max_queued_candidates: 64,
         }
     }
@@ -50,6 +61,15 @@ impl Config {
         self.resend_initial
             .saturating_mul(factor)
             .min(self.resend_max_interval)
+    }
+
+    /// How long the attempt after `failed` timed-out attempts in a row may
+    /// take (0 = the first attempt).
+    pub(crate) fn connect_wait(&self, failed: u32) -> Duration {
+        let factor = 1u32.checked_shl(failed.min(16)).unwrap_or(u32::MAX);
+        self.connect_timeout
+            .saturating_mul(factor)
+            .min(self.connect_retry_max_interval.max(self.connect_timeout))
     }
 }
 
@@ -74,5 +94,14 @@ mod tests {
         assert_eq!(config.resend_delay(1), Duration::from_millis(3000));
         assert_eq!(config.resend_delay(3), Duration::from_secs(12));
         assert_eq!(config.resend_delay(40), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn connect_wait_doubles_up_to_the_cap() {
+        let config = Config::default();
+        assert_eq!(config.connect_wait(0), Duration::from_secs(12));
+        assert_eq!(config.connect_wait(1), Duration::from_secs(24));
+        assert_eq!(config.connect_wait(2), Duration::from_secs(48));
+        assert_eq!(config.connect_wait(30), Duration::from_secs(60));
     }
 }

@@ -612,3 +612,65 @@ fn a_handshake_that_completes_in_time_cancels_the_timeout() {
         .handle_connection_state(ConnectionState::Connected, peer.now);
     assert_eq!(peer.core.poll_timeout(), None);
 }
+
+/// An offerer whose ICE is checking paths, none of which works (yet).
+fn ice_checking() -> Peer {
+    let mut peer = Peer::new(Role::Impolite);
+    peer.make_offer(&sdp(1, 1, "local1", "AA"));
+    peer.receive_answer(sdp(2, 1, "remote1", "BB"));
+    peer.expect_op();
+    peer.done();
+    peer.core
+        .handle_ice_state(IceConnectionState::Checking, peer.now);
+    peer.actions();
+    peer.events();
+    peer
+}
+
+#[test]
+fn no_path_within_the_connect_timeout_is_reported_and_the_connection_rebuilt() {
+    let mut peer = ice_checking();
+    let start = peer.now;
+    let deadline = peer
+        .core
+        .poll_timeout()
+        .unwrap_or_else(|| panic!("a connect deadline"));
+    assert_eq!(deadline, start + Config::default().connect_timeout);
+    peer.now = deadline;
+    peer.core.handle_timeout(peer.now);
+    assert!(peer.events().contains(&Event::ConnectTimedOut {
+        attempt: 1,
+        next_wait: Config::default().connect_timeout * 2,
+    }));
+    assert_eq!(peer.expect_op(), StackOp::RecreateConnection);
+}
+
+#[test]
+fn each_attempt_that_finds_no_path_waits_longer_before_the_next_report() {
+    let mut peer = ice_checking();
+    peer.now += Config::default().connect_timeout;
+    peer.core.handle_timeout(peer.now);
+    peer.events();
+    assert_eq!(peer.expect_op(), StackOp::RecreateConnection);
+    peer.done();
+    peer.actions();
+    peer.core
+        .handle_ice_state(IceConnectionState::Checking, peer.now);
+    let retried = peer.now;
+    let deadline = peer
+        .core
+        .poll_timeout()
+        .unwrap_or_else(|| panic!("a connect deadline for the retry"));
+    assert_eq!(deadline, retried + Config::default().connect_timeout * 2);
+}
+
+#[test]
+fn a_connection_made_in_time_cancels_the_connect_timeout() {
+    let mut peer = ice_checking();
+    peer.now += ms(800);
+    peer.core
+        .handle_ice_state(IceConnectionState::Connected, peer.now);
+    peer.core
+        .handle_connection_state(ConnectionState::Connected, peer.now);
+    assert_eq!(peer.core.poll_timeout(), None);
+}

@@ -29,6 +29,15 @@ pub struct IceServer {
     pub credential: Option<String>,
 }
 
+impl IceServer {
+    /// Whether it is a TURN server (a relay), not only STUN.
+    pub fn is_relay(&self) -> bool {
+        self.urls
+            .iter()
+            .any(|url| url.starts_with("turn:") || url.starts_with("turns:"))
+    }
+}
+
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

@@ -7,6 +7,7 @@ use parlor_negotiation::{Event as NegotiationEvent, IceConnectionState, SignalMe
 use parlor_protocol::MessageId;
 
 use crate::bounds::DropReason;
+use crate::reach::NoPath;
 use crate::step::Step;
 
 /// A data channel, as the driver names it: unique for the life of the
@@ -73,6 +74,15 @@ pub enum SessionEvent {
     TransportUp,
     /// The peer connection went down.
     TransportDown,
+    /// No network path to the peer worked within the attempt's time; the
+    /// session keeps trying (it rebuilds the connection at once and gives
+    /// the next attempt `retry_in` before it reports again).
+    Unreachable {
+        /// Why, from the candidates each side offered.
+        reason: NoPath,
+        /// How long the next attempt has before it is reported too.
+        retry_in: Duration,
+    },
     /// The connection is being rebuilt from scratch.
     Reconnecting {
         /// Why, for people.

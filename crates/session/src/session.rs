@@ -12,6 +12,7 @@ use parlor_protocol::{Info, MessageId, PeerId, fingerprint_hex};
 use crate::bounds::{DropReason, MAX_FRAME_BYTES};
 use crate::conversation::Conversation;
 use crate::output::{ChannelId, OperationOutcome, Output, SessionEvent};
+use crate::reach::Candidates;
 use crate::step::Step;
 
 /// First re-send of an unanswered offer to an old client, which drops
@@ -19,6 +20,11 @@ use crate::step::Step;
 /// list, a `/turn` fetch and a new RTCPeerConnection: tens of milliseconds on
 /// a LAN). A Parlor peer drops nothing and keeps the core's patient default.
 const OLD_CLIENT_FIRST_RESEND: Duration = Duration::from_millis(300);
+
+/// Why a connection is rebuilt, as the person reads it.
+const REMOTE_RESTARTED: &str = "the peer started a new session";
+const HANDSHAKE_TIMED_OUT: &str = "the encrypted handshake did not complete";
+const NO_PATH_YET: &str = "no network path works yet; trying again from scratch";
 
 /// Who the session is between.
 #[derive(Debug, Clone)]
@@ -36,6 +42,9 @@ pub struct SessionConfig {
     /// The certificate fingerprint the peer must present (any form:
     /// `sha-256 AB:…` or `ab:…`); `None` accepts any.
     pub expected_fingerprint: Option<String>,
+    /// Whether a TURN server is configured: tells "no relay configured"
+    /// from "the relay gave no address" when no path works.
+    pub relay_configured: bool,
 }
 
 /// The session with one remote peer, without I/O: perfect negotiation
@@ -60,6 +69,11 @@ pub struct PeerSession {
     /// The peer was dropped (another identity than expected, or over a
     /// bound): the session is over and ignores everything.
     refused: bool,
+    /// Candidates of the current connection, to say why none worked.
+    candidates: Candidates,
+    relay_configured: bool,
+    /// Why the next connection the negotiator recreates is recreated.
+    recreate_reason: &'static str,
 }
 
 impl PeerSession {
@@ -93,6 +107,9 @@ impl PeerSession {
             outputs: VecDeque::new(),
             expected_fingerprint: config.expected_fingerprint.as_deref().map(fingerprint_hex),
             refused: false,
+            candidates: Candidates::default(),
+            relay_configured: config.relay_configured,
+            recreate_reason: REMOTE_RESTARTED,
         }
     }
 
@@ -137,6 +154,9 @@ impl PeerSession {
 
     /// A negotiation message from the peer.
     pub fn handle_signal(&mut self, message: SignalMessage, now: Duration) {
+        if let SignalMessage::Candidate(candidate) = &message {
+            self.candidates.remote(&candidate.candidate);
+        }
         self.negotiator.handle_remote_message(message, now);
         self.collect();
     }
@@ -168,6 +188,9 @@ impl PeerSession {
 
     /// The stack gathered a local candidate (`None`: gathering is complete).
     pub fn handle_local_candidate(&mut self, candidate: Option<IceCandidate>, now: Duration) {
+        if let Some(candidate) = &candidate {
+            self.candidates.local(&candidate.candidate);
+        }
         self.negotiator.handle_local_candidate(candidate, now);
         self.collect();
     }
@@ -289,6 +312,19 @@ impl PeerSession {
             }
         }
         while let Some(event) = self.negotiator.poll_event() {
+            match &event {
+                NegotiationEvent::ConnectTimedOut { next_wait, .. } => {
+                    self.recreate_reason = NO_PATH_YET;
+                    self.outputs
+                        .push_back(Output::Event(SessionEvent::Unreachable {
+                            reason: self.candidates.no_path(self.relay_configured),
+                            retry_in: *next_wait,
+                        }));
+                }
+                NegotiationEvent::HandshakeTimedOut => self.recreate_reason = HANDSHAKE_TIMED_OUT,
+                NegotiationEvent::RemoteRestarted => self.recreate_reason = REMOTE_RESTARTED,
+                _ => {}
+            }
             let event = match event {
                 NegotiationEvent::Connected => SessionEvent::TransportUp,
                 NegotiationEvent::Disconnected => SessionEvent::TransportDown,
@@ -304,9 +340,11 @@ impl PeerSession {
                 Action::Send(message) => self.outputs.push_back(Output::Signal(message)),
                 Action::Stack(StackOp::RecreateConnection) => {
                     self.conversation.connection_lost();
+                    self.candidates.reset();
+                    let reason = std::mem::replace(&mut self.recreate_reason, REMOTE_RESTARTED);
                     self.outputs
                         .push_back(Output::Event(SessionEvent::Reconnecting {
-                            reason: "the peer started a new session".into(),
+                            reason: reason.into(),
                         }));
                     self.outputs
                         .push_back(Output::Stack(StackOp::RecreateConnection));

@@ -42,6 +42,9 @@ pub enum Step {
     /// The network path works but the encrypted handshake never completed;
     /// the connection is rebuilt.
     HandshakeTimedOut,
+    /// No network path worked in time; the connection is rebuilt and tried
+    /// again, for as long as the peer is in the room.
+    NoPathYet,
     /// A WebRTC operation failed; negotiation recovers on its own.
     OperationFailed,
 }
@@ -90,6 +93,13 @@ impl Step {
                     "the peer's certificate may not be the one the signaling server relayed: someone may be in the middle"
                         .to_owned(),
                 ),
+            ),
+            Event::ConnectTimedOut { attempt, next_wait } => (
+                Step::NoPathYet,
+                Some(format!(
+                    "attempt {attempt}; the next one has {} s",
+                    next_wait.as_secs()
+                )),
             ),
             Event::OperationFailed { operation, error } => (
                 Step::OperationFailed,

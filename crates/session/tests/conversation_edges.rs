@@ -18,6 +18,7 @@ fn session(knows_b_is_parlor: bool) -> PeerSession {
         remote_is_parlor: knows_b_is_parlor,
         local_info: Info::parlor("a", Some("Ada")),
         expected_fingerprint: None,
+        relay_configured: false,
     })
 }
 

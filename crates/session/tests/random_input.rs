@@ -21,6 +21,7 @@ fn chatting() -> PeerSession {
         remote_is_parlor: true,
         local_info: Info::parlor("a", None),
         expected_fingerprint: None,
+        relay_configured: false,
     });
     session.handle_channel_open(ChannelId(1), Duration::ZERO);
     session.handle_channel_text(

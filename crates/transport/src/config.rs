@@ -14,7 +14,7 @@ use crate::identity::Identity;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Tuning {
     /// Early timer wakes during setup, socket buffers sized for the SCTP window,
-    /// peer-reflexive candidates accepted at once. See the crate docs for why each.
+    /// working candidate pairs nominated at once. See the crate docs for why each.
     #[default]
     Fast,
     /// webrtc-rs defaults, on the stock tokio runtime.

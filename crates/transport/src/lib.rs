@@ -19,8 +19,18 @@
 //! - **Socket buffers sized with the SCTP window** ([`socket`]): big `SO_RCVBUF` /
 //!   `SO_SNDBUF`, and an SCTP receive window no larger than what the granted receive
 //!   buffer absorbs, so a burst is never dropped by the kernel.
-//! - **Peer-reflexive candidates accepted at once**: webrtc waits 1 s by default before
-//!   nominating one; browsers hiding host addresses behind mDNS are reached that way.
+//! - **Working pairs nominated without webrtc's waits**: webrtc waits, from the start of
+//!   checks, 500 ms before it nominates a server-reflexive pair, 1 s for a peer-reflexive
+//!   one and 2 s for a relayed one, in case a better pair succeeds meanwhile (RFC 8445
+//!   §8.1.1 leaves when to stop checking to the controlling agent). Parlor nominates a
+//!   working direct pair (host, server- or peer-reflexive) at once, and a relayed one
+//!   after [`RELAY_WAIT`]: a direct pair through two NATs can lose its first check to
+//!   the far NAT (the peer had not opened its side yet) and succeed a round trip later,
+//!   and on a fast path the relayed pair may succeed first; nominating it would relay a
+//!   conversation that could be direct. A relayed pair needs an allocation, a permission
+//!   and a check through the TURN server, so waiting this long costs a relayed
+//!   connection little or nothing. The stock waits cost every connection across a NAT
+//!   half a second and every relayed one two (BENCHMARKS.md).
 
 pub mod boost;
 mod config;
@@ -42,7 +52,7 @@ pub use identity::{Identity, IdentityError};
 pub use mdns::multicast_available;
 /// The one ICE-server type of every layer, as the signaling server hands it out.
 pub use parlor_protocol::IceServer;
-pub use path::{Route, SelectedPair, selected_pair};
+pub use path::{PathEnd, Route, SelectedPair, selected_pair};
 pub use socket::{SocketBuffers, granted_socket_buffers};
 
 /// The webrtc crate this one is built on: depend on it through here.
@@ -66,6 +76,11 @@ use crate::boost::BoostState;
 use crate::config::BoostLimits;
 use crate::handler::BoostHandler;
 use crate::runtime::BoostRuntime;
+
+/// How long after checks start a relayed pair may be nominated (see the crate
+/// docs): long enough for a direct pair through two NATs to retry its first
+/// check, short beside a TURN allocation across the internet.
+pub const RELAY_WAIT: Duration = Duration::from_millis(100);
 
 /// A built peer connection and the handle that ends its setup boost.
 pub struct PeerTransport {
@@ -127,7 +142,9 @@ pub async fn build_peer_connection(
             let buffers = granted_socket_buffers().map_err(TransportError::SocketProbe)?;
             let settings = settings
                 .with_sctp_max_receive_buffer_size(buffers.sctp_window())
+                .with_srflx_acceptance_min_wait(Some(Duration::ZERO))
                 .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+                .with_relay_acceptance_min_wait(Some(RELAY_WAIT))
                 .build();
             let boost = Arc::new(BoostState::armed(BoostLimits::default()));
             let builder = builder

@@ -369,6 +369,7 @@ impl Sim {
                 remote_is_parlor: knowledge[index].0,
                 local_info: Info::parlor(ids[index], Some(names[index])),
                 expected_fingerprint: None,
+                relay_configured: false,
             };
             Side {
                 session: PeerSession::new(config.clone()),
