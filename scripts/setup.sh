@@ -13,7 +13,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Xvfb and the WebKit WebDriver for window tests, Chromium and ChromeDriver as
 # the browser peer in interop tests, a few X11 tools and an emoji font (safety
 # codes) for screenshots, the desktop tools the app registers its parlor://
-# link handler with, and iproute2 for the network namespaces tests make.
+# link handler with; iproute2, nftables and iproute2's tc for the network
+# namespaces, NAT routers and bad links of the simulated internet tests make,
+# ethtool to hand its bad lines whole frames, coturn as its TURN server, and
+# socat to reach a browser inside it.
 DEBIAN_PACKAGES=(
   build-essential pkg-config libssl-dev curl ca-certificates git
   libwebkit2gtk-4.1-dev libxdo-dev
@@ -21,7 +24,7 @@ DEBIAN_PACKAGES=(
   chromium chromium-driver
   imagemagick x11-utils xdotool fonts-noto-color-emoji
   desktop-file-utils xdg-utils
-  iproute2
+  iproute2 nftables ethtool coturn socat
 )
 if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use parlor_e2e::netns::LoopbackOnly;
-use parlor_e2e::peer::PeerProcess;
+use parlor_e2e::netns::Namespace;
+use parlor_e2e::peer::{LOOPBACK, PeerProcess};
 use parlor_e2e::signal::SignalProcess;
 use serde_json::Value;
 
@@ -212,10 +212,10 @@ async fn a_malformed_link_is_refused_with_a_readable_message() {
 async fn two_peers_on_a_machine_with_only_a_loopback_interface_connect_and_chat() {
     // No interface carries multicast there, so mDNS cannot start (ENODEV):
     // that must not stop peer connections, which need none on loopback.
-    let machine = LoopbackOnly::create();
-    let server = SignalProcess::start_in(&machine, &[]).await;
-    let mut alice = PeerProcess::create_in(&machine, "alice", &server.url()).await;
-    let mut bob = PeerProcess::join_in(&machine, "bob", &alice.link.clone());
+    let machine = Namespace::loopback_only();
+    let server = SignalProcess::start_in(&machine, "127.0.0.1:0", &[]).await;
+    let mut alice = PeerProcess::create_in(&machine, LOOPBACK, "alice", &server.url()).await;
+    let mut bob = PeerProcess::join_in(&machine, LOOPBACK, "bob", &alice.link.clone());
     let (a, b) = (alice.peer_id().await, bob.peer_id().await);
     alice.wait_connected_to(&b).await;
     bob.wait_connected_to(&a).await;

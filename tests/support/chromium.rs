@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::PATIENCE;
+use crate::netns::Namespace;
 use crate::process::{ProcessGroup, free_port};
 use crate::webdriver;
 
@@ -26,6 +27,8 @@ pub enum Mdns {
 /// One headless Chromium with one WebDriver session.
 pub struct Chromium {
     client: fantoccini::Client,
+    // Dropped before the driver: nothing reaches a driver that is going.
+    _bridge: Option<ProcessGroup>,
     _driver: ProcessGroup,
 }
 
@@ -34,9 +37,7 @@ impl Chromium {
     /// fresh profile.
     pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let profile =
-            std::env::temp_dir().join(format!("parlor-chromium-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&profile)?;
+        let profile = profile_dir(port)?;
         let driver = ProcessGroup::spawn(
             Command::new("chromedriver")
                 .arg(format!("--port={port}"))
@@ -45,7 +46,48 @@ impl Chromium {
             profile.clone(),
         )
         .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
+        Self::session(port, driver, None, profile, mdns).await
+    }
 
+    /// Like [`Self::launch`], with chromedriver and Chromium inside
+    /// `namespace` (a home of the simulated internet): the browser's network
+    /// is the namespace's. The test reaches chromedriver through a socat
+    /// bridge from a loopback port of its own into the namespace's loopback.
+    pub async fn launch_in(namespace: &Namespace, mdns: Mdns) -> anyhow::Result<Self> {
+        const INNER_PORT: u16 = 9515;
+        let port = free_port()?;
+        let profile = profile_dir(port)?;
+        let driver = ProcessGroup::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", namespace.name(), "chromedriver"])
+                .arg(format!("--port={INNER_PORT}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            profile.clone(),
+        )
+        .context("starting chromedriver in the namespace")?;
+        let bridge = ProcessGroup::spawn(
+            Command::new("socat")
+                .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
+                .arg(format!(
+                    "EXEC:ip netns exec {} socat STDIO TCP\\:127.0.0.1\\:{INNER_PORT}",
+                    namespace.name()
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            profile.join("bridge"),
+        )
+        .context("starting socat (apt-get install socat)")?;
+        Self::session(port, driver, Some(bridge), profile, mdns).await
+    }
+
+    async fn session(
+        port: u16,
+        driver: ProcessGroup,
+        bridge: Option<ProcessGroup>,
+        profile: PathBuf,
+        mdns: Mdns,
+    ) -> anyhow::Result<Self> {
         let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),
@@ -78,6 +120,7 @@ impl Chromium {
             .await?;
         Ok(Self {
             client,
+            _bridge: bridge,
             _driver: driver,
         })
     }
@@ -117,7 +160,11 @@ impl Chromium {
 
     /// Ends the WebDriver session (the process group ends on drop).
     pub async fn close(self) {
-        let Self { client, _driver } = self;
+        let Self {
+            client,
+            _bridge,
+            _driver,
+        } = self;
         let _ = client.close().await;
     }
 }
@@ -141,7 +188,15 @@ pub struct OldClient {
 impl OldClient {
     /// Starts a browser and loads the page.
     pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
-        let browser = Chromium::launch(mdns).await?;
+        Self::with_browser(Chromium::launch(mdns).await?).await
+    }
+
+    /// Starts a browser inside `namespace` and loads the page.
+    pub async fn launch_in(namespace: &Namespace, mdns: Mdns) -> anyhow::Result<Self> {
+        Self::with_browser(Chromium::launch_in(namespace, mdns).await?).await
+    }
+
+    async fn with_browser(browser: Chromium) -> anyhow::Result<Self> {
         browser.open(&browser_file("old-client.html")).await?;
         Ok(Self {
             browser,
@@ -273,4 +328,12 @@ impl OldClient {
             Err(error) => format!("(log unavailable: {error})"),
         }
     }
+}
+
+/// A fresh, empty Chromium profile directory, named after `port`.
+fn profile_dir(port: u16) -> anyhow::Result<PathBuf> {
+    let profile =
+        std::env::temp_dir().join(format!("parlor-chromium-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&profile)?;
+    Ok(profile)
 }

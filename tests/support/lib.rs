@@ -8,6 +8,9 @@
 
 pub mod app;
 pub mod chromium;
+pub mod coturn;
+pub mod impair;
+pub mod internet;
 pub mod netns;
 pub mod old_relay;
 pub mod peer;

@@ -8,8 +8,15 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use crate::netns::LoopbackOnly;
+use crate::netns::Namespace;
 use crate::{PATIENCE, binary};
+
+/// Where peers bind WebRTC unless a test says otherwise: two peers on one
+/// machine meet on loopback.
+pub const LOOPBACK: &str = "127.0.0.1:0";
+
+/// Every interface but loopback, as a peer on a real network binds.
+pub const EVERY_INTERFACE: &str = "0.0.0.0:0";
 
 /// A running headless peer; killed when dropped.
 pub struct PeerProcess {
@@ -32,18 +39,23 @@ impl PeerProcess {
             .await
     }
 
-    /// `create`, inside a namespace.
-    pub async fn create_in(namespace: &LoopbackOnly, label: &str, server_url: &str) -> Self {
+    /// `create`, inside a namespace, WebRTC bound to `bind`.
+    pub async fn create_in(
+        namespace: &Namespace,
+        bind: &str,
+        label: &str,
+        server_url: &str,
+    ) -> Self {
         let command = namespace.command(&binary("parlor-peer"));
-        Self::spawn_with(command, label, &["create", "--server", server_url])
+        Self::spawn_with(command, bind, label, &["create", "--server", server_url])
             .read_link()
             .await
     }
 
-    /// `join`, inside a namespace.
-    pub fn join_in(namespace: &LoopbackOnly, label: &str, link: &str) -> Self {
+    /// `join`, inside a namespace, WebRTC bound to `bind`.
+    pub fn join_in(namespace: &Namespace, bind: &str, label: &str, link: &str) -> Self {
         let command = namespace.command(&binary("parlor-peer"));
-        let mut peer = Self::spawn_with(command, label, &["join", link]);
+        let mut peer = Self::spawn_with(command, bind, label, &["join", link]);
         peer.link = link.to_owned();
         peer
     }
@@ -70,16 +82,16 @@ impl PeerProcess {
     /// Starts `parlor-peer` with `args`, WebRTC bound to loopback, named
     /// `label` unless `args` name it.
     pub fn spawn(label: &str, args: &[&str]) -> Self {
-        Self::spawn_with(Command::new(binary("parlor-peer")), label, args)
+        Self::spawn_with(Command::new(binary("parlor-peer")), LOOPBACK, label, args)
     }
 
-    fn spawn_with(mut command: Command, label: &str, args: &[&str]) -> Self {
+    fn spawn_with(mut command: Command, bind: &str, label: &str, args: &[&str]) -> Self {
         if !args.contains(&"--name") {
             command.args(["--name", label]);
         }
         let mut child = command
             .args(args)
-            .args(["--bind", "127.0.0.1:0"])
+            .args(["--bind", bind])
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::netns::LoopbackOnly;
+use crate::netns::Namespace;
 use crate::{PATIENCE, binary};
 
 /// A running signaling server; killed when dropped.
@@ -25,10 +25,10 @@ impl SignalProcess {
         Self::start_with(Command::new(binary("parlor-signal")), listen, extra_args).await
     }
 
-    /// Starts a server on a free loopback port of a namespace.
-    pub async fn start_in(namespace: &LoopbackOnly, extra_args: &[&str]) -> Self {
+    /// Starts a server on `listen` inside a namespace.
+    pub async fn start_in(namespace: &Namespace, listen: &str, extra_args: &[&str]) -> Self {
         let command = namespace.command(&binary("parlor-signal"));
-        Self::start_with(command, "127.0.0.1:0", extra_args).await
+        Self::start_with(command, listen, extra_args).await
     }
 
     async fn start_with(mut command: Command, listen: &str, extra_args: &[&str]) -> Self {
