@@ -19,6 +19,7 @@ const STEP_LABELS = {
   "ice-restart-offer-sent": "ICE restart offer sent",
   "remote-restarted": "Peer started over; rebuilding the connection",
   "handshake-timed-out": "Encrypted handshake failed; rebuilding the connection",
+  "network-changed": "This machine's network changed; rebuilding the connection",
   "no-path-yet": "No network path works yet; starting over",
   "operation-failed": "A WebRTC step failed; recovering",
 };

@@ -30,6 +30,7 @@ mod events;
 mod ice_servers;
 mod link;
 mod log_limit;
+mod network;
 mod peer;
 mod random;
 mod room;

@@ -8,6 +8,7 @@
 //! generation tag, so they cannot confuse the new one.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub(crate) enum PeerInput {
     RemoteIsParlor,
     /// A chat message to deliver.
     Chat { id: MessageId, text: String },
+    /// This machine's addresses changed; `removed` are gone.
+    NetworkChanged { removed: Vec<IpAddr> },
     /// Close the connection and stop.
     Close,
 }
@@ -107,6 +110,8 @@ struct Connection {
     /// The path last reported, to report it again only when ICE moves to
     /// another (after an ICE restart, a network change).
     path: Option<EventKind>,
+    /// The local address that path leaves from.
+    path_base: Option<IpAddr>,
 }
 
 struct PeerTask {
@@ -156,6 +161,11 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
                 }
                 Some(PeerInput::RemoteIsParlor) => task.session.handle_remote_is_parlor(),
                 Some(PeerInput::Chat { id, text }) => task.session.send_chat(id, text),
+                Some(PeerInput::NetworkChanged { removed }) => {
+                    let lost = task.path_uses(&removed);
+                    let now = task.now();
+                    task.session.handle_network_change(lost, now);
+                }
                 Some(PeerInput::Close) | None => break,
             },
             Some((generation, event)) = stack_rx.recv() => {
@@ -237,6 +247,7 @@ impl PeerTask {
             boost,
             channels: HashMap::new(),
             path: None,
+            path_base: None,
         });
         self.watch_channel(channel);
         Ok(())
@@ -461,6 +472,14 @@ impl PeerTask {
         }
     }
 
+    /// Whether the connection's path leaves from one of `addresses`.
+    fn path_uses(&self, addresses: &[IpAddr]) -> bool {
+        self.connection
+            .as_ref()
+            .and_then(|connection| connection.path_base)
+            .is_some_and(|base| addresses.contains(&base))
+    }
+
     /// Reports the selected candidate pair when it is known (the transport
     /// may learn it after the state change) and each time it changes.
     async fn report_path(&mut self) {
@@ -482,6 +501,7 @@ impl PeerTask {
             remote: pair.remote.kind.to_string(),
             relay: pair.relay.map(|ip| ip.to_string()),
         };
+        connection.path_base = pair.local.base;
         if connection.path.as_ref() == Some(&event) {
             return;
         }

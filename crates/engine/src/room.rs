@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::RoomConfig;
 use crate::events::{Event, EventKind};
+use crate::network::{self, NetworkChange};
 use crate::peer::{self, PeerHandle, PeerInput, PeerNotice};
 use crate::signaling::{self, SignalingEvent, SignalingSender};
 use crate::{JoinError, SendError, ice_servers};
@@ -195,6 +196,8 @@ async fn run(
     };
 
     let (notices, mut notices_rx) = mpsc::unbounded_channel();
+    let (network, mut network_rx) = mpsc::unbounded_channel();
+    network::spawn_watcher(network);
     let mut actor = RoomActor {
         local_fingerprint: identity.fingerprint().to_owned(),
         config,
@@ -226,12 +229,28 @@ async fn run(
                 None => break,
             },
             Some(notice) = notices_rx.recv() => actor.on_notice(notice),
+            Some(change) = network_rx.recv() => actor.on_network_change(change),
         }
     }
     actor.leave().await;
 }
 
 impl RoomActor {
+    /// This machine's addresses changed: the signaling socket and the peer
+    /// connections that stood on a lost address start over from the
+    /// addresses there are now, and connections still looking for a path
+    /// try again with the new ones.
+    fn on_network_change(&self, change: NetworkChange) {
+        if !change.removed.is_empty() {
+            self.signaling.addresses_gone(change.removed.clone());
+        }
+        for member in self.members.values() {
+            member.handle.send(PeerInput::NetworkChanged {
+                removed: change.removed.clone(),
+            });
+        }
+    }
+
     fn emit(&self, kind: EventKind) {
         let _ = self.events.send(Event::now(kind));
     }

@@ -7,6 +7,7 @@
 //! Messages queued while the socket was down are discarded: negotiation
 //! re-sends what still matters, and stale offers would only confuse peers.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -70,6 +71,7 @@ pub(crate) enum SignalingEvent {
 pub(crate) struct SignalingSender {
     local: PeerId,
     outgoing: mpsc::UnboundedSender<String>,
+    gone: mpsc::UnboundedSender<Vec<IpAddr>>,
 }
 
 impl SignalingSender {
@@ -82,6 +84,13 @@ impl SignalingSender {
             debug!("signaling client has stopped; message dropped");
         }
     }
+
+    /// This machine lost `addresses`: if the socket's own address is among
+    /// them, it is dead (nothing can arrive on it, and TCP would take
+    /// minutes to say so), so reconnect at once from an address that works.
+    pub(crate) fn addresses_gone(&self, addresses: Vec<IpAddr>) {
+        let _ = self.gone.send(addresses);
+    }
 }
 
 /// Starts the signaling client for `url` (the full room URL with `_pk` =
@@ -93,8 +102,13 @@ pub(crate) fn spawn(
     events: mpsc::UnboundedSender<SignalingEvent>,
 ) -> SignalingSender {
     let (outgoing, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(url, rx, events));
-    SignalingSender { local, outgoing }
+    let (gone, gone_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(url, rx, gone_rx, events));
+    SignalingSender {
+        local,
+        outgoing,
+        gone,
+    }
 }
 
 /// How one connection ended.
@@ -114,6 +128,7 @@ enum Ended {
 async fn run(
     url: String,
     mut outgoing: mpsc::UnboundedReceiver<String>,
+    mut gone: mpsc::UnboundedReceiver<Vec<IpAddr>>,
     events: mpsc::UnboundedSender<SignalingEvent>,
 ) {
     let mut backoff = BACKOFF_MIN;
@@ -127,10 +142,18 @@ async fn run(
             Ok(Err(error)) => Ended::Retry(format!("cannot reach the signaling server: {error}")),
             Ok(Ok((socket, _))) => {
                 info!("signaling connected");
-                // Whatever was queued while we were away is stale.
+                // Whatever was queued while we were away is stale, and so
+                // is news of addresses lost before this socket was made.
                 while outgoing.try_recv().is_ok() {}
+                while gone.try_recv().is_ok() {}
+                let local_ip = socket.get_ref().get_ref().local_addr().ok().map(|a| a.ip());
                 let started = Instant::now();
-                let ended = serve(socket, &mut outgoing, &events, &mut joined_before).await;
+                let channels = Channels {
+                    outgoing: &mut outgoing,
+                    gone: &mut gone,
+                    events: &events,
+                };
+                let ended = serve(socket, local_ip, channels, &mut joined_before).await;
                 if started.elapsed() > BACKOFF_MAX {
                     backoff = BACKOFF_MIN;
                 }
@@ -191,15 +214,28 @@ async fn closed(outgoing: &mut mpsc::UnboundedReceiver<String>) {
     while outgoing.recv().await.is_some() {}
 }
 
+/// What one connection talks to: the room's outgoing messages, news of
+/// lost addresses, and the room's events.
+struct Channels<'a> {
+    outgoing: &'a mut mpsc::UnboundedReceiver<String>,
+    gone: &'a mut mpsc::UnboundedReceiver<Vec<IpAddr>>,
+    events: &'a mpsc::UnboundedSender<SignalingEvent>,
+}
+
 async fn serve<S>(
     socket: tokio_tungstenite::WebSocketStream<S>,
-    outgoing: &mut mpsc::UnboundedReceiver<String>,
-    events: &mpsc::UnboundedSender<SignalingEvent>,
+    local_ip: Option<IpAddr>,
+    channels: Channels<'_>,
     joined_before: &mut bool,
 ) -> Ended
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let Channels {
+        outgoing,
+        gone,
+        events,
+    } = channels;
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
@@ -259,6 +295,11 @@ where
                     return Ended::Stopped;
                 }
             },
+            Some(addresses) = gone.recv() => {
+                if let Some(ip) = local_ip.filter(|ip| addresses.contains(ip)) {
+                    return Ended::Retry(format!("the network changed: this machine no longer has {ip}"));
+                }
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     return Ended::Retry(format!(

@@ -232,6 +232,9 @@ pub enum Event {
         /// How long the next attempt may take before it times out too.
         next_wait: std::time::Duration,
     },
+    /// This machine's network changed under a connection that stood on a
+    /// lost address or had no path yet; it is made again from scratch.
+    NetworkChanged,
     /// The peer connection is up.
     Connected,
     /// The peer connection went down.

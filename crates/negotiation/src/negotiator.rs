@@ -509,6 +509,24 @@ impl Negotiator {
         self.pump();
     }
 
+    /// This machine's addresses changed, and `path_lost` says whether the
+    /// connection's own address is gone. Such a connection, or one without
+    /// a path yet, is recreated at once: its sockets
+    /// are bound to the old addresses, which an ICE restart would keep.
+    /// A working connection on an address that stayed is left alone.
+    pub fn network_changed(&mut self, path_lost: bool, now: Duration) {
+        self.now = now;
+        let recreating = matches!(self.outstanding, Some(StackOp::RecreateConnection))
+            || self.plan.contains(&StackOp::RecreateConnection);
+        let started = self.remote.is_some() || self.offer.is_some();
+        if (path_lost || !self.connected) && started && !recreating {
+            self.connect_failures = 0;
+            self.events.push_back(Event::NetworkChanged);
+            self.plan.push_back(StackOp::RecreateConnection);
+        }
+        self.pump();
+    }
+
     /// ICE is trying (again): from now on it has the attempt's wait to
     /// connect. An attempt already timed is not extended.
     fn arm_connect_deadline(&mut self, now: Duration) {

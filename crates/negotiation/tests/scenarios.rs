@@ -674,3 +674,37 @@ fn a_connection_made_in_time_cancels_the_connect_timeout() {
         .handle_connection_state(ConnectionState::Connected, peer.now);
     assert_eq!(peer.core.poll_timeout(), None);
 }
+
+/// An offerer whose connection is up.
+fn connected() -> Peer {
+    let mut peer = ice_up_without_dtls();
+    peer.core
+        .handle_connection_state(ConnectionState::Connected, peer.now);
+    peer.actions();
+    peer.events();
+    peer
+}
+
+#[test]
+fn a_working_connection_whose_address_stayed_is_left_alone_when_the_network_changes() {
+    let mut peer = connected();
+    peer.core.network_changed(false, peer.now);
+    assert!(peer.events().is_empty());
+    assert!(peer.actions().is_empty());
+}
+
+#[test]
+fn a_connection_whose_address_is_gone_is_rebuilt_at_once() {
+    let mut peer = connected();
+    peer.core.network_changed(true, peer.now);
+    assert!(peer.events().contains(&Event::NetworkChanged));
+    assert_eq!(peer.expect_op(), StackOp::RecreateConnection);
+}
+
+#[test]
+fn a_connection_still_without_a_path_tries_the_new_addresses_at_once() {
+    let mut peer = ice_checking();
+    peer.core.network_changed(false, peer.now);
+    assert!(peer.events().contains(&Event::NetworkChanged));
+    assert_eq!(peer.expect_op(), StackOp::RecreateConnection);
+}

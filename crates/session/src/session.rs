@@ -25,6 +25,7 @@ const OLD_CLIENT_FIRST_RESEND: Duration = Duration::from_millis(300);
 const REMOTE_RESTARTED: &str = "the peer started a new session";
 const HANDSHAKE_TIMED_OUT: &str = "the encrypted handshake did not complete";
 const NO_PATH_YET: &str = "no network path works yet; trying again from scratch";
+const NETWORK_CHANGED: &str = "this machine's network changed";
 
 /// Who the session is between.
 #[derive(Debug, Clone)]
@@ -195,6 +196,15 @@ impl PeerSession {
         self.collect();
     }
 
+    /// This machine's addresses changed; `path_lost` says the connection's
+    /// own address is among those gone. A connection on a lost address, or
+    /// one still without a path, starts over from the addresses there are
+    /// now; a working one on an address that stayed is left alone.
+    pub fn handle_network_change(&mut self, path_lost: bool, now: Duration) {
+        self.negotiator.network_changed(path_lost, now);
+        self.collect();
+    }
+
     /// The ICE connection state changed.
     pub fn handle_ice_state(&mut self, state: IceConnectionState, now: Duration) {
         self.outputs
@@ -322,6 +332,7 @@ impl PeerSession {
                         }));
                 }
                 NegotiationEvent::HandshakeTimedOut => self.recreate_reason = HANDSHAKE_TIMED_OUT,
+                NegotiationEvent::NetworkChanged => self.recreate_reason = NETWORK_CHANGED,
                 NegotiationEvent::RemoteRestarted => self.recreate_reason = REMOTE_RESTARTED,
                 _ => {}
             }

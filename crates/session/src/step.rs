@@ -42,6 +42,9 @@ pub enum Step {
     /// The network path works but the encrypted handshake never completed;
     /// the connection is rebuilt.
     HandshakeTimedOut,
+    /// This machine's network changed under the connection; it is rebuilt
+    /// from the addresses there are now.
+    NetworkChanged,
     /// No network path worked in time; the connection is rebuilt and tried
     /// again, for as long as the peer is in the room.
     NoPathYet,
@@ -94,6 +97,7 @@ impl Step {
                         .to_owned(),
                 ),
             ),
+            Event::NetworkChanged => (Step::NetworkChanged, None),
             Event::ConnectTimedOut { attempt, next_wait } => (
                 Step::NoPathYet,
                 Some(format!(

@@ -28,13 +28,23 @@ pub struct PathEnd {
     pub kind: RTCIceCandidateType,
     /// The candidate's IP address; `None` for a name (a browser's `.local`).
     pub ip: Option<IpAddr>,
+    /// The local interface address the candidate's packets leave from: its
+    /// own address for a host candidate, the related address of a
+    /// reflexive or relayed one. `None` when unknown.
+    pub base: Option<IpAddr>,
 }
 
 impl PathEnd {
     fn of(candidate: &RTCIceCandidate) -> Self {
+        let ip = candidate.address.parse().ok();
+        let base = match candidate.typ {
+            RTCIceCandidateType::Host => ip,
+            _ => candidate.related_address.parse().ok(),
+        };
         Self {
             kind: candidate.typ,
-            ip: candidate.address.parse().ok(),
+            ip,
+            base,
         }
     }
 }
@@ -157,6 +167,7 @@ mod tests {
         PathEnd {
             kind,
             ip: ip.parse().ok(),
+            base: None,
         }
     }
 
