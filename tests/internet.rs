@@ -20,10 +20,11 @@ struct Public {
 impl Public {
     /// The servers, with coturn as the rooms' STUN and TURN server.
     async fn start() -> Self {
-        Self::start_with(Relay::Turn).await
+        Self::start_with(Relay::Turn, &[]).await
     }
 
-    async fn start_with(relay: Relay) -> Self {
+    /// The servers, `parlor-signal` with `extra` flags.
+    async fn start_with(relay: Relay, extra: &[&str]) -> Self {
         let internet = Internet::create();
         let coturn = Coturn::start(&internet).await;
         let secret_file = std::env::temp_dir().join(format!(
@@ -40,6 +41,7 @@ impl Public {
         if relay == Relay::Turn {
             args.extend(["--turn", &turn, "--turn-secret-file", &secret_file]);
         }
+        args.extend_from_slice(extra);
         let server =
             SignalProcess::start_in(internet.servers(), &format!("{SERVER_ADDR}:0"), &args).await;
         Self {
@@ -171,7 +173,7 @@ async fn a_peer_whose_network_blocks_udp_connects_through_the_turn_port() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_path_and_no_relay_the_person_is_told_why_within_fifteen_seconds() {
-    let public = Public::start_with(Relay::StunOnly).await;
+    let public = Public::start_with(Relay::StunOnly, &[]).await;
     let (home1, home2) = (
         public.internet.home(Nat::Symmetric),
         public.internet.home(Nat::Symmetric),
@@ -228,6 +230,44 @@ async fn a_link_cut_for_five_seconds_loses_and_duplicates_nothing() {
     let mut expected: Vec<&str> = during.iter().map(String::as_str).collect();
     expected.push("typed after the outage");
     assert_eq!(texts, expected, "each message once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_address_changes_reconnects_and_loses_nothing() {
+    let public = Public::start().await;
+    let (home1, home2) = (
+        public.internet.home(Nat::EndpointIndependent),
+        public.internet.home(Nat::EndpointIndependent),
+    );
+    let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
+    path_to(&mut alice, &b).await;
+
+    home1.renumber();
+    alice.say("typed after the move").await;
+
+    alice
+        .wait_event("peer-reconnecting", Some(("peer", &b)))
+        .await;
+    bob.wait_for("the message typed after the move", |e| {
+        e["event"] == "message" && e["text"] == "typed after the move"
+    })
+    .await;
+    alice.say("and once reconnected").await;
+    bob.wait_for("the message typed once reconnected", |e| {
+        e["event"] == "message" && e["text"] == "and once reconnected"
+    })
+    .await;
+    let received = bob.finish_with_events().await;
+    let texts: Vec<&str> = received
+        .iter()
+        .filter(|e| e["event"] == "message" && e["from"] == a.as_str())
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["typed after the move", "and once reconnected"],
+        "each message once, in order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,4 +355,54 @@ async fn a_browser_behind_one_nat_and_parlor_behind_another_connect_through_the_
         .await;
     assert_eq!(got["text"], "hello, parlor");
     browser.browser.close().await;
+}
+
+/// Whether coturn allocates a relay for `username`/`credential`, asked from
+/// `home` by coturn's own test client (two allocations that talk to each
+/// other through the relay).
+fn coturn_allocates(home: &Home, username: &str, credential: &str) -> bool {
+    let output = std::process::Command::new("ip")
+        .args(["netns", "exec", home.host().name(), "turnutils_uclient"])
+        .args([
+            "-u", username, "-w", credential, "-y", "-n", "1", "-m", "1", "-l", "100",
+        ])
+        .arg(SERVER_ADDR)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run turnutils_uclient (coturn): {e}"));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    !printed.contains("Cannot complete Allocation") && printed.contains("Total lost packets")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coturn_accepts_the_credentials_parlor_signal_mints_and_refuses_them_once_expired() {
+    let public = Public::start_with(Relay::Turn, &["--turn-ttl", "2"]).await;
+    let home = public.internet.home(Nat::EndpointIndependent);
+    let url = format!(
+        "http://{}/parties/main/some-room/turn",
+        public.server.addr()
+    );
+    let answer = std::process::Command::new("ip")
+        .args(["netns", "exec", home.host().name(), "curl", "-sf", &url])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
+    let servers: serde_json::Value = serde_json::from_slice(&answer.stdout)
+        .unwrap_or_else(|e| panic!("/turn answered no JSON ({e}): {answer:?}"));
+    let turn = servers["iceServers"]
+        .as_array()
+        .and_then(|list| list.iter().find(|server| server.get("username").is_some()))
+        .unwrap_or_else(|| panic!("/turn listed no TURN server: {servers}"));
+    let (username, credential) = (
+        turn["username"].as_str().unwrap_or_default(),
+        turn["credential"].as_str().unwrap_or_default(),
+    );
+
+    assert!(
+        coturn_allocates(&home, username, credential),
+        "fresh credentials refused"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        !coturn_allocates(&home, username, credential),
+        "expired credentials accepted"
+    );
 }

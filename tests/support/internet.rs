@@ -165,6 +165,8 @@ impl Internet {
             wire,
             router,
             public,
+            subnet: n,
+            hosts: 1,
         };
         home.load_rules(nat);
         home
@@ -179,6 +181,10 @@ pub struct Home {
     wire: Namespace,
     router: Namespace,
     public: String,
+    /// N of its 192.168.N.0/24.
+    subnet: u8,
+    /// Hosts on the home network so far ([`Self::add_host`]).
+    hosts: u8,
 }
 
 impl Home {
@@ -192,6 +198,23 @@ impl Home {
         &self.public
     }
 
+    /// Gives the home's host a new address (as a laptop that joins another
+    /// network gets one): the old one, and every socket bound to it, is gone.
+    pub fn renumber(&self) {
+        let n = self.subnet;
+        self.host
+            .ip(&["addr", "del", &format!("192.168.{n}.2/24"), "dev", "eth0"]);
+        self.host
+            .ip(&["addr", "add", &format!("192.168.{n}.3/24"), "dev", "eth0"]);
+        self.host.ip(&[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &format!("192.168.{n}.1"),
+        ]);
+    }
+
     /// Cuts the home's link (as if the cable were pulled at the router):
     /// packets stop both ways until [`Self::restore_link`].
     pub fn cut_link(&self) {
@@ -203,8 +226,57 @@ impl Home {
         self.router.ip(&["link", "set", "lan0", "up"]);
     }
 
-    /// Makes the home's line lossy and slow, both ways, from now on.
+    /// Plugs another host into the home network, `192.168.N.10` (then
+    /// `.11` …, clear of the addresses the first host takes), behind the
+    /// same router: two peers on one LAN, who reach each other directly and
+    /// the internet through the same NAT. It is the caller's, and goes when
+    /// dropped.
+    ///
+    /// It hangs off the wire beside the router, so it shares the first
+    /// host's line only while that line is a plain bridge: a home with more
+    /// than one host cannot be [degraded](Self::degrade).
+    pub fn add_host(&mut self) -> Namespace {
+        assert!(
+            self.bad_line.is_none(),
+            "a degraded home cannot take another host"
+        );
+        let (n, k) = (self.subnet, self.hosts);
+        self.hosts += 1;
+        let host = Namespace::create("home");
+        // w0 and w1 are the first host's and the router's ends.
+        let port = format!("w{}", k + 1);
+        host.ip(&[
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            self.wire.name(),
+        ]);
+        self.wire.ip(&["link", "set", &port, "master", "br0"]);
+        self.wire.ip(&["link", "set", &port, "up"]);
+        host.run(
+            "ethtool",
+            &["-K", "eth0", "tx", "off", "tso", "off", "gso", "off"],
+        );
+        let address = format!("192.168.{n}.{}/24", 9 + u16::from(k));
+        host.ip(&["addr", "add", &address, "dev", "eth0"]);
+        host.ip(&["link", "set", "eth0", "up"]);
+        host.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
+        host
+    }
+
+    /// Makes the home's line lossy and slow, both ways, from now on. Only
+    /// for a home with one host (see [`Self::add_host`]).
     pub fn degrade(&mut self, impairment: Impairment) {
+        assert_eq!(
+            self.hosts, 1,
+            "the bad line sits on the first host's cable: a home with more hosts cannot be degraded"
+        );
         for port in ["w0", "w1"] {
             self.wire.ip(&["link", "set", port, "nomaster"]);
             self.wire.ip(&["link", "set", port, "promisc", "on"]);
