@@ -100,6 +100,22 @@ async fn enter(
     (alice, bob, a, b)
 }
 
+/// Two homes behind routers of kind `nat`.
+fn two_homes(public: &Public, nat: Nat) -> (Home, Home) {
+    (public.internet.home(nat), public.internet.home(nat))
+}
+
+/// Everything `from` said, as `peer` received it, once `peer` has left: a
+/// message received twice shows twice.
+async fn texts_from(peer: PeerProcess, from: &str) -> Vec<String> {
+    peer.finish_with_events()
+        .await
+        .iter()
+        .filter(|e| e["event"] == "message" && e["from"] == from)
+        .filter_map(|e| e["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Both say something; each hears the other.
 async fn chat_both_ways(alice: &mut PeerProcess, bob: &mut PeerProcess, a: &str, b: &str) {
     alice.say("hello from home one").await;
@@ -120,10 +136,7 @@ async fn path_to(peer: &mut PeerProcess, other: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_behind_home_routers_connect_directly_through_nat() {
     let public = Public::start().await;
-    let (home1, home2) = (
-        public.internet.home(Nat::EndpointIndependent),
-        public.internet.home(Nat::EndpointIndependent),
-    );
+    let (home1, home2) = two_homes(&public, Nat::EndpointIndependent);
     let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
 
     assert_eq!(path_to(&mut alice, &b).await, "nat");
@@ -134,10 +147,7 @@ async fn peers_behind_home_routers_connect_directly_through_nat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_behind_symmetric_nats_connect_through_the_turn_server() {
     let public = Public::start().await;
-    let (home1, home2) = (
-        public.internet.home(Nat::Symmetric),
-        public.internet.home(Nat::Symmetric),
-    );
+    let (home1, home2) = two_homes(&public, Nat::Symmetric);
     let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
 
     assert_eq!(path_to(&mut alice, &b).await, "relay");
@@ -174,10 +184,7 @@ async fn a_peer_whose_network_blocks_udp_connects_through_the_turn_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_path_and_no_relay_the_person_is_told_why_within_fifteen_seconds() {
     let public = Public::start_with(Relay::StunOnly, &[]).await;
-    let (home1, home2) = (
-        public.internet.home(Nat::Symmetric),
-        public.internet.home(Nat::Symmetric),
-    );
+    let (home1, home2) = two_homes(&public, Nat::Symmetric);
     let (mut alice, _bob, _a, b) = enter(&public, &home1, &home2).await;
     let joined = tokio::time::Instant::now();
 
@@ -201,10 +208,7 @@ async fn with_no_path_and_no_relay_the_person_is_told_why_within_fifteen_seconds
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_cut_for_five_seconds_loses_and_duplicates_nothing() {
     let public = Public::start().await;
-    let (home1, home2) = (
-        public.internet.home(Nat::EndpointIndependent),
-        public.internet.home(Nat::EndpointIndependent),
-    );
+    let (home1, home2) = two_homes(&public, Nat::EndpointIndependent);
     let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
     path_to(&mut alice, &b).await;
 
@@ -221,12 +225,7 @@ async fn a_link_cut_for_five_seconds_loses_and_duplicates_nothing() {
         e["event"] == "message" && e["text"] == "typed after the outage"
     })
     .await;
-    let received = bob.finish_with_events().await;
-    let texts: Vec<&str> = received
-        .iter()
-        .filter(|e| e["event"] == "message" && e["from"] == a.as_str())
-        .filter_map(|e| e["text"].as_str())
-        .collect();
+    let texts = texts_from(bob, &a).await;
     let mut expected: Vec<&str> = during.iter().map(String::as_str).collect();
     expected.push("typed after the outage");
     assert_eq!(texts, expected, "each message once, in order");
@@ -235,10 +234,7 @@ async fn a_link_cut_for_five_seconds_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_whose_address_changes_reconnects_and_loses_nothing() {
     let public = Public::start().await;
-    let (home1, home2) = (
-        public.internet.home(Nat::EndpointIndependent),
-        public.internet.home(Nat::EndpointIndependent),
-    );
+    let (home1, home2) = two_homes(&public, Nat::EndpointIndependent);
     let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
     path_to(&mut alice, &b).await;
 
@@ -257,12 +253,7 @@ async fn a_peer_whose_address_changes_reconnects_and_loses_nothing() {
         e["event"] == "message" && e["text"] == "and once reconnected"
     })
     .await;
-    let received = bob.finish_with_events().await;
-    let texts: Vec<&str> = received
-        .iter()
-        .filter(|e| e["event"] == "message" && e["from"] == a.as_str())
-        .filter_map(|e| e["text"].as_str())
-        .collect();
+    let texts = texts_from(bob, &a).await;
     assert_eq!(
         texts,
         ["typed after the move", "and once reconnected"],
@@ -273,10 +264,7 @@ async fn a_peer_whose_address_changes_reconnects_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lossy_slow_path_keeps_order_and_loses_nothing() {
     let public = Public::start().await;
-    let (mut home1, home2) = (
-        public.internet.home(Nat::EndpointIndependent),
-        public.internet.home(Nat::EndpointIndependent),
-    );
+    let (mut home1, home2) = two_homes(&public, Nat::EndpointIndependent);
     home1.degrade(BAD_LINE);
     let (mut alice, bob, a, _b) = meet(&public, &home1, &home2).await;
 
@@ -287,12 +275,7 @@ async fn a_lossy_slow_path_keeps_order_and_loses_nothing() {
         e["event"] == "message" && e["text"] == "over a bad line 30"
     })
     .await;
-    let received = bob.finish_with_events().await;
-    let texts: Vec<&str> = received
-        .iter()
-        .filter(|e| e["event"] == "message" && e["from"] == a.as_str())
-        .filter_map(|e| e["text"].as_str())
-        .collect();
+    let texts = texts_from(bob, &a).await;
     let expected: Vec<&str> = lines.iter().map(String::as_str).collect();
     assert_eq!(texts, expected, "each message once, in order");
 }
@@ -300,10 +283,7 @@ async fn a_lossy_slow_path_keeps_order_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_lost_with_a_turn_server_restart_is_allocated_again() {
     let mut public = Public::start().await;
-    let (home1, home2) = (
-        public.internet.home(Nat::Symmetric),
-        public.internet.home(Nat::Symmetric),
-    );
+    let (home1, home2) = two_homes(&public, Nat::Symmetric);
     let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
     assert_eq!(path_to(&mut alice, &b).await, "relay");
 

@@ -23,6 +23,7 @@ use anyhow::{Context, bail};
 use parlor_bench::{Load, Section, machine_note, number, numbers, percentile};
 use parlor_e2e::chromium::{Mdns, OldClient, browser_file};
 use parlor_e2e::coturn::{Coturn, SECRET};
+use parlor_e2e::impair::Impairment;
 use parlor_e2e::internet::{Home, Internet, Nat, SERVER_ADDR, TURN_PORT};
 use parlor_e2e::netns::Namespace;
 use parlor_engine::{Event, EventKind, PathKind, Room, RoomConfig, RoomLink, ServerUrl};
@@ -55,16 +56,19 @@ const SECTION: &str = "## Across NATs and TURN (simulated internet)";
 enum Path {
     Lan,
     Nat,
+    /// Through NAT, one home on a bad line.
+    BadLine,
     Relay,
 }
 
 impl Path {
-    const ALL: [Path; 3] = [Path::Lan, Path::Nat, Path::Relay];
+    const ALL: [Path; 4] = [Path::Lan, Path::Nat, Path::BadLine, Path::Relay];
 
     fn name(self) -> &'static str {
         match self {
             Path::Lan => "same LAN",
             Path::Nat => "through NAT",
+            Path::BadLine => "through NAT, bad line",
             Path::Relay => "TURN relay",
         }
     }
@@ -73,6 +77,9 @@ impl Path {
         match self {
             Path::Lan => "two hosts behind one endpoint-independent NAT",
             Path::Nat => "two homes behind endpoint-independent NATs",
+            Path::BadLine => {
+                "as through NAT, one home's line losing 10 % and delaying 80 ± 20 ms each way"
+            }
             Path::Relay => "two homes behind symmetric NATs",
         }
     }
@@ -82,6 +89,7 @@ impl Path {
         match self {
             Path::Lan => "lan",
             Path::Nat => "nat",
+            Path::BadLine => "bad-line",
             Path::Relay => "relay",
         }
     }
@@ -101,14 +109,22 @@ impl Machines {
                 let neighbour = home.add_host();
                 Machines::OneHome { home, neighbour }
             }
-            Path::Nat | Path::Relay => {
-                let nat = if path == Path::Nat {
-                    Nat::EndpointIndependent
-                } else {
+            Path::Nat | Path::BadLine | Path::Relay => {
+                let nat = if path == Path::Relay {
                     Nat::Symmetric
+                } else {
+                    Nat::EndpointIndependent
                 };
+                let mut first = internet.home(nat);
+                if path == Path::BadLine {
+                    first.degrade(Impairment {
+                        loss_percent: 10,
+                        delay: Duration::from_millis(80),
+                        jitter: Duration::from_millis(20),
+                    });
+                }
                 Machines::TwoHomes {
-                    first: internet.home(nat),
+                    first,
                     second: internet.home(nat),
                 }
             }
@@ -506,14 +522,22 @@ async fn chat(a: Room, mut a_events: UnboundedReceiver<Event>) -> anyhow::Result
     for _ in 0..BULK_COUNT {
         a.send(text.clone()).await?;
     }
+    // On a bad line the whole bulk may not get through in time: the rate
+    // is then what was acknowledged by the deadline.
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    for _ in 0..BULK_COUNT {
-        next_event(&mut a_events, "delivered", deadline, |kind| {
+    let mut delivered = 0;
+    while delivered < BULK_COUNT {
+        let acked = next_event(&mut a_events, "delivered", deadline, |kind| {
             matches!(kind, EventKind::Delivered { .. })
         })
-        .await?;
+        .await;
+        if acked.is_err() {
+            eprintln!("  only {delivered} of {BULK_COUNT} acknowledged in {PATIENCE:?}");
+            break;
+        }
+        delivered += 1;
     }
-    let mb_per_s = (BULK_COUNT * BULK_SIZE) as f64 / start.elapsed().as_secs_f64() / 1e6;
+    let mb_per_s = (delivered * BULK_SIZE) as f64 / start.elapsed().as_secs_f64() / 1e6;
 
     leave(a, a_events).await;
     Ok(Chat {
@@ -730,7 +754,13 @@ fn report(figures: &[PathFigures], machine: &str) -> Section {
         "Chromium 16 KiB msgs",
     ]);
     let rtt = |chat: &Chat| format!("{:.0} / {:.0} µs", chat.rtt_p50_us, chat.rtt_p99_us);
-    let rate = |chat: &Chat| format!("{:.1} MB/s", chat.mb_per_s);
+    let rate = |chat: &Chat| {
+        if chat.mb_per_s < 0.1 {
+            format!("{:.1} kB/s", chat.mb_per_s * 1e3)
+        } else {
+            format!("{:.1} MB/s", chat.mb_per_s)
+        }
+    };
     for f in figures {
         let (chromium_rtt, chromium_rate) = match &f.chromium {
             Ok((_, chat)) => (rtt(chat), rate(chat)),
@@ -770,8 +800,12 @@ fn report(figures: &[PathFigures], machine: &str) -> Section {
         ]);
     }
     section.paragraph(RELAY_BULK_NOTE);
+    section.paragraph(BAD_LINE_NOTE);
     section
 }
+
+/// What the bad line's figures mean.
+const BAD_LINE_NOTE: &str = "On the bad line (10 % loss each way), both stacks suffer and Parlor more: it connects in seconds where Chromium takes about 1.5 s, its chat round trips reach 2.7 s at p99, and bulk crawls (only part of it is acknowledged within the 60 s the bench allows; the rate is what was). webrtc-rs 0.21 retransmits a lost DTLS flight after 1 s (doubling) and its SCTP never retransmits sooner than 1 s (`RTO_MIN`); neither is configurable, and Chromium's are shorter. Nothing is lost or reordered (tests/internet.rs); it is slow.";
 
 /// What the relayed bulk figure means, measured while writing this bench.
 const RELAY_BULK_NOTE: &str = "Bulk through the relay is Parlor's weak spot: webrtc-rs's SCTP \
