@@ -9,10 +9,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use parlor_bench::{Load, Section, machine_note, number, numbers, percentile};
-use parlor_e2e::chromium::{Mdns, OldClient};
+use parlor_bench::{Load, Section, machine_note, number, percentile};
+use parlor_e2e::chromium::{Mdns, OldClient, chat_figures};
 use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, ServerUrl};
-use serde_json::json;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Fresh pairs whose connect time is measured (p50 reported).
@@ -234,25 +233,7 @@ async fn drive_chromium(
         connects.push(a_open.max(b_open) - joined);
     }
 
-    let helpers = include_str!("connect.js");
-    a.browser.eval(helpers, vec![]).await?;
-    b.browser.eval(helpers, vec![]).await?;
-    b.browser
-        .eval("bench.responder(arguments[0]);", vec![json!(BULK_COUNT)])
-        .await?;
-    let rtts = numbers(
-        &a.browser
-            .eval("return bench.roundTrips(arguments[0]);", vec![json!(PINGS)])
-            .await?,
-    )?;
-    let throughput = a
-        .browser
-        .eval(
-            "return bench.throughput(arguments[0], arguments[1]);",
-            vec![json!(BULK_COUNT), json!(BULK_SIZE)],
-        )
-        .await?;
-    let mb_per_s = number(&throughput, "throughput")?;
+    let (rtts, mb_per_s) = chat_figures(a, b, PINGS, BULK_COUNT, BULK_SIZE).await?;
     Ok(Figures {
         connect_ms: percentile(&connects, 0.5),
         rtt_p50_us: percentile(&rtts, 0.5),

@@ -20,14 +20,14 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use parlor_bench::{Load, Section, machine_note, number, numbers, percentile};
-use parlor_e2e::chromium::{Mdns, OldClient, browser_file};
+use parlor_bench::{Load, Section, machine_note, number, percentile};
+use parlor_e2e::chromium::{Mdns, OldClient, browser_file, chat_figures};
 use parlor_e2e::coturn::{Coturn, SECRET};
 use parlor_e2e::impair::Impairment;
 use parlor_e2e::internet::{Home, Internet, Nat, SERVER_ADDR, TURN_PORT};
 use parlor_e2e::netns::Namespace;
 use parlor_engine::{Event, EventKind, PathKind, Room, RoomConfig, RoomLink, ServerUrl};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 
@@ -604,30 +604,13 @@ async fn drive_chromium(
         connects.add(ms, path);
     }
 
-    // Chat over the last pair, with the connect bench's page helpers: A
-    // pings and sends, B echoes and answers once it has every message.
-    let helpers = include_str!("connect.js");
-    a.browser.eval(helpers, vec![]).await?;
-    b.browser.eval(helpers, vec![]).await?;
-    b.browser
-        .eval("bench.responder(arguments[0]);", vec![json!(BULK_COUNT)])
-        .await?;
-    let rtts = numbers(
-        &a.browser
-            .eval("return bench.roundTrips(arguments[0]);", vec![json!(PINGS)])
-            .await?,
-    )?;
-    let throughput = a
-        .browser
-        .eval(
-            "return bench.throughput(arguments[0], arguments[1]);",
-            vec![json!(BULK_COUNT), json!(BULK_SIZE)],
-        )
-        .await?;
+    // Chat over the last pair, as the connect bench does: A pings and
+    // sends, B echoes and answers once it has every message.
+    let (rtts, mb_per_s) = chat_figures(a, b, PINGS, BULK_COUNT, BULK_SIZE).await?;
     let chat = Chat {
         rtt_p50_us: percentile(&rtts, 0.5),
         rtt_p99_us: percentile(&rtts, 0.99),
-        mb_per_s: number(&throughput, "throughput")?,
+        mb_per_s,
     };
     Ok((connects, chat))
 }

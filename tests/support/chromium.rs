@@ -337,3 +337,35 @@ fn profile_dir(port: u16) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&profile)?;
     Ok(profile)
 }
+
+/// Chat between two connected old clients, timed in the pages with the
+/// benches' helpers (`tests/benches/connect.js`): `pings` sequential
+/// round trips from `a` (microseconds each), then `bulk_count` messages of
+/// `bulk_size` bytes from `a` until `b` has them all (MB/s).
+pub async fn chat_figures(
+    a: &OldClient,
+    b: &OldClient,
+    pings: usize,
+    bulk_count: usize,
+    bulk_size: usize,
+) -> anyhow::Result<(Vec<f64>, f64)> {
+    let helpers = include_str!("../benches/connect.js");
+    a.browser.eval(helpers, vec![]).await?;
+    b.browser.eval(helpers, vec![]).await?;
+    b.browser
+        .eval("bench.responder(arguments[0]);", vec![json!(bulk_count)])
+        .await?;
+    let rtts = parlor_bench::numbers(
+        &a.browser
+            .eval("return bench.roundTrips(arguments[0]);", vec![json!(pings)])
+            .await?,
+    )?;
+    let throughput = a
+        .browser
+        .eval(
+            "return bench.throughput(arguments[0], arguments[1]);",
+            vec![json!(bulk_count), json!(bulk_size)],
+        )
+        .await?;
+    Ok((rtts, parlor_bench::number(&throughput, "throughput")?))
+}

@@ -576,18 +576,22 @@ fn completion_without_an_outstanding_operation_is_a_driver_error() {
     );
 }
 
-/// An offerer whose ICE connected but whose DTLS never did.
-fn ice_up_without_dtls() -> Peer {
+/// An offerer whose offer was answered and whose ICE then reported `ice`.
+fn offerer_with_ice(ice: IceConnectionState) -> Peer {
     let mut peer = Peer::new(Role::Impolite);
     peer.make_offer(&sdp(1, 1, "local1", "AA"));
     peer.receive_answer(sdp(2, 1, "remote1", "BB"));
     peer.expect_op();
     peer.done();
-    peer.core
-        .handle_ice_state(IceConnectionState::Connected, peer.now);
+    peer.core.handle_ice_state(ice, peer.now);
     peer.actions();
     peer.events();
     peer
+}
+
+/// An offerer whose ICE connected but whose DTLS never did.
+fn ice_up_without_dtls() -> Peer {
+    offerer_with_ice(IceConnectionState::Connected)
 }
 
 #[test]
@@ -615,16 +619,7 @@ fn a_handshake_that_completes_in_time_cancels_the_timeout() {
 
 /// An offerer whose ICE is checking paths, none of which works (yet).
 fn ice_checking() -> Peer {
-    let mut peer = Peer::new(Role::Impolite);
-    peer.make_offer(&sdp(1, 1, "local1", "AA"));
-    peer.receive_answer(sdp(2, 1, "remote1", "BB"));
-    peer.expect_op();
-    peer.done();
-    peer.core
-        .handle_ice_state(IceConnectionState::Checking, peer.now);
-    peer.actions();
-    peer.events();
-    peer
+    offerer_with_ice(IceConnectionState::Checking)
 }
 
 #[test]
