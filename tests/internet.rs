@@ -386,3 +386,51 @@ async fn coturn_accepts_the_credentials_parlor_signal_mints_and_refuses_them_onc
         "expired credentials accepted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_acknowledges_nothing_holds_back_the_sender_instead_of_piling_up() {
+    let public = Public::start().await;
+    let (home1, home2) = two_homes(&public, Nat::EndpointIndependent);
+    let (mut alice, mut bob, a, b) = meet(&public, &home1, &home2).await;
+    path_to(&mut alice, &b).await;
+
+    // Bob's line is cut: nothing Alice sends is acknowledged. 100 messages
+    // of 60 kB are more than the 4 MiB she may leave unacknowledged.
+    home2.cut_link();
+    let big: Vec<String> = (0..100)
+        .map(|n| format!("{n:03}{}", "x".repeat(60_000)))
+        .collect();
+    alice.say_all(&big).await;
+    let refused = alice
+        .wait_for("a send refused for Bob's backlog", |e| {
+            e["event"] == "error"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("has not acknowledged"))
+        })
+        .await;
+    assert!(refused["message"].as_str().unwrap_or_default().contains(&b));
+
+    // Once Bob is back, what was accepted arrives, and Alice may send again.
+    home2.restore_link();
+    let accepted = alice
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "queued" && e["to"] == b.as_str())
+        .count();
+    assert!(accepted < big.len(), "every message was accepted");
+    bob.wait_for("the last accepted message", |e| {
+        e["event"] == "message"
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(&format!("{:03}", accepted - 1)))
+    })
+    .await;
+    alice.say("and one more").await;
+    bob.wait_for("the message after the backlog cleared", |e| {
+        e["event"] == "message" && e["text"] == "and one more"
+    })
+    .await;
+    let texts = texts_from(bob, &a).await;
+    assert_eq!(texts.len(), accepted + 1, "each accepted message once");
+}

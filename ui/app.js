@@ -734,6 +734,9 @@ async function sendMessage() {
   } catch (error) {
     message.failed = true;
     renderDelivery(message);
+    // Nothing typed is lost: a refused message goes back into the box (if
+    // nothing new was typed there meanwhile) to be sent again.
+    if (!input.value) input.value = text;
     showBanner(errorText(error));
   } finally {
     model.sending -= 1;

@@ -54,6 +54,9 @@ pub enum AppError {
     /// A message was sent while no one else is in the room.
     #[error("No one else is in the room yet: share the link, then send.")]
     NobodyHere,
+    /// A peer has not acknowledged what was already sent to it.
+    #[error("{0} Your message is still in the box.")]
+    Backlogged(String),
     /// The settings file could not be read or written.
     #[error("Could not use the settings file {path}: {reason}.")]
     Settings {
@@ -103,6 +106,7 @@ impl AppError {
             AppError::NotInRoom => "not-in-room",
             AppError::EmptyMessage => "empty-message",
             AppError::NobodyHere => "nobody-here",
+            AppError::Backlogged(_) => "backlogged",
             AppError::Settings { .. } => "settings-file",
             AppError::InvalidSettings(_) => "invalid-settings",
             AppError::ContactsFile { .. } => "contacts-file",
@@ -140,6 +144,7 @@ impl From<SendError> for AppError {
         match error {
             SendError::NobodyHere => AppError::NobodyHere,
             SendError::Left => AppError::NotInRoom,
+            error @ SendError::Backlogged { .. } => AppError::Backlogged(format!("{error}.")),
         }
     }
 }

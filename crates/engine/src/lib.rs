@@ -97,7 +97,7 @@ impl JoinError {
 }
 
 /// Why a message was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// No one else is in the room, so there is no one to send it to.
     #[error("no one else is in the room yet; the message was not sent")]
@@ -105,4 +105,17 @@ pub enum SendError {
     /// The room was left.
     #[error("the room was left")]
     Left,
+    /// A peer has not acknowledged the messages already sent to it (its
+    /// line is too slow, or it is stuck); wait before sending more. Nothing
+    /// was sent, to anyone.
+    #[error(
+        "{peer} has not acknowledged {} KiB of your messages yet; wait before sending more",
+        unacked_bytes / 1024
+    )]
+    Backlogged {
+        /// The peer that is behind.
+        peer: String,
+        /// Bytes of our messages it has not acknowledged.
+        unacked_bytes: usize,
+    },
 }

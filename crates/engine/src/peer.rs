@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId, RoomName, safety_code};
@@ -82,9 +83,23 @@ pub(crate) enum PeerNotice {
 pub(crate) struct PeerHandle {
     inputs: mpsc::UnboundedSender<PeerInput>,
     task: JoinHandle<()>,
+    unacked: Arc<AtomicUsize>,
 }
 
 impl PeerHandle {
+    /// Bytes of our messages handed to the peer task and not yet let go of
+    /// by its session (acknowledged, or sent to an old client).
+    pub(crate) fn unacked_bytes(&self) -> usize {
+        self.unacked.load(Ordering::Relaxed)
+    }
+
+    /// Hands the peer a chat message, counted as unacknowledged at once so
+    /// that a burst of sends is bounded before the task's next turn.
+    pub(crate) fn send_chat(&self, id: MessageId, text: String) {
+        self.unacked.fetch_add(text.len(), Ordering::Relaxed);
+        self.send(PeerInput::Chat { id, text });
+    }
+
     pub(crate) fn send(&self, input: PeerInput) {
         let _ = self.inputs.send(input);
     }
@@ -98,8 +113,13 @@ impl PeerHandle {
 
 pub(crate) fn spawn(context: PeerContext) -> PeerHandle {
     let (inputs, inputs_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(run(context, inputs_rx));
-    PeerHandle { inputs, task }
+    let unacked = Arc::new(AtomicUsize::new(0));
+    let task = tokio::spawn(run(context, inputs_rx, unacked.clone()));
+    PeerHandle {
+        inputs,
+        task,
+        unacked,
+    }
 }
 
 /// The current peer connection and its open channels.
@@ -127,7 +147,11 @@ struct PeerTask {
     refused: bool,
 }
 
-async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput>) {
+async fn run(
+    context: PeerContext,
+    mut inputs: mpsc::UnboundedReceiver<PeerInput>,
+    unacked: Arc<AtomicUsize>,
+) {
     info!(peer = %context.remote(), "connecting to peer");
     let (stack, mut stack_rx) = mpsc::unbounded_channel();
     let mut task = PeerTask {
@@ -148,8 +172,15 @@ async fn run(context: PeerContext, mut inputs: mpsc::UnboundedReceiver<PeerInput
         });
         return;
     }
+    let mut released_before = 0;
     loop {
         task.drive().await;
+        // The room counted each message when it handed it over; what the
+        // session let go of since (acknowledged, or sent to an old client,
+        // which never acknowledges) comes off.
+        let released = task.session.released_bytes();
+        unacked.fetch_sub(released - released_before, Ordering::Relaxed);
+        released_before = released;
         if task.refused {
             break;
         }

@@ -14,7 +14,7 @@ use parlor_protocol::{
     Envelope, ErrorCode, IceServer, IdKey, Info, JoinRejection, MessageId, PeerId, SignalMessage,
     bye, is_bye,
 };
-use parlor_session::SessionConfig;
+use parlor_session::{MAX_UNACKED_BYTES, SessionConfig};
 use parlor_transport::{Identity, TransportConfig};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -508,12 +508,23 @@ impl RoomActor {
         if self.members.is_empty() {
             return Err(SendError::NobodyHere);
         }
+
+        // Back-pressure: a peer that acknowledges nothing (a slow or broken
+        // line, a stuck client) must not make us hold everything typed. The
+        // person is told to wait; nothing is dropped.
+        if let Some((peer, member)) = self
+            .members
+            .iter()
+            .find(|(_, member)| member.handle.unacked_bytes() >= MAX_UNACKED_BYTES)
+        {
+            return Err(SendError::Backlogged {
+                peer: peer.to_string(),
+                unacked_bytes: member.handle.unacked_bytes(),
+            });
+        }
         let id = MessageId::new(crate::random::token());
         for (peer, member) in &self.members {
-            member.handle.send(PeerInput::Chat {
-                id: id.clone(),
-                text: text.clone(),
-            });
+            member.handle.send_chat(id.clone(), text.clone());
             self.emit(EventKind::Queued {
                 id: id.clone(),
                 to: peer.to_string(),

@@ -23,6 +23,13 @@ pub const MESSAGES_PER_SECOND: u32 = 50;
 /// re-sends everything unacknowledged in one go).
 pub const BURST: u32 = 500;
 
+/// Bytes of our own messages a peer may leave unacknowledged before we send
+/// it no more: a peer that never acknowledges (a slow line, a stuck or
+/// hostile client) would otherwise make us hold everything typed, for ever.
+/// Four megabytes is thousands of typed messages; the sender is told to
+/// wait (back-pressure) rather than anything being dropped.
+pub const MAX_UNACKED_BYTES: usize = 4 * 1024 * 1024;
+
 /// How many message ids are remembered to drop re-sent duplicates. A
 /// re-send follows a reconnection within seconds, so the last few thousand
 /// ids cover it; older ones are forgotten instead of kept forever.

@@ -58,6 +58,8 @@ pub(crate) struct Conversation {
     /// When to stop waiting for the peer's `info`.
     info_deadline: Option<Duration>,
     outbox: VecDeque<Pending>,
+    /// Bytes of our messages taken out of the outbox, ever.
+    released: usize,
     /// Ids of messages received, to show re-sent ones once.
     seen: SeenIds,
     /// How fast the peer sends messages.
@@ -77,6 +79,7 @@ impl Conversation {
             announced: false,
             info_deadline: None,
             outbox: VecDeque::new(),
+            released: 0,
             seen: SeenIds::default(),
             rate: MessageRate::default(),
         }
@@ -189,6 +192,16 @@ impl Conversation {
         }
     }
 
+    /// Bytes of our messages not yet acknowledged by the peer.
+    pub(crate) fn unacked_bytes(&self) -> usize {
+        self.outbox.iter().map(|pending| pending.text.len()).sum()
+    }
+
+    /// Bytes of our messages taken out of the outbox so far, ever.
+    pub(crate) fn released_bytes(&self) -> usize {
+        self.released
+    }
+
     pub(crate) fn send(&mut self, id: MessageId, text: String, out: &mut VecDeque<Output>) {
         self.outbox.push_back(Pending {
             id,
@@ -240,7 +253,9 @@ impl Conversation {
             }
             Some(Frame::Ack { id }) => {
                 if let Some(index) = self.outbox.iter().position(|p| p.id == id) {
-                    self.outbox.remove(index);
+                    if let Some(pending) = self.outbox.remove(index) {
+                        self.released += pending.text.len();
+                    }
                     out.push_back(Output::Event(SessionEvent::Delivered { id }));
                 }
             }
@@ -296,7 +311,13 @@ impl Conversation {
             });
         }
         if !acked {
-            self.outbox.retain(|p| !p.sent);
+            let released = &mut self.released;
+            self.outbox.retain(|p| {
+                if p.sent {
+                    *released += p.text.len();
+                }
+                !p.sent
+            });
         }
     }
 }

@@ -21,7 +21,9 @@ mod reach;
 mod session;
 mod step;
 
-pub use bounds::{BURST, DropReason, MAX_FRAME_BYTES, MESSAGES_PER_SECOND, SEEN_WINDOW};
+pub use bounds::{
+    BURST, DropReason, MAX_FRAME_BYTES, MAX_UNACKED_BYTES, MESSAGES_PER_SECOND, SEEN_WINDOW,
+};
 pub use output::{ChannelId, OperationOutcome, Output, SessionEvent};
 pub use reach::NoPath;
 pub use session::{PeerSession, SessionConfig};

@@ -288,6 +288,19 @@ impl PeerSession {
 
     // Local intent.
 
+    /// Bytes of our messages the peer has not acknowledged yet: the driver
+    /// refuses new messages while it is at [`MAX_UNACKED_BYTES`](crate::MAX_UNACKED_BYTES).
+    pub fn unacked_bytes(&self) -> usize {
+        self.conversation.unacked_bytes()
+    }
+
+    /// Bytes of our messages let go of so far, ever (acknowledged, or sent to
+    /// an old client, which never acknowledges): a driver that counts what
+    /// it hands over subtracts this, without racing the session.
+    pub fn released_bytes(&self) -> usize {
+        self.conversation.released_bytes()
+    }
+
     /// Sends a chat message: now if the peer is connected, else once it is.
     pub fn send_chat(&mut self, id: MessageId, text: String) {
         self.conversation.send(id, text, &mut self.outputs);

@@ -252,3 +252,25 @@ fn a_peer_that_floods_is_dropped_and_one_that_keeps_the_pace_is_not() {
     }
     assert_eq!(dropped(&drain(&mut flood)), Some(DropReason::Flooding));
 }
+
+#[test]
+fn what_the_peer_has_not_acknowledged_is_counted_until_it_is() {
+    let mut a = chatting();
+    let text = "x".repeat(1000);
+    a.send_chat(MessageId::new("m1"), text.clone());
+    a.send_chat(MessageId::new("m2"), text);
+    drain(&mut a);
+    assert_eq!(a.unacked_bytes(), 2000, "both sent, neither acknowledged");
+
+    let ack = Frame::Ack {
+        id: MessageId::new("m1"),
+    }
+    .to_text();
+    a.handle_channel_text(ChannelId(1), &ack, ms(2));
+    drain(&mut a);
+    assert_eq!(
+        a.unacked_bytes(),
+        1000,
+        "the acknowledged one is no longer held"
+    );
+}
