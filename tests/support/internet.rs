@@ -94,18 +94,7 @@ impl Internet {
 
         // Router ↔ public segment.
         let uplink = format!("r{n}");
-        router.ip(&[
-            "link",
-            "add",
-            "wan0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &uplink,
-            "netns",
-            self.wan.name(),
-        ]);
+        router.veth("wan0", &self.wan, &uplink);
         self.wan.ip(&["link", "set", &uplink, "master", "br0"]);
         self.wan.ip(&["link", "set", &uplink, "up"]);
         router.ip(&["addr", "add", &format!("{public}/24"), "dev", "wan0"]);
@@ -114,49 +103,15 @@ impl Internet {
         // Router ↔ wire ↔ home: the wire is a bridge until a test makes it
         // a bad line (see `impair`).
         let wire = Namespace::create("wire");
-        router.ip(&[
-            "link",
-            "add",
-            "lan0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "w1",
-            "netns",
-            wire.name(),
-        ]);
-        host.ip(&[
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "w0",
-            "netns",
-            wire.name(),
-        ]);
+        router.veth("lan0", &wire, "w1");
         wire.ip(&["link", "add", "br0", "type", "bridge"]);
-        for port in ["w0", "w1"] {
-            wire.ip(&["link", "set", port, "master", "br0"]);
-            wire.ip(&["link", "set", port, "up"]);
-        }
+        wire.ip(&["link", "set", "w1", "master", "br0"]);
+        wire.ip(&["link", "set", "w1", "up"]);
         wire.ip(&["link", "set", "br0", "up"]);
-        // Whole frames on the wire: a bad line moves frames as they are, so
-        // no segmentation or checksum may be left for the far end to do.
-        for (namespace, device) in [(&router, "lan0"), (&host, "eth0")] {
-            namespace.run(
-                "ethtool",
-                &["-K", device, "tx", "off", "tso", "off", "gso", "off"],
-            );
-        }
+        whole_frames(&router, "lan0");
         router.ip(&["addr", "add", &format!("192.168.{n}.1/24"), "dev", "lan0"]);
         router.ip(&["link", "set", "lan0", "up"]);
-        host.ip(&["addr", "add", &format!("192.168.{n}.2/24"), "dev", "eth0"]);
-        host.ip(&["link", "set", "eth0", "up"]);
-        host.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
+        plug_in(&host, &wire, "w0", n, 2);
 
         router.run("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]);
         let home = Home {
@@ -171,6 +126,33 @@ impl Internet {
         home.load_rules(nat);
         home
     }
+}
+
+/// Plugs `host` into a home's `wire` (its bridge port `port`) as
+/// `192.168.N.<last>`, with the router, `.1`, as its way out.
+fn plug_in(host: &Namespace, wire: &Namespace, port: &str, n: u8, last: u8) {
+    host.veth("eth0", wire, port);
+    wire.ip(&["link", "set", port, "master", "br0"]);
+    wire.ip(&["link", "set", port, "up"]);
+    whole_frames(host, "eth0");
+    host.ip(&[
+        "addr",
+        "add",
+        &format!("192.168.{n}.{last}/24"),
+        "dev",
+        "eth0",
+    ]);
+    host.ip(&["link", "set", "eth0", "up"]);
+    host.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
+}
+
+/// Whole frames on the wire: a bad line moves frames as they are, so no
+/// segmentation or checksum may be left for the far end to do.
+fn whole_frames(namespace: &Namespace, device: &str) {
+    namespace.run(
+        "ethtool",
+        &["-K", device, "tx", "off", "tso", "off", "gso", "off"],
+    );
 }
 
 /// One home network: a host behind its router.
@@ -244,29 +226,7 @@ impl Home {
         self.hosts += 1;
         let host = Namespace::create("home");
         // w0 and w1 are the first host's and the router's ends.
-        let port = format!("w{}", k + 1);
-        host.ip(&[
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &port,
-            "netns",
-            self.wire.name(),
-        ]);
-        self.wire.ip(&["link", "set", &port, "master", "br0"]);
-        self.wire.ip(&["link", "set", &port, "up"]);
-        host.run(
-            "ethtool",
-            &["-K", "eth0", "tx", "off", "tso", "off", "gso", "off"],
-        );
-        let address = format!("192.168.{n}.{}/24", 9 + u16::from(k));
-        host.ip(&["addr", "add", &address, "dev", "eth0"]);
-        host.ip(&["link", "set", "eth0", "up"]);
-        host.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
+        plug_in(&host, &self.wire, &format!("w{}", k + 1), n, 9 + k);
         host
     }
 

@@ -54,6 +54,23 @@ impl Namespace {
         ip(&all);
     }
 
+    /// Links this namespace to `peer` with a veth pair: `device` here,
+    /// `peer_device` there.
+    pub fn veth(&self, device: &str, peer: &Namespace, peer_device: &str) {
+        self.ip(&[
+            "link",
+            "add",
+            device,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer_device,
+            "netns",
+            peer.name(),
+        ]);
+    }
+
     /// Runs `program ARGS` inside the namespace and waits for it; panics if
     /// it fails.
     pub fn run(&self, program: &str, args: &[&str]) {
