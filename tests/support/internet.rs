@@ -146,6 +146,20 @@ fn plug_in(host: &Namespace, wire: &Namespace, port: &str, n: u8, last: u8) {
     host.ip(&["route", "add", "default", "via", &format!("192.168.{n}.1")]);
 }
 
+/// The hardware address of `device` in `namespace`.
+fn mac(namespace: &Namespace, device: &str) -> String {
+    let output = std::process::Command::new("ip")
+        .args(["-n", namespace.name(), "-o", "link", "show", "dev", device])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip: {e}"));
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .skip_while(|word| *word != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no hardware address for {device}: {text}"))
+        .to_owned()
+}
+
 /// Whole frames on the wire: a bad line moves frames as they are, so no
 /// segmentation or checksum may be left for the far end to do.
 fn whole_frames(namespace: &Namespace, device: &str) {
@@ -237,6 +251,27 @@ impl Home {
             self.hosts, 1,
             "the bad line sits on the first host's cable: a home with more hosts cannot be degraded"
         );
+        // The host and the router know each other's hardware address for
+        // good: three lost ARP requests in a row would otherwise make the
+        // host's first connection fail with "no route to host", which is
+        // about ARP, not about the line the test is after.
+        let n = self.subnet;
+        let (host_mac, router_mac) = (mac(&self.host, "eth0"), mac(&self.router, "lan0"));
+        let permanent = |namespace: &Namespace, ip: String, mac: &str, device: &str| {
+            namespace.ip(&[
+                "neigh",
+                "replace",
+                &ip,
+                "lladdr",
+                mac,
+                "dev",
+                device,
+                "nud",
+                "permanent",
+            ]);
+        };
+        permanent(&self.host, format!("192.168.{n}.1"), &router_mac, "eth0");
+        permanent(&self.router, format!("192.168.{n}.2"), &host_mac, "lan0");
         for port in ["w0", "w1"] {
             self.wire.ip(&["link", "set", port, "nomaster"]);
             self.wire.ip(&["link", "set", port, "promisc", "on"]);
