@@ -17,6 +17,12 @@ fn main() {
         "mark_verified",
         "unmark_verified",
         "check_peer",
+        "recent_rooms",
+        "room_history",
+        "undelivered_count",
+        "retry_message",
+        "close_window",
+        "confirm_close",
     ];
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")

@@ -3,34 +3,17 @@
 //! `parlor-peer` or a second app instance, watch the connection come up and
 //! chat both ways; compare safety codes, verify a peer and recognise it after
 //! a restart, flag an impostor; be asked before a link takes us elsewhere;
-//! stay usable, and bounded, while a peer floods the room.
+//! stay usable, and bounded, while a peer floods the room; keep what is
+//! written (a message to an empty room waits for whoever comes, a room
+//! from before a restart is listed and rejoined with its history, closing
+//! with a message undelivered asks first).
 //! Screenshots of the room view go to `tests/artifacts/`.
-
-use std::path::PathBuf;
 
 use parlor_e2e::app::{AppWindow, ENTER, ESCAPE, Isolation, SessionBus, one_at_a_time};
 use parlor_e2e::peer::PeerProcess;
+use parlor_e2e::scratch::Scratch;
 use parlor_e2e::signal::SignalProcess;
 use serde_json::Value;
-
-/// A scratch directory for one test (a kept profile, an identity file),
-/// removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("parlor-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The first four byte pairs of a fingerprint, as the window shows them.
 fn short(fingerprint: &str) -> String {
@@ -296,8 +279,8 @@ async fn a_verified_peer_stays_verified_after_a_restart_and_an_impostor_is_flagg
 -> anyhow::Result<()> {
     let _turn = one_at_a_time().await;
     let scratch = Scratch::new("verify")?;
-    let profile = scratch.0.join("alice-profile");
-    let bob_identity = scratch.0.join("bob-identity.pem");
+    let profile = scratch.path().join("alice-profile");
+    let bob_identity = scratch.path().join("bob-identity.pem");
     let bob_identity = bob_identity.to_str().unwrap_or_default();
 
     // Alice meets Bob (a parlor-peer with a lasting identity) and compares
@@ -671,6 +654,361 @@ async fn the_window_stays_responsive_while_a_peer_floods_it() -> anyhow::Result<
     assert_eq!(page["inOrder"], true, "{page}");
     assert!(count("steps") <= STEP_BOUND, "{page}");
     assert_eq!(page["focused"], "message-input", "{page}");
+    app.close().await;
+    Ok(())
+}
+
+/// A JavaScript expression for our message with exactly `text` in the log.
+fn mine(text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('#message-log .message.mine')].find(m => m.querySelector('.text').textContent === {})",
+        serde_json::to_string(text).unwrap_or_default()
+    )
+}
+
+/// A JavaScript condition: our message `text` is in the log, its delivery
+/// state (`data-delivery`) is `state` and its words are `words`.
+fn delivery_is(text: &str, state: &str, words: &str) -> String {
+    let message = mine(text);
+    format!(
+        "(() => {{ const m = {message}; return !!m && m.dataset.delivery === {} && \
+         m.querySelector('.delivery-text').textContent === {}; }})()",
+        serde_json::to_string(state).unwrap_or_default(),
+        serde_json::to_string(words).unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_written_to_an_empty_room_waits_and_is_delivered_when_someone_comes()
+-> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+
+    // Nobody is here: the message is not refused, it waits.
+    app.send("is anyone there?").await?;
+    app.wait_until(&delivery_is(
+        "is anyone there?",
+        "waiting",
+        "Waiting for someone",
+    ))
+    .await?;
+    assert_eq!(
+        app.eval(
+            "return [document.getElementById('banner').hidden, document.getElementById('message-input').value]",
+            vec![]
+        )
+        .await?,
+        serde_json::json!([true, ""]),
+        "nothing refused, nothing put back in the box"
+    );
+    app.screenshot("message-waiting").await?;
+
+    // Bob opens the link: he gets it, and the window says so, by name.
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("message", Some(("text", "is anyone there?")))
+        .await;
+    app.wait_until(&delivery_is(
+        "is anyone there?",
+        "delivered",
+        "Delivered to bob",
+    ))
+    .await?;
+    // Shown once, however it reached him.
+    assert_eq!(
+        app.eval(
+            "return document.querySelectorAll('#message-log .message.mine').length",
+            vec![]
+        )
+        .await?,
+        1
+    );
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_from_before_a_restart_is_listed_and_one_click_rejoins_it_with_its_history()
+-> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("recent-rooms")?;
+    let profile = scratch.path().join("alice-profile");
+
+    // Alice and bob talk in a room; then alice quits.
+    let alice = AppWindow::launch_with("alice", Isolation::ProfileAt(&profile)).await?;
+    let link = alice.create_room().await?;
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("peer-connected", None).await;
+    alice.wait_peers_connected(1).await?;
+    bob.say("hello from before the restart").await;
+    alice.wait_message("hello from before the restart").await?;
+    alice.send("see you after the restart").await?;
+    bob.wait_event("message", Some(("text", "see you after the restart")))
+        .await;
+    alice
+        .wait_until(&delivery_is(
+            "see you after the restart",
+            "delivered",
+            "Delivered to bob",
+        ))
+        .await?;
+    bob.kill().await;
+    alice.close().await;
+
+    // Started again: the start view lists the room, reachable by keyboard.
+    let alice = AppWindow::launch_with("alice-again", Isolation::ProfileAt(&profile)).await?;
+    let recent = "document.querySelector('#recent-list .recent-room')";
+    alice
+        .wait_until(&format!(
+            "!document.getElementById('recent').hidden && \
+             document.querySelectorAll('#recent-list .recent-room').length === 1 && \
+             {recent}.dataset.link === {}",
+            serde_json::to_string(&link)?
+        ))
+        .await?;
+    let room = link
+        .strip_prefix("parlor://join/")
+        .and_then(|rest| rest.split_once('?'))
+        .map(|(room, _)| room.to_owned())
+        .unwrap_or_default();
+    let shown = alice
+        .eval(
+            &format!(
+                "const b = {recent}; return [b.querySelector('.recent-name').textContent, \
+                 b.querySelector('.recent-host').textContent, b.querySelector('.recent-when').textContent]"
+            ),
+            vec![],
+        )
+        .await?;
+    assert_eq!(shown[0], format!("{}…", &room[..8]), "{shown}");
+    assert!(
+        shown[1]
+            .as_str()
+            .is_some_and(|host| host.starts_with("127.0.0.1:") && host.ends_with("this computer")),
+        "{shown}"
+    );
+    assert!(
+        ["Last active just now", "Last active a minute ago"]
+            .contains(&shown[2].as_str().unwrap_or_default()),
+        "{shown}"
+    );
+    alice.screenshot("start-view-recent-rooms").await?;
+    alice.tab_to("#recent-list .recent-room", 12).await?;
+
+    // One click: back in the room, no link dialog, its history in the log.
+    alice.click("#recent-list .recent-room").await?;
+    alice
+        .wait_until(&format!(
+            "document.body.dataset.view === 'room' && \
+             document.getElementById('room-link').value === {} && \
+             !document.getElementById('link-dialog').open",
+            serde_json::to_string(&link)?
+        ))
+        .await?;
+    alice
+        .wait_until(
+            "document.querySelectorAll('#message-log .message.from-history').length === 2 && \
+             document.querySelector('#message-log .history-separator') !== null",
+        )
+        .await?;
+    let log = alice
+        .eval(
+            "return [...document.querySelectorAll('#message-log > li')].map(li => \
+               li.classList.contains('history-separator') ? '--' : \
+               li.classList.contains('message') ? \
+                 `${li.querySelector('.sender').textContent}: ${li.querySelector('.text').textContent}` : null)\
+             .filter(x => x !== null)",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        log,
+        serde_json::json!([
+            "bob: hello from before the restart",
+            "You: see you after the restart",
+            "--"
+        ]),
+        "{log}"
+    );
+    alice
+        .wait_until(&delivery_is(
+            "see you after the restart",
+            "delivered",
+            "Delivered to bob",
+        ))
+        .await?;
+    alice.screenshot("room-history-after-restart").await?;
+    alice.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_asks_first_while_a_message_has_not_reached_everyone() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    app.send("wait for me").await?;
+    app.wait_until(&delivery_is(
+        "wait for me",
+        "waiting",
+        "Waiting for someone",
+    ))
+    .await?;
+
+    // Closing asks, with Keep open focused; Escape keeps the window.
+    let dialog_asks = "document.getElementById('close-dialog').open && \
+                       document.activeElement === document.getElementById('close-keep')";
+    let still_open = "!document.getElementById('close-dialog').open && \
+                      document.body.dataset.view === 'room'";
+    app.request_close().await?;
+    app.wait_until(dialog_asks).await?;
+    assert_eq!(
+        app.text("#close-text").await?,
+        "1 message has not reached everyone yet. Parlor delivers them when you and they are both online again. Close anyway?"
+    );
+    app.screenshot("close-asks-first").await?;
+    app.press(ESCAPE).await?;
+    app.wait_until(still_open).await?;
+    assert!(!app.app_pids().is_empty(), "Escape closed the app");
+
+    // Keep open keeps it too, and the room goes on.
+    app.request_close().await?;
+    app.wait_until(dialog_asks).await?;
+    app.click("#close-keep").await?;
+    app.wait_until(still_open).await?;
+    assert!(!app.app_pids().is_empty(), "Keep open closed the app");
+
+    // Once bob has it, nothing is undelivered: closing closes at once.
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("message", Some(("text", "wait for me")))
+        .await;
+    app.wait_until(&delivery_is("wait for me", "delivered", "Delivered to bob"))
+        .await?;
+    // The app may be gone before WebDriver answers the key press.
+    let _ = app.request_close().await;
+    app.wait_exited().await?;
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_confirms_and_ends_the_app_with_a_message_undelivered() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let app = AppWindow::launch("alice").await?;
+    app.create_room().await?;
+    app.send("one").await?;
+    app.send("two").await?;
+    app.wait_until(&delivery_is("two", "waiting", "Waiting for someone"))
+        .await?;
+    app.request_close().await?;
+    app.wait_until("document.getElementById('close-dialog').open")
+        .await?;
+    assert!(
+        app.text("#close-text")
+            .await?
+            .starts_with("2 messages have not reached everyone yet."),
+    );
+    // The app may be gone before WebDriver answers the click.
+    let _ = app.click("#close-confirm").await;
+    app.wait_exited().await?;
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrolling_to_the_top_of_a_rejoined_room_loads_its_earlier_messages() -> anyhow::Result<()>
+{
+    const SAID: usize = 230;
+    let _turn = one_at_a_time().await;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("peer-connected", None).await;
+    let lines: Vec<String> = (0..SAID).map(|i| format!("line {i:03}")).collect();
+    bob.say_all(&lines).await;
+    app.wait_message(&lines[SAID - 1]).await?;
+
+    // Out of the room and back in through the recent rooms list.
+    app.click("#leave-room").await?;
+    app.wait_until("document.querySelector('#recent-list .recent-room') !== null")
+        .await?;
+    app.click("#recent-list .recent-room").await?;
+    app.wait_until("document.body.dataset.view === 'room'")
+        .await?;
+    // The latest page first, at the end of the log.
+    app.wait_until(
+        "document.querySelectorAll('#message-log .message.from-history').length === 200 && \
+         document.querySelector('#message-log .history-more-button') !== null",
+    )
+    .await?;
+    let texts = "return [...document.querySelectorAll('#message-log .message .text')].map(e => e.textContent)";
+    let first_page = app.eval(texts, vec![]).await?;
+    assert_eq!(first_page[0], format!("line {:03}", SAID - 200));
+    assert_eq!(first_page[199], format!("line {:03}", SAID - 1));
+
+    // Scrolling to the top brings the rest, above, in order, once each.
+    app.wait_until(
+        "(() => { const l = document.getElementById('message-log'); \
+                  return l.scrollTop > 0 && l.scrollHeight - l.scrollTop - l.clientHeight < 5; })()",
+    )
+    .await?;
+    app.eval(
+        "document.getElementById('message-log').scrollTop = 0",
+        vec![],
+    )
+    .await?;
+    app.wait_until(&format!(
+        "document.querySelectorAll('#message-log .message.from-history').length === {SAID}"
+    ))
+    .await?;
+    let all = app.eval(texts, vec![]).await?;
+    assert_eq!(
+        all,
+        serde_json::json!(lines),
+        "the whole conversation, in order"
+    );
+    app.wait_until(
+        "document.querySelector('#message-log .history-more').textContent === 'The beginning of this room on this computer'",
+    )
+    .await?;
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_message_store_is_moved_aside_and_the_start_view_says_so() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("damaged-store")?;
+    let profile = scratch.path().join("profile");
+    std::fs::create_dir_all(&profile)?;
+    std::fs::write(
+        profile.join("messages.db"),
+        "not a database at all".repeat(100),
+    )?;
+    let app = AppWindow::launch_with("alice", Isolation::ProfileAt(&profile)).await?;
+    app.wait_until("!document.getElementById('store-notice').hidden")
+        .await?;
+    let notice = app.text("#store-notice-text").await?;
+    assert!(
+        notice.starts_with(&format!(
+            "Your message store {} was damaged",
+            profile.join("messages.db").display()
+        )) && notice.ends_with("and a fresh one started."),
+        "{notice}"
+    );
+    app.screenshot("store-notice").await?;
+    // Dismissed, it goes; the app works with the fresh store.
+    app.click("#store-notice-close").await?;
+    app.wait_until("document.getElementById('store-notice').hidden")
+        .await?;
+    app.create_room().await?;
+    app.send("kept in the fresh store").await?;
+    app.wait_until(&delivery_is(
+        "kept in the fresh store",
+        "waiting",
+        "Waiting for someone",
+    ))
+    .await?;
     app.close().await;
     Ok(())
 }

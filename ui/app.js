@@ -11,6 +11,11 @@
 // (contacts.rs), which also decides whether a peer uses a verified
 // contact's name without being that contact.
 //
+// Messages are kept (Rust's message store): entering a room shows its
+// earlier messages above this visit's, a message written with nobody in
+// the room waits for whoever comes, the start view lists recent rooms, and
+// closing with messages undelivered asks first.
+//
 // Text that comes from other people (names, messages, reasons) is only ever
 // put on the page with textContent, never as HTML.
 "use strict";
@@ -32,7 +37,12 @@ const BOUNDS = {
   earlyEvents: 256, // delivery events held for one such id
   held: 1000, // events of other rooms held while a join is under way
   gone: 1000, // peers that left, whose connections' last events are ignored
+  shown: 5000, // ids of messages in the log, so a message is never shown twice
+  history: 1000, // kept messages shown above this visit's (five pages)
 };
+
+/** Messages per page of history (`messages::HISTORY_PAGE` in Rust). */
+const HISTORY_PAGE = 200;
 
 /** What the window knows about the room, rebuilt from events. */
 const model = {
@@ -45,8 +55,15 @@ const model = {
   peers: new Map(), // id -> { id, name, parlor, state, path, steps: [{ at, label, kind }] (the last BOUNDS.steps),
   //                           firstAt, earlierSteps, card (its <li> in the peer list),
   //                           fingerprint, safetyCode: { emoji, digits }, trust: { short, verified, impersonates } }
-  messages: [], // the messages in the log, oldest first:
-  //               { el, mine, session, id, sentTo: Set, deliveredTo: Set, failedTo: Set, failed, trimmed }
+  messages: [], // this visit's messages in the log, oldest first:
+  //               { el, mine, session, id, recipients: Map(key -> { label, state }), waiting, sendError, trimmed }
+  history: [], // kept messages shown above them, oldest first (same shape, with `seq`)
+  historyOldestSeq: null, // the smallest seq shown: the next page is the one before
+  historyMore: false, // the last page was full: there may be older messages
+  historyLoading: false,
+  historyTop: null, // the first line of the log: "Show earlier messages", or the beginning
+  separator: null, // the line between the history and this visit
+  shown: new Set(), // "in:<id>" / "out:<id>" of every message in the log
   byId: new Map(), // message id -> our message in the log
   sending: 0, // send_message calls under way
   early: new Map(), // message id -> delivery events that arrived before send_message returned it
@@ -133,6 +150,7 @@ function showView(view) {
   $("create-room").disabled = busy;
   $("join-room").disabled = busy;
   $("join-link").disabled = busy;
+  for (const button of $("recent-list").querySelectorAll("button")) button.disabled = busy;
   document.body.dataset.view = view;
 }
 
@@ -146,7 +164,15 @@ function resetRoom() {
   model.gone.clear();
   model.logEntries = 0;
   model.logTrimmed = false;
+  model.history = [];
+  model.historyOldestSeq = null;
+  model.historyMore = false;
+  model.historyLoading = false;
+  model.historyTop = null;
+  model.separator = null;
+  model.shown = new Set();
   $("message-log").replaceChildren();
+  delete $("message-log").dataset.history;
   $("peer-list").replaceChildren();
   renderPeerCount();
   $("empty-log").hidden = false;
@@ -173,12 +199,14 @@ function enterRoom(info) {
   $("start-progress").hidden = true;
   showView("room");
   $("message-input").focus();
+  loadHistory(true);
 }
 
 function leftRoom() {
   resetRoom();
   showView("start");
   $("create-room").focus();
+  loadRecentRooms();
 }
 
 // ---------------------------------------------------------------- joining
@@ -324,6 +352,114 @@ async function takePendingLink() {
     joinRoom(snapshot.pendingLink, "outside");
   }
   return snapshot;
+}
+
+// ---------------------------------------------------------------- recent rooms
+
+/** A room's name as a list shows it: long random names cut to their start. */
+function shortRoomName(name) {
+  return name.length > 14 ? `${name.slice(0, 8)}…` : name;
+}
+
+/** How long ago `ms` was, in words ("5 minutes ago"). */
+function agoText(ms) {
+  const minutes = Math.floor(Math.max(0, Date.now() - ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return minutes === 1 ? "a minute ago" : `${minutes} minutes ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return hours === 1 ? "an hour ago" : `${hours} hours ago`;
+  const days = Math.floor(hours / 24);
+  if (days === 1) return "yesterday";
+  if (days < 30) return `${days} days ago`;
+  return `on ${new Date(ms).toLocaleDateString()}`;
+}
+
+/** Lists the rooms this profile was in (recent_rooms), newest first. */
+function renderRecentRooms(rooms) {
+  const list = $("recent-list");
+  list.replaceChildren();
+  for (const room of rooms) {
+    const name = shortRoomName(room.name || room.room);
+    const where = room.embedded ? `${room.host} · this computer` : room.host;
+    const when = agoText(room.lastActiveMs);
+    const button = el("button", "recent-room");
+    button.type = "button";
+    button.dataset.link = room.link;
+    button.dataset.host = room.host;
+    button.title = room.link;
+    button.setAttribute("aria-label", `Rejoin room ${name} on ${where}, last active ${when}`);
+    button.append(
+      el("span", "recent-name", name),
+      el("span", "recent-host", where),
+      el("span", "recent-when", `Last active ${when}`),
+    );
+    const item = el("li", "recent-item");
+    item.append(button);
+    list.append(item);
+  }
+  $("recent").hidden = rooms.length === 0;
+}
+
+async function loadRecentRooms() {
+  try {
+    renderRecentRooms(await invoke("recent_rooms"));
+  } catch (error) {
+    showBanner(errorText(error));
+  }
+}
+
+/**
+ * Rejoins a recent room with one click. These are the person's own rooms,
+ * joined before: no question about where the link leads.
+ */
+function onRecentClick(event) {
+  const button = event.target.closest("button.recent-room");
+  if (!button) return;
+  const { link, host } = button.dataset;
+  startJoin(`Joining the room on ${host}…`, () => invoke("join_room", { link }));
+}
+
+// ---------------------------------------------------------------- closing
+
+/**
+ * The window's close was held because messages have not reached everyone
+ * (`close-requested`, from Rust): asks, Keep open first. Close ends the app.
+ */
+function onCloseRequested(request) {
+  const count = request.undelivered;
+  const what = count === 1 ? "1 message has" : `${count} messages have`;
+  $("close-text").textContent = request.kept
+    ? `${what} not reached everyone yet. Parlor delivers them when you and they are both online again. Close anyway?`
+    : `${what} not reached everyone yet, and Parlor cannot keep messages this time: they are lost if you close it. Close anyway?`;
+  const dialog = $("close-dialog");
+  dialog.dataset.undelivered = String(count);
+  dialog.returnValue = "";
+  if (!dialog.open) dialog.showModal();
+  $("close-keep").focus();
+}
+
+async function confirmClose() {
+  $("close-dialog").close("close");
+  try {
+    await invoke("confirm_close");
+  } catch (error) {
+    showBanner(errorText(error));
+  }
+}
+
+/** Ctrl+Q: closes the window the way its close button does (and so may ask first). */
+async function requestClose() {
+  try {
+    await invoke("close_window");
+  } catch (error) {
+    showBanner(errorText(error));
+  }
+}
+
+/** The start view's note about the message store (damaged and moved aside, or not kept). */
+function showStoreNotice(notice) {
+  $("store-notice-text").textContent = notice || "";
+  $("store-notice").hidden = !notice;
 }
 
 // ---------------------------------------------------------------- identity
@@ -597,7 +733,12 @@ function scrollLogSoon(force) {
   if (force) followLog = true;
 }
 
-/** Adds an entry (a message or a note) at the end of the log, keeping the log within BOUNDS.logItems. */
+/** The first entry of this visit (after the history and its separator, if any). */
+function firstLive() {
+  return model.separator ? model.separator.nextElementSibling : $("message-log").firstElementChild;
+}
+
+/** Adds an entry (a message or a note) at the end of the log, keeping this visit's entries within BOUNDS.logItems. */
 function appendToLog(item, scroll) {
   scrollLogSoon(scroll);
   const log = $("message-log");
@@ -606,13 +747,14 @@ function appendToLog(item, scroll) {
   $("empty-log").hidden = true;
   // The oldest entries go, and a line at the top says so; it counts too.
   while (model.logEntries + (model.logTrimmed ? 1 : 0) > BOUNDS.logItems) {
-    const oldest = model.logTrimmed ? log.firstElementChild.nextElementSibling : log.firstElementChild;
+    const first = firstLive();
+    const oldest = model.logTrimmed ? first.nextElementSibling : first;
     if (model.messages.length > 0 && model.messages[0].el === oldest) forgetMessage(model.messages.shift());
     oldest.remove();
     model.logEntries -= 1;
     if (!model.logTrimmed) {
       model.logTrimmed = true;
-      log.prepend(el("li", "log-trimmed", "Older messages are not shown"));
+      log.insertBefore(el("li", "log-trimmed", "Older messages are not shown"), firstLive());
     }
   }
 }
@@ -620,17 +762,39 @@ function appendToLog(item, scroll) {
 /** A message that left the log: its delivery events are no longer looked for. */
 function forgetMessage(message) {
   message.trimmed = true;
-  if (message.id !== null) model.byId.delete(message.id);
+  if (message.id !== null && model.byId.get(message.id) === message) model.byId.delete(message.id);
 }
 
-function appendMessage({ mine, from, name, text, at }) {
+/** Remembers that the message `id` (ours or theirs) is in the log, so it is never shown twice. */
+function markShown(mine, id) {
+  if (id === null || id === undefined) return;
+  model.shown.add(`${mine ? "out" : "in"}:${id}`);
+  keepLast(model.shown, BOUNDS.shown);
+}
+
+function isShown(mine, id) {
+  return id !== null && id !== undefined && model.shown.has(`${mine ? "out" : "in"}:${id}`);
+}
+
+/** When a message was written: the time, with the date if it was not today. */
+function whenText(ms) {
+  const date = new Date(ms);
+  if (date.toDateString() === new Date().toDateString()) return clockTime(ms);
+  return date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+/**
+ * Makes a message's entry. `sender` is { label, short, title, trust } for
+ * someone else's message (trust marks a verified contact or an impostor).
+ */
+function makeMessage({ mine, sender, text, at, id = null }) {
   const item = el("li", mine ? "message mine" : "message");
-  item.dataset.from = mine ? "me" : from;
   const meta = el("div", "message-meta");
-  meta.append(el("span", "sender", mine ? "You" : peerLabel(from, name)));
-  const sender = mine ? null : model.peers.get(from);
-  if (sender && sender.fingerprint) {
-    meta.append(el("span", "sender-id", shortFingerprint(sender.fingerprint)));
+  meta.append(el("span", "sender", mine ? "You" : sender.label));
+  if (!mine && sender.short) {
+    const short = el("span", "sender-id", sender.short);
+    if (sender.title) short.title = sender.title;
+    meta.append(short);
     const trust = sender.trust;
     if (trust && trust.impersonates) {
       item.classList.add("impostor");
@@ -639,26 +803,45 @@ function appendMessage({ mine, from, name, text, at }) {
       meta.append(el("span", "sender-verified", "✓ Verified"));
     }
   }
-  const time = el("time", "message-time", clockTime(at));
+  const time = el("time", "message-time", whenText(at));
   time.dateTime = new Date(at).toISOString();
   meta.append(time);
   const status = el("span", "delivery");
+  status.append(el("span", "delivery-text"));
   meta.append(status);
   item.append(meta, el("div", "text", text));
   const message = {
     el: item,
     mine,
     session: model.session,
-    id: null,
-    sentTo: new Set(),
-    deliveredTo: new Set(),
-    failedTo: new Set(),
-    failed: false,
+    id,
+    recipients: new Map(), // fingerprint (or "peer:" + peer id before it is known) -> { label, state }
+    waiting: false, // the engine keeps it for whoever comes
+    sendError: false, // send_message refused it
     trimmed: false,
   };
-  model.messages.push(message);
+  item.message = message;
   renderDelivery(message);
-  appendToLog(item, mine);
+  return message;
+}
+
+/** A message of this visit, at the end of the log. */
+function appendMessage({ mine, from, name, text, at, id = null }) {
+  let sender = null;
+  if (!mine) {
+    const peer = model.peers.get(from);
+    sender = {
+      label: peerLabel(from, name),
+      short: peer && peer.fingerprint ? shortFingerprint(peer.fingerprint) : "",
+      title: peer && peer.fingerprint ? peer.fingerprint : "",
+      trust: peer ? peer.trust : null,
+    };
+    markShown(false, id);
+  }
+  const message = makeMessage({ mine, sender, text, at });
+  message.el.dataset.from = mine ? "me" : from;
+  model.messages.push(message);
+  appendToLog(message.el, mine);
   return message;
 }
 
@@ -668,43 +851,101 @@ function appendNote(text, at) {
   appendToLog(item, true);
 }
 
+/** "Bob", "Bob and Carol", "Bob, Carol and Dave", "Bob, Carol, Dave and 4 others". */
+function nameList(names) {
+  if (names.length <= 1) return names.join("");
+  if (names.length <= 3) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  return `${names.slice(0, 3).join(", ")} and ${names.length - 3} others`;
+}
+
+/** How far one of our messages got, in words and as a state for the page (data-delivery). */
+function deliveryOf(message) {
+  if (message.sendError) return { state: "failed", text: "Not sent" };
+  const all = [...message.recipients.values()];
+  if (all.length === 0) {
+    return message.waiting ? { state: "waiting", text: "Waiting for someone" } : { state: "sending", text: "Sending…" };
+  }
+  const who = (state) => all.filter((r) => r.state === state).map((r) => r.label);
+  const failed = who("failed");
+  const delivered = who("delivered");
+  const queued = who("queued");
+  const sent = who("sent");
+  if (failed.length > 0) return { state: "failed", text: `Failed to reach ${nameList(failed)} —`, retry: true };
+  if (delivered.length === all.length) return { state: "delivered", text: `Delivered to ${nameList(delivered)}` };
+  const pending = [];
+  if (queued.length > 0) pending.push(`queued for ${nameList(queued)}`);
+  if (sent.length > 0) pending.push(`sent to ${nameList(sent)}`);
+  const rest = pending.join(", ");
+  if (delivered.length > 0) return { state: "partial", text: `Delivered to ${nameList(delivered)}; ${rest}` };
+  const text = rest.charAt(0).toUpperCase() + rest.slice(1);
+  return { state: queued.length > 0 ? "queued" : "sent", text };
+}
+
 function renderDelivery(message) {
   if (!message.mine) return;
   const status = message.el.querySelector(".delivery");
-  let text;
-  let state;
-  if (message.failed || (message.failedTo.size > 0 && message.failedTo.size >= message.sentTo.size)) {
-    [text, state] = ["Not sent", "failed"];
-  } else if (message.failedTo.size > 0) {
-    [text, state] = [`Not sent to ${message.failedTo.size} of ${message.sentTo.size}`, "partial"];
-  } else if (message.sentTo.size === 0) {
-    [text, state] = ["Sending…", "sending"];
-  } else if (message.deliveredTo.size >= message.sentTo.size) {
-    [text, state] = ["Delivered", "delivered"];
-  } else if (message.deliveredTo.size > 0) {
-    [text, state] = [`Delivered to ${message.deliveredTo.size} of ${message.sentTo.size}`, "partial"];
-  } else {
-    [text, state] = ["Sent", "sent"];
-  }
-  status.textContent = text;
+  const { state, text, retry } = deliveryOf(message);
+  status.querySelector(".delivery-text").textContent = text;
   message.el.dataset.delivery = state;
+  let button = status.querySelector(".retry");
+  if (retry && message.id !== null && !button) {
+    button = el("button", "retry ghost small", "Retry");
+    button.type = "button";
+    button.setAttribute("aria-label", "Retry sending this message");
+    status.append(" ", button);
+  } else if (!retry && button) {
+    button.previousSibling.remove(); // the space before it
+    button.remove();
+  }
 }
 
-/** Applies a `queued`, `delivered` or `send-failed` event to our message. */
+/** The key and label of the person behind peer `to`: their identity once known. */
+function recipientOf(to) {
+  const peer = model.peers.get(to);
+  if (peer && peer.fingerprint) {
+    const label = peer.name || shortFingerprint(peer.fingerprint);
+    return { key: peer.fingerprint, label, alias: `peer:${to}` };
+  }
+  return { key: `peer:${to}`, label: peerLabel(to) };
+}
+
+/** Applies a `waiting`, `queued`, `delivered` or `send-failed` event to our message. */
 function applyDelivery(message, event) {
-  if (event.event === "queued") message.sentTo.add(event.to);
-  if (event.event === "delivered") message.deliveredTo.add(event.to);
-  if (event.event === "send-failed") message.failedTo.add(event.to);
+  if (event.event === "waiting") {
+    message.waiting = true;
+    renderDelivery(message);
+    return;
+  }
+  const { key, label, alias } = recipientOf(event.to);
+  // Its first event may have named the peer before its identity was known.
+  if (alias && message.recipients.has(alias) && !message.recipients.has(key)) {
+    message.recipients.set(key, message.recipients.get(alias));
+  }
+  if (alias) message.recipients.delete(alias);
+  const recipient = message.recipients.get(key) || { label, state: "queued" };
+  recipient.label = label;
+  if (recipient.state !== "delivered") {
+    if (event.event === "delivered") recipient.state = "delivered";
+    if (event.event === "send-failed") recipient.state = "failed";
+    if (event.event === "queued") {
+      // Handed to a connected peer's channel at once: sent. To one still
+      // connecting: queued until its channel opens.
+      const peer = model.peers.get(event.to);
+      recipient.state = peer && peer.state === "connected" ? "sent" : "queued";
+    }
+  }
+  message.recipients.set(key, recipient);
   renderDelivery(message);
 }
 
 /**
  * A delivery event for a message id the log does not know: held while a
- * send is under way (its id may be this one); otherwise the message has
- * left the log, or was never ours to show.
+ * send is under way (its id may be this one) or a page of history is
+ * loading (it may be one of those, read before the event); otherwise the
+ * message has left the log, or was never ours to show.
  */
 function holdEarly(event) {
-  if (model.sending === 0) return;
+  if (model.sending === 0 && !model.historyLoading) return;
   let events = model.early.get(event.id);
   if (!events) {
     events = [];
@@ -714,25 +955,37 @@ function holdEarly(event) {
   if (events.length < BOUNDS.earlyEvents) events.push(event);
 }
 
+/**
+ * Sends what is in the box. With nobody in the room the message is kept
+ * and shown as waiting; it goes out when someone comes.
+ */
 async function sendMessage() {
   const input = $("message-input");
   const text = input.value;
   if (!text.trim()) return;
-  if (model.peers.size === 0) {
-    showBanner("No one else is in the room yet. Share the link first.", "info");
-    return;
-  }
   input.value = "";
   const message = appendMessage({ mine: true, text, at: Date.now() });
   model.sending += 1;
   try {
-    message.id = await invoke("send_message", { text });
-    if (!message.trimmed && message.session === model.session) model.byId.set(message.id, message);
+    const id = await invoke("send_message", { text });
+    message.id = id;
+    if (!message.trimmed && message.session === model.session) {
+      // The history may have drawn it already (it was kept before the
+      // reply came): this entry replaces that one.
+      const drawn = model.byId.get(id);
+      if (drawn && drawn !== message) {
+        for (const [key, recipient] of drawn.recipients) message.recipients.set(key, recipient);
+        removeHistoryMessage(drawn);
+      }
+      model.byId.set(id, message);
+      markShown(true, id);
+    }
     // Its first delivery events may have come in before its id did.
-    for (const event of model.early.get(message.id) || []) applyDelivery(message, event);
-    model.early.delete(message.id);
+    for (const event of model.early.get(id) || []) applyDelivery(message, event);
+    model.early.delete(id);
+    renderDelivery(message);
   } catch (error) {
-    message.failed = true;
+    message.sendError = true;
     renderDelivery(message);
     // Nothing typed is lost: a refused message goes back into the box (if
     // nothing new was typed there meanwhile) to be sent again.
@@ -740,9 +993,158 @@ async function sendMessage() {
     showBanner(errorText(error));
   } finally {
     model.sending -= 1;
-    // With no send under way, nothing held can still find its message.
-    if (model.sending === 0) model.early.clear();
+    forgetHeldEvents();
   }
+}
+
+/** With no send under way and no history loading, nothing held can still find its message. */
+function forgetHeldEvents() {
+  if (model.sending === 0 && !model.historyLoading) model.early.clear();
+}
+
+/** The Retry button of one of our messages that failed to reach someone. */
+async function retryMessage(message) {
+  if (message.id === null) return;
+  try {
+    await invoke("retry_message", { id: message.id });
+  } catch (error) {
+    showBanner(errorText(error));
+    return;
+  }
+  // Owed again to everyone it failed to reach; those connected get it now
+  // (their `queued` events follow), the others when they come back.
+  for (const recipient of message.recipients.values()) {
+    if (recipient.state === "failed") recipient.state = "queued";
+  }
+  renderDelivery(message);
+  const input = $("message-input");
+  if (input) input.focus();
+}
+
+function onMessageLogClick(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.classList.contains("retry")) {
+    const item = button.closest(".message");
+    if (item && item.message) retryMessage(item.message);
+  } else if (button.classList.contains("history-more-button")) {
+    loadHistory(false);
+  }
+}
+
+// ---------------------------------------------------------------- history
+
+/**
+ * A kept message (room_history) as an entry: ours with how far it got with
+ * each person, theirs with the name and identity it came with.
+ */
+function historyMessage(stored) {
+  const sender = stored.outgoing
+    ? null
+    : { label: stored.senderName || "Someone", short: stored.sender, title: stored.senderFingerprint, trust: null };
+  const message = makeMessage({ mine: stored.outgoing, sender, text: stored.text, at: stored.atMs, id: stored.id });
+  message.el.classList.add("from-history");
+  message.el.dataset.seq = String(stored.seq);
+  message.seq = stored.seq;
+  for (const recipient of stored.recipients) {
+    message.recipients.set(recipient.fingerprint, { label: recipient.label, state: recipient.state });
+  }
+  // No one to deliver to yet: it waits for whoever comes.
+  message.waiting = stored.outgoing && stored.recipients.length === 0;
+  renderDelivery(message);
+  return message;
+}
+
+/** Takes a history entry out of the log (the same message is shown live). */
+function removeHistoryMessage(message) {
+  message.el.remove();
+  model.history = model.history.filter((m) => m !== message);
+}
+
+/** The line at the top of the history: a button for older messages, or why there are none. */
+function renderHistoryTop() {
+  const log = $("message-log");
+  if (!model.historyTop) {
+    model.historyTop = el("li", "history-more");
+    log.prepend(model.historyTop);
+  }
+  const top = model.historyTop;
+  top.replaceChildren();
+  if (model.historyMore && model.history.length < BOUNDS.history) {
+    const button = el("button", "history-more-button ghost small", "Show earlier messages");
+    button.type = "button";
+    top.append(button);
+  } else if (model.historyMore) {
+    top.append(el("span", "muted", "Earlier messages are kept but not shown here"));
+  } else {
+    top.append(el("span", "muted", "The beginning of this room on this computer"));
+  }
+}
+
+/**
+ * Loads a page of the room's kept messages: the latest (`initial`, on
+ * entering the room) or the page before the oldest shown (scrolling up).
+ */
+async function loadHistory(initial) {
+  if (!model.room || model.historyLoading) return;
+  if (!initial && (!model.historyMore || model.history.length >= BOUNDS.history)) return;
+  const session = model.session;
+  model.historyLoading = true;
+  try {
+    const page = await invoke("room_history", {
+      link: model.room.link,
+      beforeSeq: initial ? null : model.historyOldestSeq,
+    });
+    if (model.session === session) showHistoryPage(page, initial);
+  } catch (error) {
+    if (model.session === session) showBanner(errorText(error));
+  } finally {
+    model.historyLoading = false;
+    forgetHeldEvents();
+  }
+}
+
+/** Draws one page of history above what the log shows, without moving what the reader looks at. */
+function showHistoryPage(page, initial) {
+  const log = $("message-log");
+  if (page.length > 0) model.historyOldestSeq = page[0].seq;
+  model.historyMore = page.length >= HISTORY_PAGE;
+  const fresh = page.filter((stored) => !isShown(stored.outgoing, stored.id));
+  if (initial && page.length === 0) {
+    log.dataset.history = "none";
+    return;
+  }
+  if (!model.separator) {
+    model.separator = el("li", "history-separator", "Earlier messages above");
+    model.separator.setAttribute("role", "separator");
+    log.prepend(model.separator);
+  }
+  const fromBottom = log.scrollHeight - log.scrollTop;
+  // Oldest first: each page goes right below the top line, above the page after it.
+  const anchor = model.historyTop ? model.historyTop.nextElementSibling : log.firstElementChild;
+  const messages = fresh.map(historyMessage);
+  for (const message of messages) {
+    log.insertBefore(message.el, anchor);
+    markShown(message.mine, message.id);
+    if (message.mine && message.id !== null && !model.byId.has(message.id)) {
+      model.byId.set(message.id, message);
+      // Delivery news that came while the page was being read.
+      for (const event of model.early.get(message.id) || []) applyDelivery(message, event);
+      model.early.delete(message.id);
+    }
+  }
+  model.history = [...messages, ...model.history];
+  renderHistoryTop();
+  log.dataset.history = String(model.history.length);
+  $("empty-log").hidden = true;
+  if (initial) scrollLogSoon(true);
+  else log.scrollTop = log.scrollHeight - fromBottom;
+}
+
+/** Scrolling to the top of the log loads the page before. */
+function onLogScroll() {
+  const log = $("message-log");
+  if (log.scrollTop < 40 && model.historyMore && !model.historyLoading && model.separator) loadHistory(false);
 }
 
 // ---------------------------------------------------------------- engine events
@@ -853,8 +1255,11 @@ function onEngineEvent(event) {
       }
       break;
     case "message":
-      appendMessage({ mine: false, from: event.from, name: event.name, text: event.text, at });
+      // Already drawn from the history (it was kept before the page asked).
+      if (isShown(false, event.id)) break;
+      appendMessage({ mine: false, from: event.from, name: event.name, text: event.text, at, id: event.id });
       break;
+    case "waiting":
     case "queued":
     case "delivered":
     case "send-failed": {
@@ -977,6 +1382,19 @@ function wire() {
     if (choice) choice($("link-dialog").returnValue === "join");
   });
   $("peer-list").addEventListener("click", onPeerListClick);
+  $("message-log").addEventListener("click", onMessageLogClick);
+  $("message-log").addEventListener("scroll", onLogScroll, { passive: true });
+  $("recent-list").addEventListener("click", onRecentClick);
+  $("store-notice-close").addEventListener("click", () => {
+    showStoreNotice(null);
+    $("create-room").focus();
+  });
+  $("close-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmClose();
+  });
+  // Keep open and Escape close the dialog and nothing else.
+  $("close-keep").addEventListener("click", () => $("close-dialog").close("keep"));
   $("join-link").addEventListener("input", () => {
     $("join-error").hidden = true;
   });
@@ -991,8 +1409,12 @@ function wire() {
   $("settings-form").addEventListener("submit", saveSettings);
   $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
   document.addEventListener("keydown", (event) => {
-    const dialogOpen = $("settings-dialog").open || $("link-dialog").open;
+    const dialogOpen = $("settings-dialog").open || $("link-dialog").open || $("close-dialog").open;
     if (event.key === "Escape" && !$("banner").hidden && !dialogOpen) hideBanner();
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "q") {
+      event.preventDefault();
+      requestClose();
+    }
   });
 }
 
@@ -1003,11 +1425,13 @@ async function main() {
   await listen("open-link", () => {
     takePendingLink().catch((error) => showBanner(errorText(error)));
   });
+  await listen("close-requested", (event) => onCloseRequested(event.payload));
   try {
     // A window that reloads shows the room it was in; a link waiting to be
     // joined is then offered from there.
     const snapshot = await invoke("get_state");
     $("app-version").textContent = `Parlor ${snapshot.version}`;
+    showStoreNotice(snapshot.storeNotice);
     if (snapshot.room) enterRoom(snapshot.room);
     if (snapshot.pendingLink) {
       if (model.view !== "room") $("join-link").value = snapshot.pendingLink;
@@ -1017,7 +1441,10 @@ async function main() {
     showBanner(errorText(error));
   }
   loadIdentity().catch((error) => showBanner(errorText(error)));
-  if (model.view === "start") $("create-room").focus();
+  if (model.view === "start") {
+    $("create-room").focus();
+    await loadRecentRooms();
+  }
 }
 
 main();

@@ -4,11 +4,12 @@
 use std::str::FromStr;
 
 use parlor_engine::{MessageId, RoomLink};
-use tauri::{AppHandle, Runtime, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::contacts::{Contacts, PeerTrust, VerifiedContact};
 use crate::error::AppError;
 use crate::links::LinkInfo;
+use crate::messages::{HistoryMessage, RecentRoom};
 use crate::settings::Settings;
 use crate::state::{AppSnapshot, AppState, IdentityInfo, RoomInfo};
 
@@ -35,7 +36,8 @@ pub async fn join_room<R: Runtime>(
 }
 
 /// Sends a chat message to everyone in the room and returns its id, which
-/// the `queued`, `delivered` and `send-failed` engine events name.
+/// the `waiting`, `queued`, `delivered` and `send-failed` engine events
+/// name. With nobody here it is kept and goes out when someone comes.
 #[tauri::command]
 pub async fn send_message(state: State<'_, AppState>, text: String) -> Result<MessageId, AppError> {
     state.send(&text).await
@@ -116,4 +118,59 @@ pub fn check_peer(
     name: Option<String>,
 ) -> Result<PeerTrust, AppError> {
     state.contacts.check(&fingerprint, name.as_deref())
+}
+
+/// The rooms this profile was in, newest first (at most 20), for the start
+/// view: each is the person's own room, rejoined with one click.
+#[tauri::command]
+pub async fn recent_rooms(state: State<'_, AppState>) -> Result<Vec<RecentRoom>, AppError> {
+    state.recent_rooms().await
+}
+
+/// One page (200) of the room `link`'s kept messages, oldest first: the
+/// latest, or those before `before_seq` when scrolling back. A room's log
+/// starts with them, so a restart loses nothing from view.
+#[tauri::command]
+pub fn room_history(
+    state: State<'_, AppState>,
+    link: String,
+    before_seq: Option<i64>,
+) -> Result<Vec<HistoryMessage>, AppError> {
+    state.history(&link, before_seq)
+}
+
+/// How many of our messages have not reached everyone yet, in any room:
+/// what closing the app would leave waiting.
+#[tauri::command]
+pub fn undelivered_count(state: State<'_, AppState>) -> Result<usize, AppError> {
+    state.undelivered()
+}
+
+/// Sends a message that failed again (the Retry button) to the connected
+/// people it did not reach; returns how many. The others get it when they
+/// come back.
+#[tauri::command]
+pub async fn retry_message(state: State<'_, AppState>, id: String) -> Result<usize, AppError> {
+    state.retry(MessageId::new(id)).await
+}
+
+/// Closes the window as its close button does (Ctrl+Q in the window), so
+/// the keyboard takes the same path: asked first when messages are
+/// undelivered.
+#[tauri::command]
+pub fn close_window<R: Runtime>(app: AppHandle<R>) -> Result<(), AppError> {
+    if let Some(window) = app.get_webview_window(crate::links::MAIN_WINDOW) {
+        window
+            .close()
+            .map_err(|e| AppError::Window(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The person saw how many messages are undelivered and chose Close: the
+/// app exits (they are kept, and delivered on a later run).
+#[tauri::command]
+pub fn confirm_close<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {
+    state.allow_close();
+    app.exit(0);
 }

@@ -29,6 +29,20 @@ impl Embedded {
             Ok(server) => server,
             Err(_) => start_on(SocketAddr::new(listen_ip, 0)).await?,
         };
+        Self::serving(server, host)
+    }
+
+    /// Starts the server on `port` exactly, or fails: a room made on the
+    /// built-in server before a restart is only reachable again through the
+    /// port its link names.
+    pub async fn start_at(host: Option<IpAddr>, port: u16) -> Result<Self, AppError> {
+        let listen_ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let server = start_on(SocketAddr::new(listen_ip, port)).await?;
+        Self::serving(server, host)
+    }
+
+    /// The started `server` and the address its links name.
+    fn serving(server: parlor_signal::Server, host: Option<IpAddr>) -> Result<Self, AppError> {
         let advertised = host.unwrap_or_else(lan_ipv4);
         let url = format!(
             "ws://{}",
@@ -95,6 +109,16 @@ pub fn serves(listen: SocketAddr, url: &ServerUrl, local_ips: &[IpAddr]) -> bool
     }
 }
 
+/// The port a server started with `host` (as [`Embedded::start`] takes it)
+/// would need to answer `url`, if `url` leads to this machine at all: the
+/// port to start the built-in server on again for a room made on it before.
+pub fn port_for(url: &ServerUrl, host: Option<IpAddr>) -> Option<u16> {
+    let (address, _) = crate::links::server_host(url);
+    let port = address.rsplit_once(':')?.1.parse::<u16>().ok()?;
+    let listen_ip = host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    serves(SocketAddr::new(listen_ip, port), url, &local_ips()).then_some(port)
+}
+
 /// Every address of this machine's network interfaces.
 fn local_ips() -> Vec<IpAddr> {
     if_addrs::get_if_addrs()
@@ -148,6 +172,13 @@ mod tests {
         ] {
             assert!(!serves(everywhere, &url(theirs), &lan), "{theirs}");
         }
+        assert_eq!(port_for(&url("ws://127.0.0.1:4000"), None), Some(4000));
+        assert_eq!(
+            port_for(&url("ws://127.0.0.1:4000"), Some([127, 0, 0, 1].into())),
+            Some(4000)
+        );
+        assert_eq!(port_for(&url("ws://signal.example.org:4000"), None), None);
+        assert_eq!(port_for(&url("wss://127.0.0.1:4000"), None), None);
         let loopback = SocketAddr::from(([127, 0, 0, 1], 4000));
         assert!(serves(loopback, &url("ws://127.0.0.1:4000"), &lan));
         assert!(!serves(loopback, &url("ws://192.168.1.20:4000"), &lan));

@@ -4,7 +4,7 @@
 //! pick how to show it (a malformed link under the link field, an unreachable
 //! server as a banner), `message` is written for the person reading it.
 
-use parlor_engine::{JoinError, LinkError, SendError};
+use parlor_engine::{JoinError, LinkError, SendError, StoreError};
 use serde::ser::SerializeStruct;
 
 /// Why a command failed.
@@ -51,9 +51,9 @@ pub enum AppError {
     /// An empty message was sent.
     #[error("Type a message first.")]
     EmptyMessage,
-    /// A message was sent while no one else is in the room.
-    #[error("No one else is in the room yet: share the link, then send.")]
-    NobodyHere,
+    /// The message store could not be used.
+    #[error("Your messages could not be kept: {0}.")]
+    Store(String),
     /// A peer has not acknowledged what was already sent to it.
     #[error("{0} Your message is still in the box.")]
     Backlogged(String),
@@ -87,6 +87,9 @@ pub enum AppError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The window could not be closed or changed.
+    #[error("The window could not be closed: {0}.")]
+    Window(String),
     /// Something that should be a certificate fingerprint is not one.
     #[error("{0:?} is not an identity fingerprint (32 byte pairs such as ab:cd:…).")]
     BadFingerprint(String),
@@ -105,13 +108,14 @@ impl AppError {
             AppError::Identity(_) => "identity",
             AppError::NotInRoom => "not-in-room",
             AppError::EmptyMessage => "empty-message",
-            AppError::NobodyHere => "nobody-here",
+            AppError::Store(_) => "store",
             AppError::Backlogged(_) => "backlogged",
             AppError::Settings { .. } => "settings-file",
             AppError::InvalidSettings(_) => "invalid-settings",
             AppError::ContactsFile { .. } => "contacts-file",
             AppError::ContactsCorrupt { .. } => "contacts-corrupt",
             AppError::BadFingerprint(_) => "bad-fingerprint",
+            AppError::Window(_) => "window",
         }
     }
 }
@@ -132,6 +136,7 @@ impl From<JoinError> for AppError {
             JoinError::DuplicateId { reason } => AppError::DuplicateId { reason },
             JoinError::InvalidLink { reason } => AppError::JoinRefused { reason },
             JoinError::Identity(reason) => AppError::Identity(reason),
+            JoinError::Store(reason) => AppError::Store(reason),
             JoinError::ServerUnreachable { server, reason } => {
                 AppError::ServerUnreachable { server, reason }
             }
@@ -142,9 +147,14 @@ impl From<JoinError> for AppError {
 impl From<SendError> for AppError {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::NobodyHere => AppError::NobodyHere,
             SendError::Left => AppError::NotInRoom,
             error @ SendError::Backlogged { .. } => AppError::Backlogged(format!("{error}.")),
         }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        AppError::Store(error.to_string())
     }
 }

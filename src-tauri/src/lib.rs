@@ -4,12 +4,14 @@
 //! negotiation stays in `parlor-engine`.
 
 pub mod cli;
+pub mod closing;
 pub mod commands;
 pub mod contacts;
 pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod links;
+pub mod messages;
 pub mod qr;
 pub mod settings;
 pub mod state;
@@ -19,10 +21,12 @@ use tauri::{App, Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use crate::cli::Launch;
 use crate::state::AppState;
 
-/// Builds the app: its commands, and its state (settings in the profile
-/// directory or the platform's app config directory). Shared by the real app
-/// and the mock-runtime tests. The state is managed here rather than in a
-/// setup hook, which would only run once the event loop starts.
+/// Builds the app: its commands, the close of its window (held while
+/// messages are undelivered, see [`closing`]), and its state (settings and
+/// messages in the profile directory or the platform's app config
+/// directory). Shared by the real app and the mock-runtime tests. The state
+/// is managed here rather than in a setup hook, which would only run once
+/// the event loop starts.
 pub fn build<R: Runtime>(
     builder: Builder<R>,
     context: tauri::Context<R>,
@@ -43,7 +47,14 @@ pub fn build<R: Runtime>(
             commands::mark_verified,
             commands::unmark_verified,
             commands::check_peer,
+            commands::recent_rooms,
+            commands::room_history,
+            commands::undelivered_count,
+            commands::retry_message,
+            commands::close_window,
+            commands::confirm_close,
         ])
+        .on_window_event(closing::on_window_event)
         .build(context)?;
     let config_dir = match &launch.profile {
         Some(dir) => dir.clone(),

@@ -1,27 +1,33 @@
 //! What the app holds between commands: settings, verified contacts, the
-//! room it is in, the embedded signaling server once started, and a link
-//! waiting for the UI.
+//! message store, the room it is in, the embedded signaling server once
+//! started, and a link waiting for the UI.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use parlor_engine::{Identity, MessageId, Room, RoomConfig, RoomLink, ServerUrl};
+use parlor_engine::{Identity, MessageId, Room, RoomConfig, RoomLink, ServerUrl, Store};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
+use tracing::{debug, info};
 
 use crate::cli::Launch;
 use crate::contacts::{ContactsStore, short_fingerprint};
-use crate::embedded::Embedded;
+use crate::embedded::{self, Embedded};
 use crate::error::AppError;
 use crate::events;
 use crate::links::LinkInfo;
+use crate::messages::{self, HistoryMessage, RecentRoom};
 use crate::qr;
 use crate::settings::SettingsStore;
 
 /// The identity file's name inside the profile (config) directory.
 const IDENTITY_FILE: &str = "identity.pem";
+
+/// How many of the latest rooms are searched for a link being rejoined
+/// (see [`AppState::revive_embedded`]): far more than anyone rejoins from.
+const KNOWN_ROOMS: usize = 1000;
 
 /// The app's shared state, managed by Tauri.
 pub struct AppState {
@@ -30,6 +36,15 @@ pub struct AppState {
     pub settings: SettingsStore,
     /// Where verified contacts are kept.
     pub contacts: ContactsStore,
+    /// Where messages are kept (the engine writes it, the window reads it).
+    store: Option<Store>,
+    /// Whether the store is a file (messages outlive the app) or in memory.
+    store_kept: bool,
+    /// What the person must be told about the store, if anything.
+    store_notice: Option<String>,
+    /// The person chose to close with messages undelivered: the window's
+    /// close is no longer held up.
+    closing: AtomicBool,
     room: tokio::sync::Mutex<Option<Joined>>,
     /// Which room's events reach the UI; bumped on every join and leave.
     session: Arc<AtomicU64>,
@@ -84,16 +99,26 @@ pub struct AppSnapshot {
     pub pending_link: Option<String>,
     /// The app's version, for the settings view.
     pub version: String,
+    /// What happened to the message store at start (moved aside because it
+    /// was damaged, or not kept at all), for a banner on the start view.
+    pub store_notice: Option<String>,
 }
 
 impl AppState {
-    /// State for an app started with `launch`, keeping settings in `config_dir`.
+    /// State for an app started with `launch`, keeping settings, contacts,
+    /// identity and messages in `config_dir`. Opens the message store; a
+    /// store that cannot be used does not stop the app (see [`messages`]).
     pub fn new(launch: Launch, config_dir: &Path) -> Self {
         let pending_link = launch.link.clone();
+        let opened = messages::open(config_dir, crate::contacts::now_ms());
         Self {
             launch,
             settings: SettingsStore::new(config_dir),
             contacts: ContactsStore::new(config_dir),
+            store: opened.store,
+            store_kept: opened.kept,
+            store_notice: opened.notice,
+            closing: AtomicBool::new(false),
             room: tokio::sync::Mutex::new(None),
             session: Arc::new(AtomicU64::new(0)),
             embedded: tokio::sync::Mutex::new(None),
@@ -160,7 +185,77 @@ impl AppState {
             room,
             pending_link,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            store_notice: self.store_notice.clone(),
         }
+    }
+
+    /// The rooms this profile was in, newest first, at most
+    /// [`messages::RECENT_ROOMS`]. A stored link that no longer parses is
+    /// left out rather than failing the list.
+    pub async fn recent_rooms(&self) -> Result<Vec<RecentRoom>, AppError> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let mut rooms = Vec::new();
+        for record in store.recent_rooms(messages::RECENT_ROOMS)? {
+            match RoomLink::from_str(&record.link) {
+                Ok(link) => {
+                    let mut info = self.link_info(&link).await;
+                    // Made on this machine's built-in server, which rejoining
+                    // starts again even if it is not running now.
+                    info.embedded |=
+                        embedded::port_for(&link.server, self.launch.embedded_host).is_some();
+                    rooms.push(RecentRoom::new(record, info));
+                }
+                Err(error) => {
+                    debug!(link = %record.link, %error, "a stored room link does not parse")
+                }
+            }
+        }
+        Ok(rooms)
+    }
+
+    /// One page of the room `link`'s messages, oldest first: the last
+    /// [`messages::HISTORY_PAGE`] before `before_seq` (the latest without it).
+    pub fn history(
+        &self,
+        link: &str,
+        before_seq: Option<i64>,
+    ) -> Result<Vec<HistoryMessage>, AppError> {
+        // The store keys rooms by the link as the engine writes it.
+        let link = RoomLink::from_str(link)?.to_string();
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        Ok(store
+            .history(&link, before_seq, messages::HISTORY_PAGE)?
+            .into_iter()
+            .map(HistoryMessage::from)
+            .collect())
+    }
+
+    /// How many of our messages, in any room, have not reached everyone
+    /// they are for.
+    pub fn undelivered(&self) -> Result<usize, AppError> {
+        match &self.store {
+            Some(store) => Ok(store.undelivered(None)?),
+            None => Ok(0),
+        }
+    }
+
+    /// Whether messages outlive the app (the store is a file).
+    pub fn messages_kept(&self) -> bool {
+        self.store_kept
+    }
+
+    /// The person chose to close even though messages are undelivered.
+    pub fn allow_close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether closing was already confirmed.
+    pub fn close_allowed(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     /// The server new rooms go on: the configured one, or the embedded
@@ -189,7 +284,9 @@ impl AppState {
         link: RoomLink,
     ) -> Result<RoomInfo, AppError> {
         let settings = self.settings.load()?;
+        self.revive_embedded(&link).await;
         let mut config = RoomConfig::new(link);
+        config.store = self.store.clone();
         config.identity = Some(self.identity()?);
         config.display_name = settings.name();
         config.extra_ice_servers = settings.ice_servers.clone();
@@ -228,6 +325,48 @@ impl AppState {
         match self.room.lock().await.as_ref() {
             Some(joined) => Ok(joined.room.send(text).await?),
             None => Err(AppError::NotInRoom),
+        }
+    }
+
+    /// Sends our message `id` again to the connected people it failed to
+    /// reach; returns to how many it went out. The others are owed it again
+    /// and get it when they come back.
+    pub async fn retry(&self, id: MessageId) -> Result<usize, AppError> {
+        match self.room.lock().await.as_ref() {
+            Some(joined) => Ok(joined.room.retry(id).await?),
+            None => Err(AppError::NotInRoom),
+        }
+    }
+
+    /// Starts the built-in server again for a room made on it before a
+    /// restart (the link names this machine and a port, and this profile
+    /// was in the room): without it, the one-click rejoin of a recent room
+    /// would find nobody listening. Links we never joined are left alone,
+    /// so a link to a server that is down is reported as such. If the port
+    /// is taken (another Parlor serves it), the join goes there.
+    async fn revive_embedded(&self, link: &RoomLink) {
+        let mut embedded = self.embedded.lock().await;
+        if embedded.is_some() {
+            return;
+        }
+        let Some(port) = embedded::port_for(&link.server, self.launch.embedded_host) else {
+            return;
+        };
+        let key = link.to_string();
+        let known = self
+            .store
+            .as_ref()
+            .and_then(|store| store.recent_rooms(KNOWN_ROOMS).ok())
+            .is_some_and(|rooms| rooms.iter().any(|room| room.link == key));
+        if !known {
+            return;
+        }
+        match Embedded::start_at(self.launch.embedded_host, port).await {
+            Ok(started) => {
+                info!(port, "built-in server started again for a room made on it");
+                *embedded = Some(started);
+            }
+            Err(error) => debug!(port, %error, "the port of a room made here is taken"),
         }
     }
 

@@ -2,7 +2,7 @@
 //! IPC path the UI takes (command name, JSON arguments, JSON result or
 //! `{kind, message}` error).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use parlor_app::cli::Launch;
 use serde_json::{Value, json};
@@ -21,9 +21,16 @@ struct TestApp {
 
 impl TestApp {
     fn new(name: &str) -> Self {
+        Self::with_profile(name, |_| {})
+    }
+
+    /// An app whose profile directory `prepare` fills first (it exists, empty).
+    fn with_profile(name: &str, prepare: impl FnOnce(&Path)) -> Self {
         let profile =
             std::env::temp_dir().join(format!("parlor-app-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).unwrap_or_else(|e| panic!("{e}"));
+        prepare(&profile);
         let launch = Launch {
             profile: Some(profile.clone()),
             bind: vec!["127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"))],
@@ -178,11 +185,11 @@ fn create_room_starts_the_embedded_server_and_leaving_ends_the_room() {
         app.error_kind("send_message", json!({"text": "  "})).0,
         "empty-message"
     );
-    assert_eq!(
-        app.error_kind("send_message", json!({"text": "anyone?"})).0,
-        "nobody-here",
-        "a message with no one to receive it is refused, not silently dropped"
-    );
+    // A message with no one to receive it is kept for whoever comes.
+    let id = app
+        .invoke("send_message", json!({"text": "anyone?"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(id.as_str().is_some_and(|id| !id.is_empty()), "{id}");
     assert_eq!(app.invoke("leave_room", json!({})), Ok(Value::Null));
     assert_eq!(app.error_kind("leave_room", json!({})).0, "not-in-room");
     assert_eq!(
@@ -387,4 +394,196 @@ fn the_identity_is_made_once_and_kept() {
     assert_eq!(first["short"], fingerprint[..11], "{first}");
     assert!(app.profile.join("identity.pem").is_file());
     assert_eq!(app.invoke("get_identity", json!({})), Ok(first));
+}
+
+#[test]
+fn a_message_sent_to_nobody_is_kept_listed_and_counted() {
+    let app = TestApp::new("kept");
+    assert_eq!(app.invoke("recent_rooms", json!({})), Ok(json!([])));
+    assert_eq!(app.invoke("undelivered_count", json!({})), Ok(json!(0)));
+    let room = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let link = room["link"].clone();
+    let id = app
+        .invoke("send_message", json!({"text": "for whoever comes"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.invoke("undelivered_count", json!({})), Ok(json!(1)));
+    assert!(
+        app.profile.join("messages.db").is_file(),
+        "the store is in the profile"
+    );
+
+    let history = app
+        .invoke("room_history", json!({"link": link, "beforeSeq": null}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let messages = history.as_array().cloned().unwrap_or_default();
+    assert_eq!(messages.len(), 1, "{history}");
+    let message = &messages[0];
+    assert_eq!(message["id"], id, "{message}");
+    assert_eq!(message["outgoing"], true, "{message}");
+    assert_eq!(message["text"], "for whoever comes", "{message}");
+    assert_eq!(
+        message["recipients"],
+        json!([]),
+        "waiting for someone: {message}"
+    );
+    let identity = app
+        .invoke("get_identity", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(message["sender"], identity["short"], "{message}");
+    assert!(message["atMs"].as_u64().is_some_and(|t| t > 0), "{message}");
+    // Nothing before the first message.
+    let seq = message["seq"].as_i64().unwrap_or_default();
+    assert_eq!(
+        app.invoke("room_history", json!({"link": link, "beforeSeq": seq})),
+        Ok(json!([]))
+    );
+
+    let recent = app
+        .invoke("recent_rooms", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recent[0]["link"], link, "{recent}");
+    assert_eq!(recent[0]["host"], room["server"]["host"], "{recent}");
+    assert_eq!(recent[0]["embedded"], true, "{recent}");
+    assert!(
+        recent[0]["lastActiveMs"].as_u64().is_some_and(|t| t > 0),
+        "{recent}"
+    );
+    assert_eq!(
+        app.error_kind("room_history", json!({"link": "hello"})).0,
+        "bad-link"
+    );
+    // Retrying a message that failed nowhere sends it to nobody.
+    assert_eq!(
+        app.invoke("retry_message", json!({ "id": id })),
+        Ok(json!(0))
+    );
+}
+
+/// The store notice `get_state` reports.
+fn store_notice(app: &TestApp) -> String {
+    let state = app
+        .invoke("get_state", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    state["storeNotice"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_damaged_message_store_is_moved_aside_and_a_fresh_one_started() {
+    let damaged = b"this is not a database, whatever it was".repeat(200);
+    let app = TestApp::with_profile("store-damaged", |profile| {
+        std::fs::write(profile.join("messages.db"), &damaged).unwrap_or_else(|e| panic!("{e}"));
+    });
+    let moved: Vec<PathBuf> = std::fs::read_dir(&app.profile)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("messages.db.damaged-"))
+        })
+        .collect();
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(
+        std::fs::read(&moved[0]).ok().as_deref(),
+        Some(damaged.as_slice()),
+        "the damaged file is kept as it was"
+    );
+    let notice = store_notice(&app);
+    assert!(
+        notice.contains("was damaged")
+            && notice.contains("fresh one started")
+            && notice.contains(&moved[0].display().to_string()),
+        "{notice}"
+    );
+    // The fresh store works.
+    app.invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.invoke("send_message", json!({"text": "kept again"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(app.invoke("undelivered_count", json!({})), Ok(json!(1)));
+}
+
+#[test]
+fn a_message_store_that_cannot_be_opened_leaves_the_app_working_without_it() {
+    // A directory where the file should be: SQLite cannot open it, whoever
+    // runs the test (root ignores permissions).
+    let app = TestApp::with_profile("store-unusable", |profile| {
+        let dir = profile.join("messages.db");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.join("keep-me"), "x").unwrap_or_else(|e| panic!("{e}"));
+    });
+    let notice = store_notice(&app);
+    assert!(
+        notice.starts_with("Messages will not be kept:") && notice.contains("messages.db"),
+        "{notice}"
+    );
+    assert!(
+        app.profile.join("messages.db/keep-me").is_file(),
+        "nothing was deleted"
+    );
+    // Rooms and messages still work, kept in memory.
+    let room = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.invoke("send_message", json!({"text": "not kept"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let history = app
+        .invoke("room_history", json!({"link": room["link"]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(history[0]["text"], "not kept", "{history}");
+}
+
+#[test]
+fn a_healthy_profile_has_no_store_notice() {
+    let app = TestApp::new("store-fine");
+    let state = app
+        .invoke("get_state", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(state["storeNotice"], Value::Null, "{state}");
+}
+
+#[test]
+fn a_room_made_on_the_built_in_server_is_rejoined_after_a_restart() {
+    // The profile remembers a room made on this machine's built-in server
+    // in an earlier run, on a port nothing listens on now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let link: parlor_engine::RoomLink =
+        format!("parlor://join/earlier?server=ws%3A%2F%2F127.0.0.1%3A{port}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+    let link = link.to_string();
+    let app = TestApp::with_profile("restart", |profile| {
+        let store = parlor_engine::Store::open(&profile.join("messages.db"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        store
+            .remember_room(&link, &format!("ws://127.0.0.1:{port}"), "earlier", 1_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    let recent = app
+        .invoke("recent_rooms", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recent[0]["link"], link.as_str(), "{recent}");
+    assert_eq!(recent[0]["name"], "earlier", "{recent}");
+    assert_eq!(recent[0]["lastActiveMs"], 1_000, "{recent}");
+    // A room this profile never was in, on this machine: not given a server.
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (kind, message) = app.error_kind(
+        "join_room",
+        json!({"link": format!("parlor://join/earlier?server=ws%3A%2F%2F127.0.0.1%3A{elsewhere}")}),
+    );
+    assert_eq!(kind, "server-unreachable", "{message}");
+    // Joining it starts the built-in server again on the port its link names.
+    let rejoined = app
+        .invoke("join_room", json!({ "link": link }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rejoined["link"], link.as_str(), "{rejoined}");
+    assert_eq!(rejoined["server"]["embedded"], true, "{rejoined}");
 }

@@ -39,6 +39,15 @@ pub const ESCAPE: &str = "\u{E00C}";
 /// The WebDriver "Tab" key.
 pub const TAB: &str = "\u{E004}";
 
+/// Ctrl+Q (the WebDriver Control key held, `q`, released): closes the
+/// window the way its close button does.
+pub const CTRL_Q: &str = "\u{E009}q\u{E000}";
+
+/// How long ending the WebDriver session may take. The process group is
+/// killed on drop either way, so a session that cannot end (the app gone
+/// already, or holding its close) never stalls a test.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Window tests share two cores with everything else; one at a time keeps
 /// their timings far from the limits.
 static WINDOWS: Mutex<()> = Mutex::const_new(());
@@ -417,8 +426,53 @@ impl AppWindow {
     }
 
     /// Ends the WebDriver session, which closes the app; the process group
-    /// ends on drop either way.
+    /// ends on drop either way (the app's own close, which may ask first
+    /// when messages are undelivered, is not what ends it).
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.client.close()).await;
+    }
+
+    /// Asks the window to close as a person would (Ctrl+Q, the same path
+    /// as its close button): it closes, or asks first.
+    pub async fn request_close(&self) -> anyhow::Result<()> {
+        self.press(CTRL_Q).await
+    }
+
+    /// The ids of this instance's app processes: `parlor` processes with
+    /// this instance's own XDG config directory in their environment.
+    pub fn app_pids(&self) -> Vec<u32> {
+        let Some((_, config)) = self.env.iter().find(|(key, _)| key == "XDG_CONFIG_HOME") else {
+            return Vec::new();
+        };
+        let ours = format!("XDG_CONFIG_HOME={config}");
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                comm.trim() == "parlor"
+                    && environ
+                        .split(|byte| *byte == 0)
+                        .any(|var| var == ours.as_bytes())
+            })
+            .collect()
+    }
+
+    /// Waits until the app process has exited (the window closed).
+    pub async fn wait_exited(&self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !self.app_pids().is_empty() {
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "{}: the app is still running after {PATIENCE:?}",
+                    self.label
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 }

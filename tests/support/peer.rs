@@ -34,9 +34,13 @@ pub struct PeerProcess {
 impl PeerProcess {
     /// `parlor-peer create --server URL`: reads the link from the first line.
     pub async fn create(label: &str, server_url: &str) -> Self {
-        Self::spawn(label, &["create", "--server", server_url])
-            .read_link()
-            .await
+        Self::create_with(label, server_url, &[]).await
+    }
+
+    /// `create` with more options (`--store FILE`...).
+    pub async fn create_with(label: &str, server_url: &str, options: &[&str]) -> Self {
+        let args = [&["create", "--server", server_url], options].concat();
+        Self::spawn(label, &args).read_link().await
     }
 
     /// `create`, inside a namespace, WebRTC bound to `bind`.
@@ -74,7 +78,13 @@ impl PeerProcess {
 
     /// `parlor-peer join LINK`.
     pub fn join(label: &str, link: &str) -> Self {
-        let mut peer = Self::spawn(label, &["join", link]);
+        Self::join_with(label, link, &[])
+    }
+
+    /// `join` with more options (`--store FILE`...).
+    pub fn join_with(label: &str, link: &str, options: &[&str]) -> Self {
+        let args = [&["join", link], options].concat();
+        let mut peer = Self::spawn(label, &args);
         peer.link = link.to_owned();
         peer
     }
@@ -288,6 +298,28 @@ impl PeerProcess {
         }
         let _ = tokio::time::timeout_at(deadline, self.child.wait()).await;
         self.seen
+    }
+
+    /// Freezes the process (SIGSTOP): it reads, answers and acknowledges
+    /// nothing until [`Self::resume`].
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self
+            .child
+            .id()
+            .and_then(|pid| libc::pid_t::try_from(pid).ok())
+            .unwrap_or_else(|| panic!("{}: already exited", self.label));
+        // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "{}: cannot signal {signal}", self.label);
     }
 
     /// Kills the process without letting it say goodbye (SIGKILL).

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use parlor_protocol::{IceServer, PeerId};
+use parlor_store::Store;
 use parlor_transport::{Identity, Tuning};
 
 use crate::link::RoomLink;
@@ -40,6 +41,11 @@ pub struct RoomConfig {
     /// memory, CPU), so a room of strangers cannot make us open thousands.
     /// Members past it, in join order, are left out and the person is told.
     pub max_members: usize,
+    /// Where messages are kept: a profile's store keeps the history and
+    /// delivers what was not acknowledged after any restart (ours or the
+    /// peer's, with the same [`RoomConfig::identity`]). `None`: a store in
+    /// memory, for as long as the room lasts.
+    pub store: Option<Store>,
 }
 
 /// The default of [`RoomConfig::max_members`]: the signaling server's
@@ -60,6 +66,7 @@ impl RoomConfig {
             identity: None,
             expected_fingerprint: None,
             max_members: DEFAULT_MAX_MEMBERS,
+            store: None,
         }
     }
 }

@@ -162,6 +162,15 @@ pub enum EventKind {
         /// The peer it is for.
         to: String,
     },
+    /// A message we sent has nobody connected to take it: it is kept, and
+    /// goes out when someone it is owed to connects (`owed_to` people seen
+    /// in the room lately; 0: whoever connects next).
+    Waiting {
+        /// Our message id.
+        id: MessageId,
+        /// How many identities it is owed to.
+        owed_to: usize,
+    },
     /// A peer acknowledged one of our messages (Parlor peers only; old
     /// clients cannot acknowledge).
     Delivered {

@@ -28,6 +28,7 @@
 mod config;
 mod events;
 mod ice_servers;
+mod ledger;
 mod link;
 mod log_limit;
 mod network;
@@ -39,6 +40,7 @@ mod stack;
 
 pub use config::{DEFAULT_MAX_MEMBERS, RoomConfig};
 pub use events::{Event, EventKind, PathKind};
+pub use ledger::REMEMBER_MEMBERS_FOR;
 pub use link::{LinkError, RoomLink};
 pub use log_limit::LogRateLimit;
 pub use parlor_protocol::{
@@ -46,6 +48,9 @@ pub use parlor_protocol::{
     sanitize_name,
 };
 pub use parlor_session::{IceConnectionState, Step};
+pub use parlor_store::{
+    DeliveryState, RecipientState, Recovered, RoomRecord, Store, StoreError, StoredMessage,
+};
 pub use parlor_transport::{Identity, IdentityError, Tuning};
 pub use room::Room;
 
@@ -73,6 +78,9 @@ pub enum JoinError {
     /// No certificate could be made for this room.
     #[error("cannot make an identity for this room: {0}")]
     Identity(String),
+    /// No message store could be made for this room.
+    #[error("cannot keep this room's messages: {0}")]
+    Store(String),
     /// The signaling server could not be reached or dropped the connection
     /// before letting us in.
     #[error("cannot reach the signaling server {server}: {reason}")]
@@ -99,9 +107,6 @@ impl JoinError {
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// No one else is in the room, so there is no one to send it to.
-    #[error("no one else is in the room yet; the message was not sent")]
-    NobodyHere,
     /// The room was left.
     #[error("the room was left")]
     Left,

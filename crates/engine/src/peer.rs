@@ -18,6 +18,7 @@ use parlor_session::{
     ChannelId, IceConnectionState, OperationOutcome, Output, PeerSession, SessionConfig,
     SessionEvent, StackOp,
 };
+use parlor_store::DeliveryState;
 use parlor_transport::{
     DataChannel, DataChannelEvent, PeerConnection, RTCDataChannelState, Route, SetupBoost,
     TransportConfig, build_peer_connection, selected_pair,
@@ -28,6 +29,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, error, info, warn};
 
 use crate::events::{Event, EventKind, PathKind};
+use crate::ledger::Ledger;
 use crate::signaling::SignalingSender;
 use crate::stack::{Forwarder, StackEvent, Tagged, connection_state, ice_state, run_stack_op};
 
@@ -44,6 +46,8 @@ pub(crate) struct PeerContext {
     pub room: RoomName,
     /// Our certificate's fingerprint.
     pub local_fingerprint: String,
+    /// Where messages to and from the peer are kept.
+    pub ledger: Ledger,
     pub transport: TransportConfig,
     pub signaling: SignalingSender,
     pub events: mpsc::UnboundedSender<Event>,
@@ -74,6 +78,8 @@ pub(crate) enum PeerInput {
 pub(crate) enum PeerNotice {
     /// The peer connection came up or went down.
     Connected { peer: PeerId, connected: bool },
+    /// The peer proved this identity (certificate fingerprint).
+    Identified { peer: PeerId, fingerprint: String },
     /// The session dropped the peer (another identity than expected, or
     /// over a bound), for `reason`; its task has ended.
     Dropped { peer: PeerId, reason: String },
@@ -145,6 +151,12 @@ struct PeerTask {
     deadline: Option<Instant>,
     /// The session refused the peer: stop.
     refused: bool,
+    /// Bytes of our messages the room handed over, or the store owed, that
+    /// the session has not let go of yet.
+    unacked: Arc<AtomicUsize>,
+    /// The identity the peer proved, and whether it is a Parlor peer, as
+    /// last written to the ledger.
+    identified: Option<(String, bool)>,
 }
 
 async fn run(
@@ -164,6 +176,8 @@ async fn run(
         stack,
         deadline: None,
         refused: false,
+        unacked,
+        identified: None,
     };
     if let Err(message) = task.connect().await {
         task.emit(EventKind::Error {
@@ -179,7 +193,8 @@ async fn run(
         // session let go of since (acknowledged, or sent to an old client,
         // which never acknowledges) comes off.
         let released = task.session.released_bytes();
-        unacked.fetch_sub(released - released_before, Ordering::Relaxed);
+        task.unacked
+            .fetch_sub(released - released_before, Ordering::Relaxed);
         released_before = released;
         if task.refused {
             break;
@@ -191,7 +206,20 @@ async fn run(
                     task.session.handle_signal(message, now);
                 }
                 Some(PeerInput::RemoteIsParlor) => task.session.handle_remote_is_parlor(),
-                Some(PeerInput::Chat { id, text }) => task.session.send_chat(id, text),
+                Some(PeerInput::Chat { id, text }) => {
+                    let bytes = text.len();
+                    if let Some((fingerprint, false)) = &task.identified {
+                        // An old client is never owed anything by identity
+                        // (the room does not remember it), so its state
+                        // needs a row of its own.
+                        task.context.ledger.identified(fingerprint, false, std::slice::from_ref(&id));
+                    }
+                    if !task.session.send_chat(id, text) {
+                        // Already queued (the store owed it first): the
+                        // room's count of it comes off again.
+                        task.unacked.fetch_sub(bytes, Ordering::Relaxed);
+                    }
+                }
                 Some(PeerInput::NetworkChanged { removed }) => {
                     let lost = task.path_uses(&removed);
                     let now = task.now();
@@ -339,10 +367,54 @@ impl PeerTask {
             Some(sender) => sender.send_text(text).await.map_err(|e| e.to_string()),
             None => Err("the channel is gone".to_owned()),
         };
-        if let Err(error) = result {
-            warn!(peer = %self.context.remote(), %error, "cannot send on the chat channel");
-            self.session.handle_send_failed(channel, message, error);
+        match result {
+            Ok(()) => {
+                // Sent is final only for an old client, which never
+                // acknowledges; a Parlor peer's acknowledgement follows
+                // within a round trip, and until it does the message is
+                // owed either way: one write per message saved.
+                if let (Some(id), Some((_, false))) = (message, &self.identified) {
+                    self.record(&id, DeliveryState::Sent);
+                }
+            }
+            Err(error) => {
+                warn!(peer = %self.context.remote(), %error, "cannot send on the chat channel");
+                self.session.handle_send_failed(channel, message, error);
+            }
         }
+    }
+
+    /// How far one of our messages got to this peer, in the store.
+    fn record(&self, id: &MessageId, state: DeliveryState) {
+        if let Some((fingerprint, _)) = &self.identified {
+            self.context.ledger.state(id, fingerprint, state);
+        }
+    }
+
+    /// The peer proved who it is (its connection is up, or its `info` said
+    /// it is a Parlor peer): what is queued for it is owed to that identity
+    /// in the store, and what the store owes it from before (our restart,
+    /// its restart, a rejoin) is handed to the session, ahead of the rest.
+    fn identify(&mut self) {
+        let Some(fingerprint) = self.session.remote_fingerprint() else {
+            return;
+        };
+        let parlor = self.session.remote_known_parlor();
+        let now = Some((fingerprint.clone(), parlor));
+        if self.identified == now {
+            return;
+        }
+        self.identified = now;
+        let owed = self
+            .context
+            .ledger
+            .identified(&fingerprint, parlor, &self.session.queued_ids());
+        let added = self.session.restore_outbox(owed);
+        self.unacked.fetch_add(added, Ordering::Relaxed);
+        self.notify(PeerNotice::Identified {
+            peer: self.context.remote().clone(),
+            fingerprint,
+        });
     }
 
     async fn execute(&mut self, op: StackOp) {
@@ -391,6 +463,7 @@ impl PeerTask {
             }
             SessionEvent::Ice(state) => EventKind::Ice { peer, state },
             SessionEvent::TransportUp => {
+                self.identify();
                 self.notify(PeerNotice::Connected {
                     peer: self.context.remote().clone(),
                     connected: true,
@@ -416,7 +489,11 @@ impl PeerTask {
                 }
             }
             SessionEvent::Connected { parlor, name } => {
+                self.identify();
                 let fingerprint = self.session.remote_fingerprint().unwrap_or_default();
+                if parlor {
+                    self.context.ledger.named(&fingerprint, name.as_deref());
+                }
                 let code = safety_code(
                     self.context.room.as_str(),
                     &self.context.local_fingerprint,
@@ -442,18 +519,37 @@ impl PeerTask {
                 });
                 return;
             }
-            SessionEvent::Message { text, id, name } => EventKind::Message {
-                from: peer,
-                name,
-                text,
-                id,
-            },
-            SessionEvent::Delivered { id } => EventKind::Delivered { id, to: peer },
-            SessionEvent::SendFailed { id, reason } => EventKind::SendFailed {
-                id,
-                to: peer,
-                reason,
-            },
+            SessionEvent::Message { text, id, name } => {
+                // Written before the session's acknowledgement goes out
+                // (it comes next), and shown only the first time ever.
+                let sender = self.session.remote_fingerprint().unwrap_or_default();
+                if !self
+                    .context
+                    .ledger
+                    .received(id.as_ref(), &sender, name.as_deref(), &text)
+                {
+                    debug!(peer = %self.context.remote(), "a message received before; not shown again");
+                    return;
+                }
+                EventKind::Message {
+                    from: peer,
+                    name,
+                    text,
+                    id,
+                }
+            }
+            SessionEvent::Delivered { id } => {
+                self.record(&id, DeliveryState::Delivered);
+                EventKind::Delivered { id, to: peer }
+            }
+            SessionEvent::SendFailed { id, reason } => {
+                self.record(&id, DeliveryState::Failed);
+                EventKind::SendFailed {
+                    id,
+                    to: peer,
+                    reason,
+                }
+            }
         };
         self.emit(kind);
     }

@@ -15,6 +15,7 @@ use parlor_protocol::{
     bye, is_bye,
 };
 use parlor_session::{MAX_UNACKED_BYTES, SessionConfig};
+use parlor_store::DeliveryState;
 use parlor_transport::{Identity, TransportConfig};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::RoomConfig;
 use crate::events::{Event, EventKind};
+use crate::ledger::Ledger;
 use crate::network::{self, NetworkChange};
 use crate::peer::{self, PeerHandle, PeerInput, PeerNotice};
 use crate::signaling::{self, SignalingEvent, SignalingSender};
@@ -38,6 +40,10 @@ enum Command {
     Send {
         text: String,
         reply: oneshot::Sender<Result<MessageId, SendError>>,
+    },
+    Retry {
+        id: MessageId,
+        reply: oneshot::Sender<usize>,
     },
     Leave,
 }
@@ -98,6 +104,18 @@ impl Room {
         answer.await.map_err(|_| SendError::Left)?
     }
 
+    /// Sends one of our messages again to the recipients it failed to reach
+    /// (old clients, which cannot acknowledge: a failed send to one is not
+    /// retried by itself). Returns to how many connected peers it went out
+    /// again; the others get it if they come back with the same identity.
+    pub async fn retry(&self, id: MessageId) -> Result<usize, SendError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Retry { id, reply })
+            .map_err(|_| SendError::Left)?;
+        answer.await.map_err(|_| SendError::Left)
+    }
+
     /// Leaves the room: says goodbye to every member, closes every peer
     /// connection and the signaling socket. The event stream ends with
     /// [`EventKind::Left`].
@@ -119,11 +137,14 @@ struct Member {
     listed: bool,
     /// Its peer connection is up.
     connected: bool,
+    /// The identity it proved, once its connection is up.
+    fingerprint: Option<String>,
 }
 
 struct RoomActor {
     config: RoomConfig,
     local_fingerprint: String,
+    ledger: Ledger,
     events: mpsc::UnboundedSender<Event>,
     signaling: SignalingSender,
     notices: mpsc::UnboundedSender<PeerNotice>,
@@ -157,6 +178,25 @@ async fn run(
             return;
         }
     };
+    let store = match config
+        .store
+        .clone()
+        .map_or_else(parlor_store::Store::in_memory, Ok)
+    {
+        Ok(store) => store,
+        Err(error) => {
+            let _ = joined.send(Err(JoinError::Store(error.to_string())));
+            return;
+        }
+    };
+    let ledger = Ledger::new(
+        store,
+        config.link.to_string(),
+        identity.fingerprint().to_owned(),
+        config.display_name.clone(),
+        events.clone(),
+    );
+    ledger.joined(&config.link.server.to_string(), config.link.room.as_str());
     let _ = events.send(Event::now(EventKind::Identity {
         fingerprint: identity.fingerprint().to_owned(),
     }));
@@ -200,6 +240,7 @@ async fn run(
     network::spawn_watcher(network);
     let mut actor = RoomActor {
         local_fingerprint: identity.fingerprint().to_owned(),
+        ledger,
         config,
         events,
         signaling,
@@ -217,6 +258,9 @@ async fn run(
             command = commands.recv() => match command {
                 Some(Command::Send { text, reply }) => {
                     let _ = reply.send(actor.send_chat(text));
+                }
+                Some(Command::Retry { id, reply }) => {
+                    let _ = reply.send(actor.retry(&id));
                 }
                 Some(Command::Leave) | None => break,
             },
@@ -457,6 +501,7 @@ impl RoomActor {
             },
             room: self.config.link.room.clone(),
             local_fingerprint: self.local_fingerprint.clone(),
+            ledger: self.ledger.clone(),
             transport: self.transport.clone(),
             signaling: self.signaling.clone(),
             events: self.events.clone(),
@@ -468,6 +513,7 @@ impl RoomActor {
                 handle,
                 listed: true,
                 connected: false,
+                fingerprint: None,
             },
         );
     }
@@ -492,6 +538,11 @@ impl RoomActor {
                     self.remove_member(&peer);
                 }
             }
+            PeerNotice::Identified { peer, fingerprint } => {
+                if let Some(member) = self.members.get_mut(&peer) {
+                    member.fingerprint = Some(fingerprint);
+                }
+            }
             PeerNotice::Dropped { peer, reason } => {
                 // Its card stays with the reason; nothing more is sent to it.
                 self.dropped.insert(peer.clone());
@@ -504,11 +555,9 @@ impl RoomActor {
         }
     }
 
+    /// Keeps the message, then hands it to every member; with nobody here
+    /// it waits in the store for whoever it is owed to.
     fn send_chat(&mut self, text: String) -> Result<MessageId, SendError> {
-        if self.members.is_empty() {
-            return Err(SendError::NobodyHere);
-        }
-
         // Back-pressure: a peer that acknowledges nothing (a slow or broken
         // line, a stuck client) must not make us hold everything typed. The
         // person is told to wait; nothing is dropped.
@@ -523,6 +572,13 @@ impl RoomActor {
             });
         }
         let id = MessageId::new(crate::random::token());
+        let owed_to = self.ledger.sent(&id, &text);
+        if self.members.is_empty() {
+            self.emit(EventKind::Waiting {
+                id: id.clone(),
+                owed_to,
+            });
+        }
         for (peer, member) in &self.members {
             member.handle.send_chat(id.clone(), text.clone());
             self.emit(EventKind::Queued {
@@ -531,6 +587,31 @@ impl RoomActor {
             });
         }
         Ok(id)
+    }
+
+    /// Queues a failed message again for the connected peers it failed to
+    /// reach; those not here stay failed (an old client never comes back
+    /// as the same identity).
+    fn retry(&mut self, id: &MessageId) -> usize {
+        let failed = self.ledger.failed(id);
+        let mut again = 0;
+        for (peer, member) in &self.members {
+            let Some(fingerprint) = member.fingerprint.as_ref().filter(|f| failed.contains(f))
+            else {
+                continue;
+            };
+            self.ledger.state(id, fingerprint, DeliveryState::Queued);
+            let owed = self.ledger.owed_to(fingerprint);
+            if let Some((id, text)) = owed.into_iter().find(|(owed, _)| owed == id) {
+                member.handle.send_chat(id.clone(), text);
+                self.emit(EventKind::Queued {
+                    id,
+                    to: peer.to_string(),
+                });
+                again += 1;
+            }
+        }
+        again
     }
 
     async fn leave(mut self) {

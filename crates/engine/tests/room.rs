@@ -5,7 +5,7 @@ mod support;
 
 use std::net::SocketAddr;
 
-use parlor_engine::{EventKind, IceConnectionState, JoinError, PathKind, Room, SendError};
+use parlor_engine::{EventKind, IceConnectionState, JoinError, PathKind, Room};
 use support::{TestPeer, connected_pair, loopback_config, new_link, start_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,10 +45,28 @@ async fn the_id_send_returns_is_the_one_delivery_is_reported_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sending_with_nobody_else_in_the_room_is_refused() {
+async fn a_message_sent_with_nobody_in_the_room_waits_and_reaches_whoever_joins_next() {
     let server = start_server().await;
-    let alice = TestPeer::join(loopback_config(&new_link(&server))).await;
-    assert_eq!(alice.room.send("anyone?").await, Err(SendError::NobodyHere));
+    let link = new_link(&server);
+    let mut alice = TestPeer::join(loopback_config(&link)).await;
+    let id = alice.say("anyone?").await;
+    let waiting = alice
+        .wait_for("waiting", |e| matches!(e, EventKind::Waiting { .. }))
+        .await;
+    assert_eq!(
+        waiting,
+        EventKind::Waiting {
+            id: id.clone(),
+            owed_to: 0
+        }
+    );
+
+    let mut bob = TestPeer::join(loopback_config(&link)).await;
+    bob.wait_message(&alice.id(), "anyone?").await;
+    let delivered = alice
+        .wait_for("delivered", |e| matches!(e, EventKind::Delivered { .. }))
+        .await;
+    assert_eq!(delivered, EventKind::Delivered { id, to: bob.id() });
     server.shutdown().await;
 }
 

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use parlor_engine::{
-    Event, EventKind, IceServer, Identity, JoinError, LogRateLimit, Room, RoomConfig, RoomLink,
-    ServerUrl,
+    Event, EventKind, IceServer, Identity, JoinError, LogRateLimit, Recovered, Room, RoomConfig,
+    RoomLink, ServerUrl, Store,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tracing_subscriber::prelude::*;
@@ -80,6 +80,13 @@ struct Options {
     /// first use; without it, every run is a new identity.
     #[arg(long, global = true, env = "PARLOR_IDENTITY")]
     identity: Option<PathBuf>,
+    /// Keep messages in FILE (an SQLite database, made on first use): the
+    /// history, and what a peer has not acknowledged, delivered when it is
+    /// back, after either side restarts. Without --identity, the identity
+    /// is kept beside it (FILE.identity.pem), since delivery after a restart
+    /// recognises peers by identity.
+    #[arg(long, global = true, env = "PARLOR_STORE")]
+    store: Option<PathBuf>,
     /// Refuse any peer whose identity (certificate fingerprint, as another
     /// parlor-peer prints it in its `identity` event) is not FINGERPRINT.
     #[arg(long, global = true, value_name = "FINGERPRINT")]
@@ -128,7 +135,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         config.bind_addrs = cli.options.bind;
     }
     config.fetch_ice_servers = !cli.options.no_fetch_ice_servers;
-    if let Some(path) = &cli.options.identity {
+    // The store first: a directory it cannot be written in says so
+    // before an identity file is tried there.
+    if let Some(path) = &cli.options.store {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let (store, recovered) = Store::open_or_recover(path, now)?;
+        if let Some(Recovered { moved_to, why }) = recovered {
+            let notice = EventKind::Error {
+                peer: None,
+                message: format!(
+                    "{why}; it was moved to {} and a fresh store started",
+                    moved_to.display()
+                ),
+            };
+            print_event(&mut stdout, &Event::now(notice)).await?;
+        }
+        config.store = Some(store);
+    }
+    let identity = cli.options.identity.clone().or_else(|| {
+        cli.options
+            .store
+            .as_ref()
+            .map(|store| PathBuf::from(format!("{}.identity.pem", store.display())))
+    });
+    if let Some(path) = &identity {
         config.identity = Some(Identity::load_or_create(path)?);
     }
     config.expected_fingerprint = cli.options.verify;

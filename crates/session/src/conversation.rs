@@ -202,13 +202,64 @@ impl Conversation {
         self.released
     }
 
-    pub(crate) fn send(&mut self, id: MessageId, text: String, out: &mut VecDeque<Output>) {
+    /// Queues a message; one already queued (the same id handed over again,
+    /// from the driver's store) is not queued twice: `false`.
+    pub(crate) fn send(&mut self, id: MessageId, text: String, out: &mut VecDeque<Output>) -> bool {
+        if self.outbox.iter().any(|pending| pending.id == id) {
+            return false;
+        }
         self.outbox.push_back(Pending {
             id,
             text,
             sent: false,
         });
         self.flush(out);
+        true
+    }
+
+    /// Puts `owed` (older messages, in the order they were written) ahead
+    /// of everything queued that is not among them, keeping what was
+    /// already sent on this connection as sent. Returns the bytes added.
+    pub(crate) fn restore(
+        &mut self,
+        owed: Vec<(MessageId, String)>,
+        out: &mut VecDeque<Output>,
+    ) -> usize {
+        let mut added = 0;
+        let mut outbox = VecDeque::with_capacity(owed.len() + self.outbox.len());
+        for (id, text) in owed {
+            if outbox.iter().any(|p: &Pending| p.id == id) {
+                continue;
+            }
+            match self.outbox.iter().position(|p| p.id == id) {
+                Some(index) => outbox.extend(self.outbox.remove(index)),
+                None => {
+                    added += text.len();
+                    outbox.push_back(Pending {
+                        id,
+                        text,
+                        sent: false,
+                    });
+                }
+            }
+        }
+        outbox.append(&mut self.outbox);
+        self.outbox = outbox;
+        self.flush(out);
+        added
+    }
+
+    /// Ids of the messages queued for the peer, oldest first.
+    pub(crate) fn queued_ids(&self) -> Vec<MessageId> {
+        self.outbox
+            .iter()
+            .map(|pending| pending.id.clone())
+            .collect()
+    }
+
+    /// Whether the peer is known to be a Parlor peer, which acknowledges.
+    pub(crate) fn known_parlor(&self) -> bool {
+        self.known_parlor || self.remote_is_parlor()
     }
 
     /// A text arrived; `Err` when the peer went over a bound and is to be
@@ -242,14 +293,17 @@ impl Conversation {
                 }
             }
             Some(Frame::Chat { id, text }) => {
+                // The message before its acknowledgement: a driver that
+                // keeps messages on disk has written it before the sender
+                // is told it arrived, so a crash in between loses nothing.
+                if self.seen.insert(id.clone()) {
+                    out.push_back(Output::Event(self.message(text, Some(id.clone()))));
+                }
                 out.push_back(Output::Transmit {
                     channel,
-                    text: Frame::Ack { id: id.clone() }.to_text(),
+                    text: Frame::Ack { id }.to_text(),
                     message: None,
                 });
-                if self.seen.insert(id.clone()) {
-                    out.push_back(Output::Event(self.message(text, Some(id))));
-                }
             }
             Some(Frame::Ack { id }) => {
                 if let Some(index) = self.outbox.iter().position(|p| p.id == id) {

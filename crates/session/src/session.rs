@@ -302,8 +302,35 @@ impl PeerSession {
     }
 
     /// Sends a chat message: now if the peer is connected, else once it is.
-    pub fn send_chat(&mut self, id: MessageId, text: String) {
-        self.conversation.send(id, text, &mut self.outputs);
+    /// `false` when a message with this id is already queued (nothing
+    /// added).
+    pub fn send_chat(&mut self, id: MessageId, text: String) -> bool {
+        self.conversation.send(id, text, &mut self.outputs)
+    }
+
+    /// Hands over messages owed to this peer from before this session (a
+    /// driver's store: our restart, the peer's, a room rejoin), oldest
+    /// first. They go out ahead of anything queued since that is not among
+    /// them, and none goes out twice. Returns the bytes added to the
+    /// outbox, for a driver that counts what is unacknowledged.
+    ///
+    /// Call it when the peer's identity is known and before its chat
+    /// channel opens ([`SessionEvent::TransportUp`]), so that order holds.
+    pub fn restore_outbox(&mut self, owed: Vec<(MessageId, String)>) -> usize {
+        self.conversation.restore(owed, &mut self.outputs)
+    }
+
+    /// Ids of our messages queued for the peer (not yet acknowledged, or not
+    /// yet sent to an old client), oldest first.
+    pub fn queued_ids(&self) -> Vec<MessageId> {
+        self.conversation.queued_ids()
+    }
+
+    /// Whether the peer is known to be a Parlor peer (from the server's
+    /// peer list, the Parlor marker, or its `info`), which acknowledges what
+    /// it receives.
+    pub fn remote_known_parlor(&self) -> bool {
+        self.remote_is_parlor || self.conversation.known_parlor()
     }
 
     /// Ends the session: nothing more is done for this peer, and the driver

@@ -274,3 +274,75 @@ fn what_the_peer_has_not_acknowledged_is_counted_until_it_is() {
         "the acknowledged one is no longer held"
     );
 }
+
+/// The texts of the chat messages sent, in order.
+fn sent_texts(outputs: &[Output]) -> Vec<String> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Transmit {
+                text,
+                message: Some(_),
+                ..
+            } => match Frame::parse(text) {
+                Some(Frame::Chat { text, .. }) => Some(text),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn messages_owed_from_before_go_out_ahead_of_those_typed_while_connecting() {
+    let mut a = session(true);
+    a.send_chat(MessageId::new("new"), "typed while connecting".into());
+    let added = a.restore_outbox(vec![
+        (MessageId::new("old1"), "first".into()),
+        (MessageId::new("old2"), "second".into()),
+    ]);
+    assert_eq!(added, "first".len() + "second".len());
+    a.handle_channel_open(ChannelId(1), ms(0));
+    a.handle_channel_text(ChannelId(1), &b_info(), ms(1));
+    assert_eq!(
+        sent_texts(&drain(&mut a)),
+        ["first", "second", "typed while connecting"]
+    );
+}
+
+#[test]
+fn a_message_handed_over_twice_goes_out_once() {
+    let mut a = session(true);
+    a.send_chat(MessageId::new("m1"), "once".into());
+    let added = a.restore_outbox(vec![(MessageId::new("m1"), "once".into())]);
+    assert!(
+        !a.send_chat(MessageId::new("m1"), "once".into()),
+        "already queued: refused"
+    );
+    assert_eq!(added, 0, "already queued: nothing added");
+    a.handle_channel_open(ChannelId(1), ms(0));
+    a.handle_channel_text(ChannelId(1), &b_info(), ms(1));
+    assert_eq!(sent_texts(&drain(&mut a)), ["once"]);
+}
+
+#[test]
+fn a_message_is_reported_before_it_is_acknowledged() {
+    let mut a = chatting();
+    let chat = Frame::Chat {
+        id: MessageId::new("m1"),
+        text: "hi".into(),
+    }
+    .to_text();
+    a.handle_channel_text(ChannelId(1), &chat, ms(2));
+    let outputs = drain(&mut a);
+    let shown = outputs
+        .iter()
+        .position(|o| matches!(o, Output::Event(SessionEvent::Message { .. })));
+    let acked = outputs.iter().position(
+        |o| matches!(o, Output::Transmit { text, .. } if matches!(Frame::parse(text), Some(Frame::Ack { .. }))),
+    );
+    assert!(
+        matches!((shown, acked), (Some(s), Some(a)) if s < a),
+        "message at {shown:?}, ack at {acked:?}: a store writes it before the sender hears it arrived"
+    );
+}

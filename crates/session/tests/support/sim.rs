@@ -647,7 +647,9 @@ impl Sim {
                 }
                 session.handle_channel_closed(channel);
             }
-            Input::Chat { id, text } => session.send_chat(id, text),
+            Input::Chat { id, text } => {
+                session.send_chat(id, text);
+            }
         }
         self.drive(side)
     }
