@@ -120,14 +120,7 @@ impl Ledger {
             .store
             .address_waiting(&self.room, fingerprint, None, now);
         self.check(result, "address waiting messages");
-        self.check(
-            self.store.owed_to(&self.room, fingerprint),
-            "read what is owed to a peer",
-        )
-        .unwrap_or_default()
-        .into_iter()
-        .map(|owed| (MessageId::new(owed.id), owed.text))
-        .collect()
+        self.owed_to(fingerprint)
     }
 
     /// The peer said its name: kept with the identity for the history.
