@@ -25,6 +25,9 @@ DEBIAN_PACKAGES=(
   imagemagick x11-utils xdotool fonts-noto-color-emoji
   desktop-file-utils xdg-utils
   iproute2 nftables ethtool coturn socat
+  # parlor-signal's cluster tests (tests/cluster.rs) start their own
+  # redis-server on loopback; the package's system service is not used.
+  redis-server
 )
 if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi
 

@@ -15,6 +15,7 @@ pub mod netns;
 pub mod old_relay;
 pub mod peer;
 pub mod process;
+pub mod redis;
 pub mod scratch;
 pub mod signal;
 pub mod webdriver;

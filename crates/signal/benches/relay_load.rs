@@ -13,11 +13,15 @@
 //!    its partner; memory per idle connection is the server's RSS delta
 //!    (`VmRSS` in `/proc/<pid>/status`) divided by the connections;
 //! 3. each pair plays ping-pong for a fixed time with `to`-addressed
-//!    messages carrying a send timestamp: one message in flight per pair,
-//!    every receipt is a latency sample (send → delivery through the relay).
+//!    messages carrying a send timestamp: `PARLOR_BENCH_IN_FLIGHT` messages
+//!    in flight per pair (default 1), every receipt is a latency sample
+//!    (send → delivery through the relay) and sends the next message;
+//! 4. the server's CPU time over the load phase (`utime + stime` in
+//!    `/proc/<pid>/stat`) divided by the messages relayed.
 //!
 //! Environment: `PARLOR_BENCH_SIZES` (default `100,1000,10000`),
-//! `PARLOR_BENCH_SECONDS` (load phase per run, default 5).
+//! `PARLOR_BENCH_SECONDS` (load phase per run, default 5),
+//! `PARLOR_BENCH_IN_FLIGHT` (messages in flight per pair, default 1).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +54,8 @@ struct Figures {
     p50_us: f64,
     p99_us: f64,
     bytes_per_connection: f64,
+    /// Server CPU time (user + system) per relayed message.
+    cpu_us_per_message: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +70,9 @@ fn main() -> anyhow::Result<()> {
         .map_or(Ok(5), |value| value.parse())
         .context("PARLOR_BENCH_SECONDS")?;
     let load = Duration::from_secs(seconds);
+    let in_flight: usize = std::env::var("PARLOR_BENCH_IN_FLIGHT")
+        .map_or(Ok(1), |value| value.parse())
+        .context("PARLOR_BENCH_IN_FLIGHT")?;
     // Each connection costs a descriptor here and one in the server.
     if let Some(&largest) = sizes.iter().max() {
         if limit < largest as u64 + 100 {
@@ -122,24 +131,30 @@ fn main() -> anyhow::Result<()> {
         let mut figures = Vec::new();
         for target in &targets {
             eprintln!("{}: {size} connections ...", target.name);
-            let result = runtime.block_on(run(target, size, load))?;
+            let result = runtime.block_on(run(target, size, load, in_flight))?;
             eprintln!(
-                "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection",
+                "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection, {:.2} µs CPU/message",
                 result.messages_per_second,
                 result.p50_us,
                 result.p99_us,
-                result.bytes_per_connection / 1024.0
+                result.bytes_per_connection / 1024.0,
+                result.cpu_us_per_message
             );
             figures.push(result);
         }
         rows.push((size, figures));
     }
-    print_table(&targets, &rows, seconds);
+    print_table(&targets, &rows, seconds, in_flight);
     Ok(())
 }
 
 /// One server, one size: start, connect, measure memory, load, stop.
-async fn run(target: &Target, size: usize, load: Duration) -> anyhow::Result<Figures> {
+async fn run(
+    target: &Target,
+    size: usize,
+    load: Duration,
+    in_flight: usize,
+) -> anyhow::Result<Figures> {
     let (mut server, addr) = spawn(target).await?;
     let pid = server.id().context("server pid")?;
     let pairs = size / 2;
@@ -154,7 +169,7 @@ async fn run(target: &Target, size: usize, load: Duration) -> anyhow::Result<Fig
             let client = Client {
                 url: format!("ws://{addr}/parties/main/r{pair}?_pk={me}{pair}&parlor=1"),
                 partner: format!("{partner}{pair}"),
-                starts,
+                starts: if starts { in_flight } else { 0 },
             };
             let permit = Arc::clone(&connecting);
             let (ready_tx, start) = (ready_tx.clone(), start.clone());
@@ -174,12 +189,14 @@ async fn run(target: &Target, size: usize, load: Duration) -> anyhow::Result<Fig
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = rss_bytes(pid)?;
 
+    let cpu_before = cpu_seconds(pid)?;
     let epoch = Instant::now();
     start_tx.send_replace(Some((epoch, epoch + load)));
     let mut latencies = Vec::new();
     for client in clients {
         latencies.extend(client.await??);
     }
+    let cpu = cpu_seconds(pid)? - cpu_before;
     stop(&mut server).await?;
 
     latencies.sort_unstable();
@@ -194,6 +211,7 @@ async fn run(target: &Target, size: usize, load: Duration) -> anyhow::Result<Fig
         p50_us: percentile(0.50),
         p99_us: percentile(0.99),
         bytes_per_connection: rss_idle.saturating_sub(rss_before) as f64 / (pairs * 2) as f64,
+        cpu_us_per_message: cpu * 1e6 / latencies.len().max(1) as f64,
     })
 }
 
@@ -201,8 +219,9 @@ async fn run(target: &Target, size: usize, load: Duration) -> anyhow::Result<Fig
 struct Client {
     url: String,
     partner: String,
-    /// Whether this client sends the pair's first message.
-    starts: bool,
+    /// How many messages this client sends first (the pair's messages in
+    /// flight; 0 for the partner, which only answers).
+    starts: usize,
 }
 
 impl Client {
@@ -257,7 +276,7 @@ impl Client {
             Message::text(json!({ "type": "bench", "to": self.partner, "t": sent }).to_string())
         };
         let mut latencies = Vec::new();
-        if self.starts {
+        for _ in 0..self.starts {
             ws.send(message(epoch)).await?;
         }
         loop {
@@ -307,6 +326,31 @@ async fn stop(server: &mut Child) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU time (user + system) a process has used, in seconds, from
+/// `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; count from after it.
+    let after_name = stat.rsplit_once(')').context("no command name")?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(index).context("short stat")?.parse::<f64>()?)
+    };
+    // Fields 14 and 15 of the line are 12 and 13 after the name.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
+}
+
+/// `getconf CLK_TCK`, 100 on every Linux this runs on.
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 /// Resident memory of a process, from `/proc/<pid>/status`.
 fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -321,33 +365,35 @@ fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
-fn print_table(targets: &[Target], rows: &[(usize, Vec<Figures>)], seconds: u64) {
+fn print_table(targets: &[Target], rows: &[(usize, Vec<Figures>)], seconds: u64, in_flight: usize) {
     println!(
-        "Rooms of two, ping-pong with `to`, one message in flight per pair, {seconds} s per run."
+        "Rooms of two, ping-pong with `to`, {in_flight} message(s) in flight per pair, {seconds} s per run."
     );
     println!();
     println!(
-        "| connections | server | messages/s | p50 latency | p99 latency | memory per idle connection |"
+        "| connections | server | messages/s | p50 latency | p99 latency | memory per idle connection | server CPU per message |"
     );
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for (size, figures) in rows {
         for (target, f) in targets.iter().zip(figures) {
             println!(
-                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} KiB |",
+                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} KiB | {:.2} µs |",
                 target.name,
                 f.messages_per_second,
                 f.p50_us,
                 f.p99_us,
-                f.bytes_per_connection / 1024.0
+                f.bytes_per_connection / 1024.0,
+                f.cpu_us_per_message
             );
         }
         if let [ours, reference] = figures.as_slice() {
             println!(
-                "| {size} | **ratio** parlor / node | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
+                "| {size} | **ratio** parlor / node | {:.2}× | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
                 ours.messages_per_second / reference.messages_per_second,
                 ours.p50_us / reference.p50_us,
                 ours.p99_us / reference.p99_us,
-                ours.bytes_per_connection / reference.bytes_per_connection
+                ours.bytes_per_connection / reference.bytes_per_connection,
+                ours.cpu_us_per_message / reference.cpu_us_per_message
             );
         }
     }

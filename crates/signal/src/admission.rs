@@ -28,6 +28,13 @@ pub(crate) const TRACKED_ADDRESSES: usize = 65_536;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct AddressKey(IpAddr);
 
+/// The address (or /64) as text: the name of its bucket in Redis.
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl AddressKey {
     pub(crate) fn of(ip: IpAddr) -> Self {
         match ip.to_canonical() {

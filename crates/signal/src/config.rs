@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::cluster::RedisConfig;
 use crate::tls::TlsConfig;
 
 /// Default listen address: loopback, on the PartyKit dev port the old
@@ -115,6 +116,10 @@ pub struct Config {
     pub ice: IceConfig,
     /// Serve `wss`/`https` instead of `ws`/`http`.
     pub tls: Option<TlsConfig>,
+    /// Share rooms with the other nodes using this Redis: members of one
+    /// room may then be connected to any node behind a load balancer (no
+    /// sticky sessions). `None`: this process alone holds its rooms.
+    pub redis: Option<RedisConfig>,
 }
 
 impl Default for Config {
@@ -145,6 +150,7 @@ impl Default for Config {
             metrics_listen: None,
             ice: IceConfig::default(),
             tls: None,
+            redis: None,
         }
     }
 }

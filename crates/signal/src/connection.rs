@@ -145,14 +145,30 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         Some(ice) => (Some(ice.frame.into()), ice.refresh_in),
         None => (None, None),
     };
-    let membership = match shared.rooms.join(
-        room,
-        peer.clone(),
-        request.parlor,
-        key,
-        outbox.clone(),
-        first,
-    ) {
+    let joined = match &shared.cluster {
+        Some(cluster) => {
+            cluster
+                .join(
+                    &shared.rooms,
+                    room,
+                    peer.clone(),
+                    request.parlor,
+                    key,
+                    outbox.clone(),
+                    first,
+                )
+                .await
+        }
+        None => shared.rooms.join(
+            room,
+            peer.clone(),
+            request.parlor,
+            key,
+            outbox.clone(),
+            first,
+        ),
+    };
+    let membership = match joined {
         Ok(membership) => membership,
         Err(refusal) => {
             let message = match refusal {
@@ -171,6 +187,10 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
                         "join refused: too many rooms",
                     );
                     let reason = "server has too many rooms; try again later";
+                    return close_and_drain(&mut sink, &mut stream, TRY_AGAIN_LATER, reason).await;
+                }
+                JoinRefusal::Unavailable => {
+                    let reason = "the cluster's store is unreachable; try again later";
                     return close_and_drain(&mut sink, &mut stream, TRY_AGAIN_LATER, reason).await;
                 }
             };

@@ -98,7 +98,17 @@ async fn room(
         _ => None,
     };
     if let Some(key) = key {
-        if !shared.joins.try_take(key, std::time::Instant::now()) {
+        // In a cluster the bucket is in Redis, so joins spread over the
+        // nodes count once; the node's own bucket stands in while Redis
+        // cannot answer.
+        let per_minute = shared.config.joins_per_minute;
+        let clustered = match &shared.cluster {
+            Some(cluster) if per_minute != 0 => cluster.take_join(key, per_minute).await,
+            _ => None,
+        };
+        let allowed =
+            clustered.unwrap_or_else(|| shared.joins.try_take(key, std::time::Instant::now()));
+        if !allowed {
             shared.limit_exceeded(Limit::JoinsPerAddress, client, "join refused");
             return too_many("too many joins from your address; try again in a minute\n");
         }

@@ -75,10 +75,17 @@
 //!   `rate-limited`; too many rooms, or full send buffers server-wide, close
 //!   with 1013; a member over its queue budget closes with 1008. Each is
 //!   counted in `/metrics` as `parlor_signal_limit_exceeded_total{limit=...}`.
+//! - **Cluster.** With [`Config::redis`], several servers share their rooms
+//!   through Redis: a room's members may be connected to any of them, peer
+//!   lists are the same everywhere, ids are unique cluster-wide, and frames
+//!   reach members on other nodes through Redis pub/sub. A node that dies
+//!   leaves every peer list within [`RedisConfig::node_timeout`] and a
+//!   quarter of it. Without it nothing changes: one process, no Redis.
 //! - **Shutdown.** [`Server::shutdown`] (and SIGINT/SIGTERM in the binary)
 //!   sends every client a close frame with code 1001, then stops.
 
 mod admission;
+mod cluster;
 mod config;
 mod connection;
 mod http;
@@ -91,6 +98,7 @@ mod server;
 mod tls;
 mod turn;
 
+pub use cluster::{ClusterError, RedisConfig};
 pub use config::{
     ByteRateLimit, Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth, TurnServer,
 };

@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use parlor_signal::{
-    ByteRateLimit, Config, IceConfig, RateLimit, Server, TlsConfig, TurnAuth, TurnServer,
+    ByteRateLimit, Config, IceConfig, RateLimit, RedisConfig, Server, TlsConfig, TurnAuth,
+    TurnServer,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -211,6 +212,18 @@ struct Args {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "PARLOR_SIGNAL_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Share rooms with other nodes through this Redis
+    /// (redis://[user:password@]host[:port][/db]); members of a room may
+    /// then use any node. Without it, this process alone holds its rooms.
+    #[arg(long, env = "PARLOR_SIGNAL_REDIS")]
+    redis: Option<String>,
+
+    /// Seconds after its last heartbeat a node counts as dead and its
+    /// members leave every room; nodes beat every quarter of it
+    /// [default: 5].
+    #[arg(long, env = "PARLOR_SIGNAL_REDIS_NODE_TIMEOUT", requires = "redis")]
+    redis_node_timeout: Option<u64>,
 }
 
 impl Args {
@@ -317,6 +330,13 @@ impl Args {
                 open_turn: !self.no_open_turn,
             },
             tls,
+            redis: self.redis.map(|url| {
+                let mut redis = RedisConfig::new(url);
+                if let Some(seconds) = self.redis_node_timeout {
+                    redis.node_timeout = Duration::from_secs(seconds.max(1));
+                }
+                redis
+            }),
         })
     }
 }

@@ -48,26 +48,27 @@ pub(crate) fn prepare(text: &str, from: &PeerId, max_size: usize) -> Result<Rela
             ),
         ));
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|error| Refusal::new(ErrorCode::NotJson, format!("frame is not JSON: {error}")))?;
-    let Value::Object(mut object) = value else {
-        return Err(Refusal::new(
-            ErrorCode::NotObject,
-            "frame must be a JSON object",
-        ));
-    };
-    let to = match object.get(TO_FIELD) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(to)) => Some(to.clone()),
-        Some(_) => {
-            return Err(Refusal::new(
-                ErrorCode::UnknownPeer,
-                "`to` must be a peer id string",
-            ));
+    // Only the top-level `to` and `from` matter; the rest is checked to be
+    // JSON and skipped, never built into a tree (the relay's main cost
+    // per frame before).
+    let fields = match serde_json::from_str::<TopLevel>(text) {
+        Ok(fields) => fields,
+        Err(error) => {
+            let is_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            return Err(if !is_json {
+                Refusal::new(ErrorCode::NotJson, format!("frame is not JSON: {error}"))
+            } else if text.trim_start().starts_with('{') {
+                Refusal::new(ErrorCode::UnknownPeer, "`to` must be a peer id string")
+            } else {
+                Refusal::new(ErrorCode::NotObject, "frame must be a JSON object")
+            });
         }
     };
-    let text = if object.contains_key(FROM_FIELD) {
-        // A forged `from`: rewrite the object so only ours is in it.
+    let to = fields.to;
+    let text = if fields.has_from {
+        // A forged `from` (rare): rewrite the object so only ours is in it.
+        let mut object: serde_json::Map<String, Value> = serde_json::from_str(text)
+            .map_err(|_| Refusal::new(ErrorCode::NotObject, "frame must be a JSON object"))?;
         object.insert(FROM_FIELD.to_owned(), Value::String(from.to_string()));
         Value::Object(object).to_string()
     } else {
@@ -77,6 +78,81 @@ pub(crate) fn prepare(text: &str, from: &PeerId, max_size: usize) -> Result<Rela
         to,
         text: text.into(),
     })
+}
+
+/// What the relay needs of a frame: its top-level `to` (a string, or null
+/// or absent for a broadcast) and whether it carries a `from` of its own.
+struct TopLevel {
+    to: Option<String>,
+    has_from: bool,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let mut fields = TopLevel {
+            to: None,
+            has_from: false,
+        };
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                // The last `to` counts, as in a parsed object.
+                Key::To => fields.to = map.next_value::<Option<String>>()?,
+                Key::From => {
+                    fields.has_from = true;
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Key::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// A top-level key, compared without being copied.
+enum Key {
+    To,
+    From,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl serde::de::Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            TO_FIELD => Key::To,
+            FROM_FIELD => Key::From,
+            _ => Key::Other,
+        })
+    }
 }
 
 /// Adds `"from":"<id>"` as the last field of `text`, a JSON object with no

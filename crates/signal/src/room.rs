@@ -14,6 +14,11 @@
 //! most and the last list always arrives. The order above still holds: a
 //! frame from a member that the recipient's last list did not name (a
 //! newcomer) first sends the recipient its held-back list.
+//!
+//! In a cluster (`--redis`), Redis decides who is in a room (see
+//! [`crate::cluster`]); each node keeps here a mirror of the rooms its own
+//! clients are in, members on other nodes included (without an outbox), so
+//! that peer lists, `to` lookups and local deliveries need no round trip.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,6 +29,7 @@ use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{IdKey, JoinRejection, PeerId, PeerList, RoomName, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
+use crate::cluster::{Link, Snapshot};
 use crate::metrics::{Limit, Metrics};
 
 /// What each queued frame costs beyond its length, so that a flood of tiny
@@ -207,9 +213,11 @@ struct Member {
     parlor: bool,
     /// The owner's proof, for Parlor clients.
     key: Option<IdKey>,
-    /// Tells this member's connection apart from a later one with its id.
+    /// Tells this member's connection apart from a later one with its id
+    /// (cluster-wide in a cluster: Redis hands the numbers out).
     connection: u64,
-    outbox: Outbox,
+    /// `None` for a member connected to another node of the cluster.
+    outbox: Option<Outbox>,
     /// When it was last sent a peer list.
     list_sent_at: Option<Instant>,
     /// The connections of the members that list named.
@@ -223,6 +231,20 @@ impl Member {
     /// none), so another may go out now.
     fn may_get_a_list(&self, now: Instant, interval: Duration) -> bool {
         self.list_sent_at.is_none_or(|sent| now >= sent + interval)
+    }
+
+    /// A member connected to another node, as a snapshot names it.
+    fn remote(id: PeerId, parlor: bool, connection: u64) -> Self {
+        Self {
+            id,
+            parlor,
+            key: None,
+            connection,
+            outbox: None,
+            list_sent_at: None,
+            listed: Vec::new(),
+            list_pending: false,
+        }
     }
 }
 
@@ -242,6 +264,15 @@ struct Room {
     epoch: u64,
     /// A task will send the held-back peer lists.
     flush_scheduled: bool,
+    /// In a cluster: the version of the last membership snapshot applied
+    /// (Redis counts them per room; older ones are stale).
+    version: u64,
+    /// In a cluster: this node's members and joins in progress. The room is
+    /// mirrored while it is above zero.
+    interest: usize,
+    /// In a cluster: connections that left here but that Redis may still
+    /// list for a moment; a snapshot must not bring them back.
+    departed: Vec<u64>,
 }
 
 impl Room {
@@ -251,12 +282,18 @@ impl Room {
             reserved: Vec::new(),
             epoch,
             flush_scheduled: false,
+            version: 0,
+            interest: 0,
+            departed: Vec::new(),
         }
     }
 
     /// Sends the member at `index` the list of the others, now.
     fn send_peer_list(&mut self, index: usize, now: Instant, metrics: &Metrics) {
         let Some(member) = self.members.get(index) else {
+            return;
+        };
+        let Some(outbox) = &member.outbox else {
             return;
         };
         let others = self.members.iter().filter(|m| m.id != member.id);
@@ -269,9 +306,7 @@ impl Room {
                 .collect(),
         };
         let listed = others.map(|m| m.connection).collect();
-        member
-            .outbox
-            .push(ServerMessage::PeerList(list).to_json().into());
+        outbox.push(ServerMessage::PeerList(list).to_json().into());
         metrics.peer_list_sent();
         let member = &mut self.members[index];
         member.list_sent_at = Some(now);
@@ -291,6 +326,9 @@ impl Room {
     ) -> Option<Instant> {
         for index in 0..self.members.len() {
             let member = &self.members[index];
+            if member.outbox.is_none() {
+                continue;
+            }
             let may_send =
                 Some(member.connection) == newcomer || member.may_get_a_list(now, interval);
             if may_send {
@@ -354,6 +392,8 @@ pub(crate) enum JoinRefusal {
     Full,
     /// The room does not exist and the server has as many as it may.
     TooManyRooms,
+    /// In a cluster: Redis, which decides joins, cannot be reached.
+    Unavailable,
 }
 
 impl JoinRefusal {
@@ -362,7 +402,7 @@ impl JoinRefusal {
         match self {
             JoinRefusal::Taken | JoinRefusal::Reserved => Some(JoinRejection::DuplicatePeerId),
             JoinRefusal::Full => Some(JoinRejection::RoomFull),
-            JoinRefusal::TooManyRooms => None,
+            JoinRefusal::TooManyRooms | JoinRefusal::Unavailable => None,
         }
     }
 }
@@ -381,6 +421,10 @@ pub(crate) struct Rooms {
     metrics: Arc<Metrics>,
     /// Itself, for the tasks that send held-back peer lists.
     this: Weak<Rooms>,
+    /// In a cluster: the way to members on other nodes, and to Redis.
+    cluster: Option<Link>,
+    /// The server's runtime, for work that starts outside its tasks.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 /// What [`Rooms::new`] needs to know.
@@ -402,7 +446,11 @@ pub(crate) struct Occupancy {
 pub(crate) struct UnknownPeer;
 
 impl Rooms {
-    pub(crate) fn new(limits: RoomLimits, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub(crate) fn new(
+        limits: RoomLimits,
+        metrics: Arc<Metrics>,
+        cluster: Option<Link>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
             rooms: Mutex::new(HashMap::new()),
             max_peers_per_room: limits.max_peers_per_room,
@@ -412,6 +460,8 @@ impl Rooms {
             next_connection: AtomicU64::new(0),
             metrics,
             this: this.clone(),
+            cluster,
+            runtime: tokio::runtime::Handle::try_current().ok(),
         })
     }
 
@@ -423,8 +473,12 @@ impl Rooms {
         if room.flush_scheduled {
             return;
         }
-        // Without a runtime (it is shutting down) nobody is left to tell.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // Snapshots from Redis arrive outside the server's tasks; without
+        // a runtime at all (it is shutting down) nobody is left to tell.
+        let Some(runtime) = tokio::runtime::Handle::try_current()
+            .ok()
+            .or_else(|| self.runtime.clone())
+        else {
             return;
         };
         room.flush_scheduled = true;
@@ -509,7 +563,9 @@ impl Rooms {
         let verdict = if let Some(index) = entry.members.iter().position(|m| m.id == id) {
             if owns(entry.members[index].key.as_ref()) {
                 let stale = entry.members.remove(index);
-                stale.outbox.state.replaced.notify_one();
+                if let Some(outbox) = &stale.outbox {
+                    outbox.state.replaced.notify_one();
+                }
                 Ok(())
             } else {
                 Err(JoinRefusal::Taken)
@@ -546,7 +602,7 @@ impl Rooms {
             parlor,
             key,
             connection,
-            outbox,
+            outbox: Some(outbox),
             list_sent_at: None,
             listed: Vec::new(),
             list_pending: false,
@@ -572,14 +628,13 @@ impl Rooms {
         let now = Instant::now();
         rooms.retain(|_, room| {
             room.reserved.retain(|r| r.until > now);
-            !room.members.is_empty() || !room.reserved.is_empty()
+            !room.members.is_empty() || !room.reserved.is_empty() || room.interest > 0
         });
+        // Members on other nodes of a cluster are theirs to count.
+        let local = |room: &Room| room.members.iter().filter(|m| m.outbox.is_some()).count();
         Occupancy {
-            rooms: rooms
-                .values()
-                .filter(|room| !room.members.is_empty())
-                .count(),
-            members: rooms.values().map(|room| room.members.len()).sum(),
+            rooms: rooms.values().filter(|room| local(room) > 0).count(),
+            members: rooms.values().map(local).sum(),
         }
     }
 }
@@ -622,9 +677,26 @@ impl Membership {
         let now = Instant::now();
         let metrics = &self.rooms.metrics;
         let mut delivered = 0;
+        let mut remote = false;
         for index in recipients {
+            if room.members[index].outbox.is_none() {
+                remote = true;
+                continue;
+            }
             room.list_before_frame(index, self.connection, now, metrics);
-            if room.members[index].outbox.push(frame.clone()) {
+            if room.members[index]
+                .outbox
+                .as_ref()
+                .is_some_and(|outbox| outbox.push(frame.clone()))
+            {
+                delivered += 1;
+            }
+        }
+        if remote {
+            if let Some(link) = &self.rooms.cluster {
+                // Published under the lock: frames from one sender reach
+                // Redis in the order they were relayed here.
+                link.publish(&self.room, self.connection, to, frame);
                 delivered += 1;
             }
         }
@@ -635,6 +707,9 @@ impl Membership {
 
 impl Drop for Membership {
     fn drop(&mut self) {
+        if let Some(link) = &self.rooms.cluster {
+            return self.leave_cluster(link);
+        }
         let mut rooms = self.rooms.lock();
         let Some(room) = rooms.get_mut(&self.room) else {
             return;
@@ -670,6 +745,297 @@ impl Drop for Membership {
                 &rooms_state.metrics,
             );
             rooms_state.schedule_lists(&self.room, room, due);
+        }
+    }
+}
+
+impl Membership {
+    /// Leaves this node's mirror of the room at once, and Redis through the
+    /// node's writer (after the frames this member relayed).
+    fn leave_cluster(&self, link: &Link) {
+        let mut rooms = self.rooms.lock();
+        let mut key = None;
+        if let Some(room) = rooms.get_mut(&self.room) {
+            room.interest = room.interest.saturating_sub(1);
+            let index = room
+                .members
+                .iter()
+                .position(|m| m.connection == self.connection);
+            if let Some(index) = index {
+                key = room.members.remove(index).key;
+                room.departed.push(self.connection);
+            }
+            if room.interest == 0 {
+                rooms.remove(&self.room);
+            } else if index.is_some() {
+                let due = room.members_changed(
+                    None,
+                    Instant::now(),
+                    self.rooms.peer_list_interval,
+                    &self.rooms.metrics,
+                );
+                self.rooms.schedule_lists(&self.room, room, due);
+            }
+        }
+        drop(rooms);
+        link.leave(&self.room, self.id.clone(), self.connection, key);
+    }
+}
+
+/// A member connected to this node, as [`Rooms::local_members`] lists it
+/// for Redis.
+pub(crate) struct LocalMember {
+    pub(crate) room: RoomName,
+    /// The room's snapshot version here.
+    pub(crate) version: u64,
+    pub(crate) id: PeerId,
+    pub(crate) connection: u64,
+    pub(crate) parlor: bool,
+    pub(crate) key: Option<IdKey>,
+}
+
+/// What applying a snapshot changed.
+#[derive(Default)]
+struct Applied {
+    /// The members (or their order) changed: new peer lists are due.
+    changed: bool,
+    /// A member here is missing from Redis: register them all again.
+    resync: bool,
+}
+
+impl Room {
+    /// Takes Redis's view of the room, if it is newer than the last one:
+    /// members on other nodes come and go; members here stay (those Redis
+    /// lost are kept and registered again), except one whose id a newer
+    /// connection of its owner took, which is told so.
+    fn apply_snapshot(&mut self, snapshot: Snapshot) -> Applied {
+        if snapshot.version <= self.version {
+            return Applied::default();
+        }
+        self.version = snapshot.version;
+        let before: Vec<u64> = self.members.iter().map(|m| m.connection).collect();
+        let listed: Vec<u64> = snapshot.entries.iter().map(|e| e.connection).collect();
+        let mut old = std::mem::take(&mut self.members);
+        let mut members = Vec::with_capacity(snapshot.entries.len());
+        for entry in snapshot.entries {
+            if self.departed.contains(&entry.connection) {
+                continue;
+            }
+            match old.iter().position(|m| m.connection == entry.connection) {
+                Some(index) => members.push(old.swap_remove(index)),
+                None => members.push(Member::remote(entry.id, entry.parlor, entry.connection)),
+            }
+        }
+        let mut resync = false;
+        for member in old {
+            let Some(outbox) = &member.outbox else {
+                continue;
+            };
+            if members.iter().any(|m| m.id == member.id) {
+                outbox.state.replaced.notify_one();
+            } else {
+                resync = true;
+                members.push(member);
+            }
+        }
+        self.departed
+            .retain(|connection| listed.contains(connection));
+        self.members = members;
+        let changed = !self
+            .members
+            .iter()
+            .map(|m| m.connection)
+            .eq(before.iter().copied());
+        Applied { changed, resync }
+    }
+}
+
+/// The cluster's side of the rooms: joins Redis accepted, snapshots and
+/// frames from other nodes.
+impl Rooms {
+    /// Mirrors `room` for a join in progress; false when this node holds as
+    /// many rooms as it may.
+    pub(crate) fn hold(&self, room: &RoomName) -> bool {
+        let mut rooms = self.lock();
+        if !rooms.contains_key(room) {
+            if self.max_rooms != 0 && rooms.len() >= self.max_rooms {
+                return false;
+            }
+            let epoch = self.next_connection.fetch_add(1, Ordering::Relaxed);
+            rooms.insert(room.clone(), Room::new(epoch));
+        }
+        if let Some(entry) = rooms.get_mut(room) {
+            entry.interest += 1;
+        }
+        true
+    }
+
+    /// A join in progress ended without a member.
+    pub(crate) fn unhold(&self, room: &RoomName) {
+        let mut rooms = self.lock();
+        if let Some(entry) = rooms.get_mut(room) {
+            entry.interest = entry.interest.saturating_sub(1);
+            if entry.interest == 0 {
+                rooms.remove(room);
+            }
+        }
+    }
+
+    /// Adds the member Redis accepted as `connection`, with the snapshot
+    /// its join produced, and sends the room its new peer lists.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn join_cluster(
+        self: &Arc<Self>,
+        room: RoomName,
+        id: PeerId,
+        parlor: bool,
+        key: Option<IdKey>,
+        connection: u64,
+        snapshot: Snapshot,
+        outbox: Outbox,
+        first: Option<Utf8Bytes>,
+    ) -> Membership {
+        let mut rooms = self.lock();
+        let now = Instant::now();
+        let epoch = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let entry = rooms.entry(room.clone()).or_insert_with(|| {
+            let mut room = Room::new(epoch);
+            room.interest = 1;
+            room
+        });
+        if let Some(first) = first {
+            outbox.push(first);
+        }
+        let member = Member {
+            id: id.clone(),
+            parlor,
+            key,
+            connection,
+            outbox: Some(outbox),
+            list_sent_at: None,
+            listed: Vec::new(),
+            list_pending: false,
+        };
+        // A newer snapshot may have named it already, as if it were remote.
+        match entry
+            .members
+            .iter_mut()
+            .find(|m| m.connection == connection)
+        {
+            Some(existing) => *existing = member,
+            None => entry.members.push(member),
+        }
+        let applied = entry.apply_snapshot(snapshot);
+        let due = entry.members_changed(
+            Some(connection),
+            now,
+            self.peer_list_interval,
+            &self.metrics,
+        );
+        self.schedule_lists(&room, entry, due);
+        if applied.resync {
+            self.request_resync();
+        }
+        Membership {
+            rooms: Arc::clone(self),
+            room,
+            id,
+            connection,
+        }
+    }
+
+    fn request_resync(&self) {
+        if let Some(link) = &self.cluster {
+            link.request_resync();
+        }
+    }
+
+    /// A room's membership as Redis has it now.
+    pub(crate) fn apply_snapshot(&self, name: &RoomName, snapshot: Snapshot) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(name) else {
+            return;
+        };
+        let version = snapshot.version;
+        let applied = room.apply_snapshot(snapshot);
+        tracing::trace!(room = %name, version, changed = applied.changed, members = room.members.len(), "snapshot");
+        if applied.changed {
+            let due =
+                room.members_changed(None, Instant::now(), self.peer_list_interval, &self.metrics);
+            self.schedule_lists(name, room, due);
+        }
+        if applied.resync {
+            self.request_resync();
+        }
+    }
+
+    /// A frame a member on another node relayed: to this node's members of
+    /// the room (all but the sender, or only `to`).
+    pub(crate) fn deliver_remote(
+        &self,
+        name: &RoomName,
+        sender: u64,
+        to: Option<&str>,
+        frame: Utf8Bytes,
+    ) {
+        let mut rooms = self.lock();
+        let Some(room) = rooms.get_mut(name) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut delivered = 0;
+        for index in 0..room.members.len() {
+            let member = &room.members[index];
+            let wanted = to.is_none_or(|to| member.id.as_str() == to);
+            if member.outbox.is_none() || member.connection == sender || !wanted {
+                continue;
+            }
+            room.list_before_frame(index, sender, now, &self.metrics);
+            if room.members[index]
+                .outbox
+                .as_ref()
+                .is_some_and(|outbox| outbox.push(frame.clone()))
+            {
+                delivered += 1;
+            }
+        }
+        self.metrics.relayed(delivered, frame.len());
+    }
+
+    /// Every member connected to this node, for Redis to hold again.
+    pub(crate) fn local_members(&self) -> Vec<LocalMember> {
+        let rooms = self.lock();
+        rooms
+            .iter()
+            .flat_map(|(name, room)| {
+                room.members
+                    .iter()
+                    .filter(|m| m.outbox.is_some())
+                    .map(move |m| LocalMember {
+                        room: name.clone(),
+                        version: room.version,
+                        id: m.id.clone(),
+                        connection: m.connection,
+                        parlor: m.parlor,
+                        key: m.key.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Closes (as replaced) the members here whose ids Redis gave to
+    /// someone else while it could not hear from this node.
+    pub(crate) fn evict(&self, connections: &[u64]) {
+        if connections.is_empty() {
+            return;
+        }
+        let rooms = self.lock();
+        for member in rooms.values().flat_map(|room| room.members.iter()) {
+            if let Some(outbox) = &member.outbox {
+                if connections.contains(&member.connection) {
+                    outbox.state.replaced.notify_one();
+                }
+            }
         }
     }
 }

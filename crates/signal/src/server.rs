@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::admission::{
     AddressKey, AddressRateLimiter, Connections, RateMemory, TRACKED_ADDRESSES,
 };
+use crate::cluster::{self, Cluster, ClusterSettings};
 use crate::config::{Config, TurnAuth, TurnServer};
 use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
@@ -30,6 +31,9 @@ pub enum StartError {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// `--redis` was given and the node could not join the cluster.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// The listen address could not be bound (in use, no permission...).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -44,6 +48,8 @@ pub enum StartError {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) rooms: Arc<Rooms>,
+    /// With `--redis`: this node's part in the cluster.
+    pub(crate) cluster: Option<Arc<Cluster>>,
     pub(crate) metrics: Arc<Metrics>,
     /// Turns true when the server starts shutting down.
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -102,6 +108,8 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     connections: watch::Receiver<usize>,
     serving: Option<JoinHandle<()>>,
+    /// Told to forget this node once its clients are gone.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Server {
@@ -150,16 +158,38 @@ impl Server {
         let (connections_tx, connections) = watch::channel(0);
         let metrics = Arc::new(Metrics::default());
         let tls = config.tls.clone();
-        let shared = Arc::new(Shared {
-            rooms: Rooms::new(
-                RoomLimits {
+        let (link, outgoing) = match config.redis {
+            Some(_) => {
+                let (link, outgoing) = cluster::link();
+                (Some(link), Some(outgoing))
+            }
+            None => (None, None),
+        };
+        let rooms = Rooms::new(
+            RoomLimits {
+                max_peers_per_room: config.max_peers_per_room,
+                max_rooms: config.max_rooms,
+                id_reservation: config.id_reservation,
+                peer_list_interval: config.peer_list_interval,
+            },
+            Arc::clone(&metrics),
+            link.clone(),
+        );
+        let cluster = match (&config.redis, link, outgoing) {
+            (Some(redis), Some(link), Some(outgoing)) => {
+                let settings = ClusterSettings {
+                    redis: redis.clone(),
                     max_peers_per_room: config.max_peers_per_room,
-                    max_rooms: config.max_rooms,
                     id_reservation: config.id_reservation,
-                    peer_list_interval: config.peer_list_interval,
-                },
-                Arc::clone(&metrics),
-            ),
+                };
+                let stop = shutdown_rx.clone();
+                Some(Cluster::start(settings, link, outgoing, &rooms, stop).await?)
+            }
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            rooms,
+            cluster: cluster.clone(),
             admission: Connections::new(config.max_connections, config.max_connections_per_address),
             joins: AddressRateLimiter::new(config.joins_per_minute, TRACKED_ADDRESSES),
             turn_requests: AddressRateLimiter::new(
@@ -190,6 +220,7 @@ impl Server {
             shutdown,
             connections,
             serving: Some(serving),
+            cluster,
         })
     }
 
@@ -240,6 +271,9 @@ impl Server {
         .await;
         if drained.is_err() {
             tracing::warn!("some clients did not finish closing in time");
+        }
+        if let Some(cluster) = self.cluster.take() {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, cluster.retire()).await;
         }
         if let Some(serving) = self.serving.take() {
             // The HTTP side only has plain requests left to finish.
