@@ -7,6 +7,7 @@ use parlor_e2e::coturn::{Coturn, SECRET};
 use parlor_e2e::impair::Impairment;
 use parlor_e2e::internet::{Home, Internet, Nat, SERVER_ADDR, TURN_PORT};
 use parlor_e2e::peer::{EVERY_INTERFACE, PeerProcess};
+use parlor_e2e::scratch::{Scratch, write_random_file};
 use parlor_e2e::signal::SignalProcess;
 
 /// The public segment with a signaling server that hands out coturn's
@@ -229,6 +230,55 @@ async fn a_link_cut_for_five_seconds_loses_and_duplicates_nothing() {
     let mut expected: Vec<&str> = during.iter().map(String::as_str).collect();
     expected.push("typed after the outage");
     assert_eq!(texts, expected, "each message once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_transfer_across_a_cut_link_goes_on_and_arrives_identical() {
+    let scratch = Scratch::new("files-cut").unwrap_or_else(|e| panic!("{e}"));
+    let source = scratch.path().join("video.bin");
+    write_random_file(&source, 300 << 20).unwrap_or_else(|e| panic!("{e}"));
+    let inbox = scratch.file("inbox");
+    let public = Public::start().await;
+    let (home1, home2) = two_homes(&public, Nat::EndpointIndependent);
+    let mut alice =
+        PeerProcess::create_in(home1.host(), EVERY_INTERFACE, "alice", &public.server.url()).await;
+    let mut bob = PeerProcess::join_in_with(
+        home2.host(),
+        EVERY_INTERFACE,
+        "bob",
+        &alice.link.clone(),
+        &["--accept-files", &inbox],
+    );
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+
+    alice.say(&format!("/send {}", source.display())).await;
+    let before = bob
+        .wait_for("the transfer under way", |e| {
+            e["event"] == "file-progress" && e["bytes"].as_u64().is_some_and(|n| n > 0)
+        })
+        .await;
+    home1.cut_link();
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    home1.restore_link();
+    let received = bob
+        .wait_for("the file", |e| e["event"] == "file-received")
+        .await;
+
+    let path = received["path"].as_str().unwrap_or_default();
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap_or_default();
+    assert!(
+        read(&source) == read(std::path::Path::new(path)),
+        "the bytes differ"
+    );
+    let floor = before["bytes"].as_u64().unwrap_or(0);
+    let cut_at = bob.seen.iter().position(|e| *e == before).unwrap_or(0);
+    let restarted = bob.seen[cut_at..]
+        .iter()
+        .filter(|e| e["event"] == "file-progress")
+        .filter_map(|e| e["bytes"].as_u64())
+        .any(|bytes| bytes < floor);
+    assert!(!restarted, "the transfer started over from below {floor}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

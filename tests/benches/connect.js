@@ -63,5 +63,40 @@ window.bench = (function () {
     return (count * size) / ((performance.now() - start) / 1000) / 1e6;
   }
 
-  return { responder, roundTrips, throughput };
+  // Counts binary bytes; answers "file-done" once `total` arrived.
+  function fileResponder(total) {
+    const channel = oldClient.channel();
+    channel.binaryType = 'arraybuffer';
+    let got = 0;
+    channel.addEventListener('message', (ev) => {
+      if (typeof ev.data === 'string') return;
+      got += ev.data.byteLength;
+      if (got >= total) oldClient.send('file-done');
+    });
+  }
+
+  // `total` bytes in binary messages of `chunk` bytes, held back while
+  // 8 MiB are buffered (as Parlor's file sender); MB/s until the responder
+  // has them all.
+  async function fileThroughput(total, chunk) {
+    initiator();
+    const channel = oldClient.channel();
+    channel.bufferedAmountLowThreshold = 4 * 1024 * 1024;
+    const data = new Uint8Array(chunk);
+    for (let i = 0; i < chunk; i += 65536) {
+      crypto.getRandomValues(data.subarray(i, Math.min(chunk, i + 65536)));
+    }
+    const done = nextText();
+    const start = performance.now();
+    for (let sent = 0; sent < total; sent += chunk) {
+      if (channel.bufferedAmount > 8 * 1024 * 1024) {
+        await new Promise((resolve) => channel.addEventListener('bufferedamountlow', resolve, { once: true }));
+      }
+      channel.send(data.subarray(0, Math.min(chunk, total - sent)));
+    }
+    await done;
+    return total / ((performance.now() - start) / 1000) / 1e6;
+  }
+
+  return { responder, roundTrips, throughput, fileResponder, fileThroughput };
 }());

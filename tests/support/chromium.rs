@@ -369,3 +369,45 @@ pub async fn chat_figures(
         .await?;
     Ok((rtts, parlor_bench::number(&throughput, "throughput")?))
 }
+
+/// Two old clients in `room` on the server at `host`, their chat channel
+/// open: A waits alone, B joins and clicks "Connect" once A rebuilt its
+/// connection for B's arrival (an old client drops offers that come
+/// earlier and never re-sends them).
+pub async fn connected_old_pair(host: &str, room: &str) -> anyhow::Result<(OldClient, OldClient)> {
+    let (a, b) = tokio::join!(OldClient::launch(Mdns::Hide), OldClient::launch(Mdns::Hide));
+    let (mut a, mut b) = (a?, b?);
+    a.start(host, room).await?;
+    a.wait_until("oldClient.connections === 1").await?;
+    b.start(host, room).await?;
+    a.wait_until("oldClient.connections === 2").await?;
+    b.connect().await?;
+    a.wait_open().await?;
+    b.wait_open().await?;
+    Ok((a, b))
+}
+
+/// `total` bytes in binary messages of `chunk` bytes from `a` to `b`, with
+/// the back-pressure Parlor's file sender uses (`tests/benches/connect.js`):
+/// MB/s until `b` has them all.
+pub async fn file_figures(
+    a: &OldClient,
+    b: &OldClient,
+    total: u64,
+    chunk: usize,
+) -> anyhow::Result<f64> {
+    let helpers = include_str!("../benches/connect.js");
+    a.browser.eval(helpers, vec![]).await?;
+    b.browser.eval(helpers, vec![]).await?;
+    b.browser
+        .eval("bench.fileResponder(arguments[0]);", vec![json!(total)])
+        .await?;
+    let rate = a
+        .browser
+        .eval(
+            "return bench.fileThroughput(arguments[0], arguments[1]);",
+            vec![json!(total), json!(chunk)],
+        )
+        .await?;
+    parlor_bench::number(&rate, "file throughput")
+}

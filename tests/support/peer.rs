@@ -39,8 +39,22 @@ impl PeerProcess {
 
     /// `create` with more options (`--store FILE`...).
     pub async fn create_with(label: &str, server_url: &str, options: &[&str]) -> Self {
+        Self::create_with_env(label, server_url, options, &[]).await
+    }
+
+    /// `create` with more options and environment variables (test hooks).
+    pub async fn create_with_env(
+        label: &str,
+        server_url: &str,
+        options: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let args = [&["create", "--server", server_url], options].concat();
-        Self::spawn(label, &args).read_link().await
+        let mut command = Command::new(binary("parlor-peer"));
+        command.envs(env.iter().copied());
+        Self::spawn_with(command, LOOPBACK, label, &args)
+            .read_link()
+            .await
     }
 
     /// `create`, inside a namespace, WebRTC bound to `bind`.
@@ -58,8 +72,20 @@ impl PeerProcess {
 
     /// `join`, inside a namespace, WebRTC bound to `bind`.
     pub fn join_in(namespace: &Namespace, bind: &str, label: &str, link: &str) -> Self {
+        Self::join_in_with(namespace, bind, label, link, &[])
+    }
+
+    /// `join_in` with more options (`--accept-files DIR`...).
+    pub fn join_in_with(
+        namespace: &Namespace,
+        bind: &str,
+        label: &str,
+        link: &str,
+        options: &[&str],
+    ) -> Self {
         let command = namespace.command(&binary("parlor-peer"));
-        let mut peer = Self::spawn_with(command, bind, label, &["join", link]);
+        let args = [&["join", link], options].concat();
+        let mut peer = Self::spawn_with(command, bind, label, &args);
         peer.link = link.to_owned();
         peer
     }

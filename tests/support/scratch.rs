@@ -26,6 +26,28 @@ impl Scratch {
     }
 }
 
+/// Writes `len` pseudo-random bytes to `path`, 1 MiB at a time (xorshift:
+/// fast, no two blocks alike, so a transfer cannot pass by luck).
+pub fn write_random_file(path: &Path, len: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for word in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes()[..word.len()]);
+        }
+        let take = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+        file.write_all(&block[..take])?;
+        left -= take as u64;
+    }
+    file.flush()
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

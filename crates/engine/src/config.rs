@@ -1,6 +1,7 @@
 //! How to join a room.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use parlor_protocol::{IceServer, PeerId};
 use parlor_store::Store;
@@ -46,6 +47,10 @@ pub struct RoomConfig {
     /// peer's, with the same [`RoomConfig::identity`]). `None`: a store in
     /// memory, for as long as the room lasts.
     pub store: Option<Store>,
+    /// Files offered by peers are taken at once into this directory
+    /// (`parlor-peer --accept-files`). `None`: each offer waits for
+    /// [`crate::Room::accept_files`].
+    pub accept_files: Option<PathBuf>,
 }
 
 /// The default of [`RoomConfig::max_members`]: the signaling server's
@@ -67,6 +72,7 @@ impl RoomConfig {
             expected_fingerprint: None,
             max_members: DEFAULT_MAX_MEMBERS,
             store: None,
+            accept_files: None,
         }
     }
 }

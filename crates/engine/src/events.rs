@@ -46,6 +46,16 @@ pub enum PathKind {
     Relay,
 }
 
+/// Which way a transfer's bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferDirection {
+    /// We send.
+    Send,
+    /// We receive.
+    Receive,
+}
+
 /// What happened. Variants name each step in the order a connection goes
 /// through them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -187,6 +197,64 @@ pub enum EventKind {
         /// The peer it was for.
         to: String,
         /// What went wrong.
+        reason: String,
+    },
+    /// A peer offers files: take them with
+    /// [`Room::accept_files`](crate::Room::accept_files) or turn them down
+    /// (taken at once with [`RoomConfig::accept_files`](crate::RoomConfig::accept_files)).
+    FileOffered {
+        /// The peer.
+        peer: String,
+        /// The transfer's id.
+        transfer: String,
+        /// Each file's name (as the peer gave it) and size.
+        files: Vec<(String, u64)>,
+        /// Bytes in all.
+        total_bytes: u64,
+    },
+    /// How far a transfer got (at most four times a second).
+    FileProgress {
+        /// The peer.
+        peer: String,
+        /// The transfer's id.
+        transfer: String,
+        /// Which way.
+        direction: TransferDirection,
+        /// Bytes sent (handed to the connection) or received and verified.
+        bytes: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// A file arrived whole, matched its hash, and has its name.
+    FileReceived {
+        /// The peer.
+        peer: String,
+        /// The transfer's id.
+        transfer: String,
+        /// Index of the file in the offer.
+        file: u32,
+        /// Where it is.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// Its BLAKE3 hash, hex.
+        hash: String,
+    },
+    /// The peer has every file of a transfer of ours.
+    FileSent {
+        /// The peer.
+        peer: String,
+        /// The transfer's id.
+        transfer: String,
+    },
+    /// A transfer ended without all its files: declined, cancelled by
+    /// either side, a file that changed on disk or arrived damaged.
+    FileFailed {
+        /// The peer.
+        peer: String,
+        /// The transfer's id.
+        transfer: String,
+        /// Why, for people.
         reason: String,
     },
     /// The peer's connection broke and is being set up again.

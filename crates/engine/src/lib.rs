@@ -37,12 +37,14 @@ mod random;
 mod room;
 mod signaling;
 mod stack;
+mod transfers;
 
 pub use config::{DEFAULT_MAX_MEMBERS, RoomConfig};
-pub use events::{Event, EventKind, PathKind};
+pub use events::{Event, EventKind, PathKind, TransferDirection};
 pub use ledger::REMEMBER_MEMBERS_FOR;
 pub use link::{LinkError, RoomLink};
 pub use log_limit::LogRateLimit;
+pub use parlor_files::FileError;
 pub use parlor_protocol::{
     IceServer, JoinRejection, MessageId, PeerId, RoomName, SafetyCode, ServerUrl, fingerprint_hex,
     sanitize_name,

@@ -9,10 +9,12 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use parlor_files::Manifest;
 use parlor_protocol::{CHANNEL_LABEL, MessageId, PeerId, RoomName, safety_code};
 use parlor_session::{
     ChannelId, IceConnectionState, OperationOutcome, Output, PeerSession, SessionConfig,
@@ -32,6 +34,7 @@ use crate::events::{Event, EventKind, PathKind};
 use crate::ledger::Ledger;
 use crate::signaling::SignalingSender;
 use crate::stack::{Forwarder, StackEvent, Tagged, connection_state, ice_state, run_stack_op};
+use crate::transfers::Transfers;
 
 /// A stack operation that takes longer than this is treated as failed, so a
 /// wedged connection cannot stall the peer task (and with it, leaving).
@@ -48,6 +51,8 @@ pub(crate) struct PeerContext {
     pub local_fingerprint: String,
     /// Where messages to and from the peer are kept.
     pub ledger: Ledger,
+    /// Where offered files are taken without asking, if anywhere.
+    pub accept_files: Option<PathBuf>,
     pub transport: TransportConfig,
     pub signaling: SignalingSender,
     pub events: mpsc::UnboundedSender<Event>,
@@ -68,6 +73,14 @@ pub(crate) enum PeerInput {
     RemoteIsParlor,
     /// A chat message to deliver.
     Chat { id: MessageId, text: String },
+    /// Offer these files to the peer.
+    OfferFiles(Arc<Manifest>),
+    /// Take the peer's offer `transfer` into `dir`.
+    AcceptFiles { transfer: String, dir: PathBuf },
+    /// Turn the peer's offer `transfer` down.
+    DeclineFiles { transfer: String },
+    /// Stop transfer `transfer`, either way.
+    CancelTransfer { transfer: String },
     /// This machine's addresses changed; `removed` are gone.
     NetworkChanged { removed: Vec<IpAddr> },
     /// Close the connection and stop.
@@ -157,6 +170,8 @@ struct PeerTask {
     /// The identity the peer proved, and whether it is a Parlor peer, as
     /// last written to the ledger.
     identified: Option<(String, bool)>,
+    /// File transfers with the peer, both ways.
+    transfers: Transfers,
 }
 
 async fn run(
@@ -166,6 +181,13 @@ async fn run(
 ) {
     info!(peer = %context.remote(), "connecting to peer");
     let (stack, mut stack_rx) = mpsc::unbounded_channel();
+    let (transfer_notices, mut transfer_rx) = mpsc::unbounded_channel();
+    let transfers = Transfers::new(
+        context.remote().to_string(),
+        context.events.clone(),
+        transfer_notices,
+        context.accept_files.clone(),
+    );
     let mut task = PeerTask {
         session: PeerSession::new(context.session.clone()),
         context,
@@ -178,6 +200,7 @@ async fn run(
         refused: false,
         unacked,
         identified: None,
+        transfers,
     };
     if let Err(message) = task.connect().await {
         task.emit(EventKind::Error {
@@ -220,6 +243,18 @@ async fn run(
                         task.unacked.fetch_sub(bytes, Ordering::Relaxed);
                     }
                 }
+                Some(PeerInput::OfferFiles(manifest)) => {
+                    task.transfers.offer(manifest, &mut task.session);
+                }
+                Some(PeerInput::AcceptFiles { transfer, dir }) => {
+                    task.transfers.accept(&transfer, dir, &mut task.session);
+                }
+                Some(PeerInput::DeclineFiles { transfer }) => {
+                    task.transfers.decline(&transfer, "declined".into(), &mut task.session);
+                }
+                Some(PeerInput::CancelTransfer { transfer }) => {
+                    task.transfers.cancel(&transfer, &mut task.session);
+                }
                 Some(PeerInput::NetworkChanged { removed }) => {
                     let lost = task.path_uses(&removed);
                     let now = task.now();
@@ -227,6 +262,7 @@ async fn run(
                 }
                 Some(PeerInput::Close) | None => break,
             },
+            Some(notice) = transfer_rx.recv() => task.transfers.notice(notice, &mut task.session),
             Some((generation, event)) = stack_rx.recv() => {
                 if generation == task.generation {
                     task.on_stack_event(event).await;
@@ -238,6 +274,7 @@ async fn run(
             }
         }
     }
+    task.transfers.close();
     task.disconnect().await;
 }
 
@@ -493,6 +530,7 @@ impl PeerTask {
                 let fingerprint = self.session.remote_fingerprint().unwrap_or_default();
                 if parlor {
                     self.context.ledger.named(&fingerprint, name.as_deref());
+                    self.transfers.connected(&mut self.session);
                 }
                 let code = safety_code(
                     self.context.room.as_str(),
@@ -538,6 +576,13 @@ impl PeerTask {
                     id,
                 }
             }
+            SessionEvent::FileControl(frame) => {
+                let connection = self.connection.as_ref().map(|c| c.pc.clone());
+                self.transfers
+                    .control(frame, &mut self.session, connection)
+                    .await;
+                return;
+            }
             SessionEvent::Delivered { id } => {
                 self.record(&id, DeliveryState::Delivered);
                 EventKind::Delivered { id, to: peer }
@@ -575,11 +620,11 @@ impl PeerTask {
                     self.session.handle_connection_state(state, now);
                 }
             }
-            StackEvent::RemoteChannel(channel) => {
-                if matches!(channel.label().await, Ok(label) if label == CHANNEL_LABEL) {
-                    self.watch_channel(channel);
-                }
-            }
+            StackEvent::RemoteChannel(channel) => match channel.label().await {
+                Ok(label) if label == CHANNEL_LABEL => self.watch_channel(channel),
+                Ok(label) => self.transfers.channel(channel, &label).await,
+                Err(_) => {}
+            },
             StackEvent::ChannelOpen(channel) => {
                 if let Some(connection) = &self.connection {
                     connection.boost.channel_open();

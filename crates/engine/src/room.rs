@@ -9,7 +9,10 @@
 //! when it said goodbye (`{"type":"bye"}` through the server).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
+use parlor_files::{FileError, Manifest};
 use parlor_protocol::{
     Envelope, ErrorCode, IceServer, IdKey, Info, JoinRejection, MessageId, PeerId, SignalMessage,
     bye, is_bye,
@@ -44,6 +47,16 @@ enum Command {
     Retry {
         id: MessageId,
         reply: oneshot::Sender<usize>,
+    },
+    /// Offer files to `to`, or to everyone.
+    OfferFiles {
+        manifest: Arc<Manifest>,
+        to: Option<PeerId>,
+    },
+    /// An answer to, or a stop of, a transfer with one peer.
+    Transfer {
+        peer: PeerId,
+        input: PeerInput,
     },
     Leave,
 }
@@ -114,6 +127,43 @@ impl Room {
             .send(Command::Retry { id, reply })
             .map_err(|_| SendError::Left)?;
         answer.await.map_err(|_| SendError::Left)
+    }
+
+    /// Offers files and folders to `to`, or to every member (now to those
+    /// connected, and to the others once they connect). Reads and hashes
+    /// them first, off the async threads; returns the transfer's id, which
+    /// the `file-*` events name. The same files offered again get the same
+    /// id, so a receiver goes on with what it has.
+    pub async fn send_files(
+        &self,
+        paths: Vec<PathBuf>,
+        to: Option<PeerId>,
+    ) -> Result<String, FileError> {
+        let manifest = tokio::task::spawn_blocking(move || Manifest::build(&paths))
+            .await
+            .map_err(|_| FileError::Interrupted)??;
+        let manifest = Arc::new(manifest);
+        let transfer = manifest.transfer().to_owned();
+        let _ = self.commands.send(Command::OfferFiles { manifest, to });
+        Ok(transfer)
+    }
+
+    /// Takes `peer`'s offer `transfer`, receiving into `dir`.
+    pub fn accept_files(&self, peer: PeerId, transfer: String, dir: PathBuf) {
+        let input = PeerInput::AcceptFiles { transfer, dir };
+        let _ = self.commands.send(Command::Transfer { peer, input });
+    }
+
+    /// Turns `peer`'s offer `transfer` down.
+    pub fn decline_files(&self, peer: PeerId, transfer: String) {
+        let input = PeerInput::DeclineFiles { transfer };
+        let _ = self.commands.send(Command::Transfer { peer, input });
+    }
+
+    /// Stops transfer `transfer` with `peer`, whichever way it goes.
+    pub fn cancel_transfer(&self, peer: PeerId, transfer: String) {
+        let input = PeerInput::CancelTransfer { transfer };
+        let _ = self.commands.send(Command::Transfer { peer, input });
     }
 
     /// Leaves the room: says goodbye to every member, closes every peer
@@ -261,6 +311,18 @@ async fn run(
                 }
                 Some(Command::Retry { id, reply }) => {
                     let _ = reply.send(actor.retry(&id));
+                }
+                Some(Command::OfferFiles { manifest, to }) => {
+                    for (peer, member) in &actor.members {
+                        if to.as_ref().is_none_or(|to| to == peer) {
+                            member.handle.send(PeerInput::OfferFiles(manifest.clone()));
+                        }
+                    }
+                }
+                Some(Command::Transfer { peer, input }) => {
+                    if let Some(member) = actor.members.get(&peer) {
+                        member.handle.send(input);
+                    }
                 }
                 Some(Command::Leave) | None => break,
             },
@@ -502,6 +564,7 @@ impl RoomActor {
             room: self.config.link.room.clone(),
             local_fingerprint: self.local_fingerprint.clone(),
             ledger: self.ledger.clone(),
+            accept_files: self.config.accept_files.clone(),
             transport: self.transport.clone(),
             signaling: self.signaling.clone(),
             events: self.events.clone(),

@@ -2,7 +2,8 @@
 //!
 //! `parlor-peer create --server WS_URL` makes a room and prints its link as
 //! the first line on stdout; `parlor-peer join LINK` joins one. Both read
-//! chat messages from stdin, one per line, and leave the room at end of
+//! chat messages from stdin, one per line (`/send PATH` offers a file or a
+//! folder instead), and leave the room at end of
 //! input. Every engine event is written to stdout as one JSON object per line
 //! (with an `"event"` field), so scripts and tests can follow along; logs go
 //! to stderr (`RUST_LOG`).
@@ -87,11 +88,19 @@ struct Options {
     /// recognises peers by identity.
     #[arg(long, global = true, env = "PARLOR_STORE")]
     store: Option<PathBuf>,
+    /// Take every file a peer offers, into DIR (made if missing). Without
+    /// it, offers are printed (`file-offered`) and declined.
+    #[arg(long, global = true, env = "PARLOR_ACCEPT_FILES", value_name = "DIR")]
+    accept_files: Option<PathBuf>,
     /// Refuse any peer whose identity (certificate fingerprint, as another
     /// parlor-peer prints it in its `identity` event) is not FINGERPRINT.
     #[arg(long, global = true, value_name = "FINGERPRINT")]
     verify: Option<String>,
 }
+
+/// A stdin line that starts with this offers a file or folder instead of
+/// saying it.
+const SEND_COMMAND: &str = "/send ";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -166,6 +175,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         config.identity = Some(Identity::load_or_create(path)?);
     }
     config.expected_fingerprint = cli.options.verify;
+    let takes_files = cli.options.accept_files.is_some();
+    config.accept_files = cli.options.accept_files;
     config.extra_ice_servers = cli
         .options
         .ice_servers
@@ -198,8 +209,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         tokio::select! {
             line = lines.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => {
-                    if let Err(error) = room.send(line).await {
-                        let error = Event::now(EventKind::Error { peer: None, message: error.to_string() });
+                    let result = match line.strip_prefix(SEND_COMMAND) {
+                        Some(path) => room
+                            .send_files(vec![PathBuf::from(path.trim())], None)
+                            .await
+                            .map(drop)
+                            .map_err(|e| format!("cannot send {}: {e}", path.trim())),
+                        None => room.send(line).await.map(drop).map_err(|e| e.to_string()),
+                    };
+                    if let Err(message) = result {
+                        let error = Event::now(EventKind::Error { peer: None, message });
                         print_event(&mut stdout, &error).await?;
                     }
                 }
@@ -211,6 +230,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             event = events.recv() => {
                 let Some(event) = event else { break };
                 let done = matches!(event.kind, EventKind::Left);
+                if let EventKind::FileOffered { peer, transfer, .. } = &event.kind {
+                    if !takes_files {
+                        if let Ok(peer) = peer.parse() {
+                            room.decline_files(peer, transfer.clone());
+                        }
+                    }
+                }
                 rejected |= matches!(event.kind, EventKind::JoinRefused { .. });
                 print_event(&mut stdout, &event).await?;
                 if done {

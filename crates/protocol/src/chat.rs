@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::APP_PARLOR;
+use crate::files::{CAP_FILES, FileOffer};
 
 /// The label both the old library and Parlor give the chat channel.
 pub const CHANNEL_LABEL: &str = "chat";
@@ -46,7 +47,7 @@ impl Info {
             app: Some(APP_PARLOR.to_owned()),
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             name: name.map(str::to_owned),
-            caps: vec![CAP_ACKED_MESSAGES.to_owned()],
+            caps: vec![CAP_ACKED_MESSAGES.to_owned(), CAP_FILES.to_owned()],
         }
     }
 
@@ -65,6 +66,11 @@ impl Info {
     /// Whether the sender is a Parlor peer.
     pub fn is_parlor(&self) -> bool {
         self.app.as_deref() == Some(APP_PARLOR)
+    }
+
+    /// Whether the sender takes file offers.
+    pub fn supports_files(&self) -> bool {
+        self.is_parlor() && self.caps.iter().any(|c| c == CAP_FILES)
     }
 
     /// Whether the sender can take messages with ids and will acknowledge them.
@@ -138,6 +144,62 @@ pub enum Frame {
         /// The id of the acknowledged chat message.
         id: MessageId,
     },
+    /// Files offered (protocol.md §5c).
+    FileOffer(FileOffer),
+    /// The offer is taken: send each file from the byte `have` names (what
+    /// the receiver already verified, from an interrupted transfer).
+    FileAccept {
+        /// The transfer.
+        transfer: String,
+        /// Verified bytes per file, a multiple of the block size or the
+        /// file's size.
+        have: Vec<u64>,
+    },
+    /// The offer is not taken.
+    FileDecline {
+        /// The transfer.
+        transfer: String,
+        /// Why, for the sender to read.
+        reason: String,
+    },
+    /// Either side stops the transfer.
+    FileCancel {
+        /// The transfer.
+        transfer: String,
+        /// Why, for the other side to read.
+        reason: String,
+    },
+    /// A block did not match its hash: send file `file` again from `offset`.
+    FileResend {
+        /// The transfer.
+        transfer: String,
+        /// Index of the file in the offer.
+        file: u32,
+        /// Where to go on from (the start of the damaged block).
+        offset: u64,
+    },
+    /// File `file` arrived whole and matched its hash.
+    FileDone {
+        /// The transfer.
+        transfer: String,
+        /// Index of the file in the offer.
+        file: u32,
+    },
+}
+
+impl Frame {
+    /// Whether this is a file transfer control message.
+    pub fn is_file_control(&self) -> bool {
+        matches!(
+            self,
+            Frame::FileOffer(_)
+                | Frame::FileAccept { .. }
+                | Frame::FileDecline { .. }
+                | Frame::FileCancel { .. }
+                | Frame::FileResend { .. }
+                | Frame::FileDone { .. }
+        )
+    }
 }
 
 impl Frame {

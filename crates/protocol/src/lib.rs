@@ -23,7 +23,8 @@
 //!   too;
 //! - what peers relay to each other: negotiation messages ([`SignalMessage`],
 //!   protocol.md §4) and a goodbye ([`bye`]);
-//! - what peers say on the `chat` data channel ([`Frame`], [`Info`], §5);
+//! - what peers say on the `chat` data channel ([`Frame`], [`Info`], §5),
+//!   and how files travel between them ([`FileOffer`], [`DataMessage`], §5c);
 //! - the safety code two people compare to verify a connection
 //!   ([`safety_code`], versioned, with test vectors).
 //!
@@ -34,6 +35,7 @@ mod bye;
 mod chat;
 pub mod close_code;
 mod envelope;
+mod files;
 mod ice;
 mod negotiation;
 mod safety_code;
@@ -45,6 +47,10 @@ pub use bye::{BYE_TYPE, bye, is_bye};
 pub use chat::{CHANNEL_LABEL, Frame, Info, MAX_NAME_CHARS, MessageId, sanitize_name};
 pub use close_code::JoinRejection;
 pub use envelope::{APP_FIELD, APP_PARLOR, Envelope, SENDER_FIELD};
+pub use files::{
+    BLOCK_SIZE, CAP_FILES, CHUNK_SIZE, DataMessage, DataMessageError, FILE_CHANNEL_PREFIX,
+    FileOffer, MAX_FILES_PER_OFFER, OfferedFile, file_channel_label, transfer_of_label,
+};
 pub use ice::{IceServer, IceServers};
 pub use negotiation::{DecodeError, IceCandidate, SdpType, SessionDescription, SignalMessage};
 pub use safety_code::{EMOJI, SAFETY_CODE_VERSION, SafetyCode, fingerprint_hex, safety_code};

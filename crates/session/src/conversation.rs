@@ -249,6 +249,29 @@ impl Conversation {
         added
     }
 
+    /// Sends a file transfer control frame now; `false` when there is no
+    /// open channel to a peer that takes files (the transfer layer offers
+    /// again when the peer connects).
+    pub(crate) fn send_control(&mut self, frame: &Frame, out: &mut VecDeque<Output>) -> bool {
+        let (Some(remote), Some(channel)) = (&self.remote, self.send_channel) else {
+            return false;
+        };
+        if !remote.supports_files() {
+            return false;
+        }
+        out.push_back(Output::Transmit {
+            channel,
+            text: frame.to_text(),
+            message: None,
+        });
+        true
+    }
+
+    /// Whether the peer said it takes files.
+    pub(crate) fn remote_supports_files(&self) -> bool {
+        self.remote.as_ref().is_some_and(Info::supports_files)
+    }
+
     /// Ids of the messages queued for the peer, oldest first.
     pub(crate) fn queued_ids(&self) -> Vec<MessageId> {
         self.outbox
@@ -272,7 +295,10 @@ impl Conversation {
         out: &mut VecDeque<Output>,
     ) -> Result<(), DropReason> {
         let frame = Frame::parse(text);
-        let is_message = matches!(frame, Some(Frame::Chat { .. }) | None);
+        let is_message = match &frame {
+            Some(frame) => matches!(frame, Frame::Chat { .. }) || frame.is_file_control(),
+            None => true,
+        };
         if is_message && !self.rate.take(now) {
             return Err(DropReason::Flooding);
         }
@@ -313,6 +339,10 @@ impl Conversation {
                     out.push_back(Output::Event(SessionEvent::Delivered { id }));
                 }
             }
+            Some(control) if control.is_file_control() => {
+                out.push_back(Output::Event(SessionEvent::FileControl(control)));
+            }
+            Some(_) => {}
             None => out.push_back(Output::Event(self.message(text.to_owned(), None))),
         }
         Ok(())

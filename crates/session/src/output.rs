@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use parlor_negotiation::{Event as NegotiationEvent, IceConnectionState, SignalMessage, StackOp};
-use parlor_protocol::MessageId;
+use parlor_protocol::{Frame, MessageId};
 
 use crate::bounds::DropReason;
 use crate::reach::NoPath;
@@ -105,6 +105,9 @@ pub enum SessionEvent {
         /// The sender's display name, if it gave one.
         name: Option<String>,
     },
+    /// A file transfer control frame from the peer (an offer, or an
+    /// answer about one), for the driver's transfer layer.
+    FileControl(Frame),
     /// The peer acknowledged one of our messages.
     Delivered {
         /// Our message.

@@ -7,7 +7,7 @@ use parlor_negotiation::{
     Action, Config, ConnectionState, Event as NegotiationEvent, IceCandidate, IceConnectionState,
     Negotiator, SignalMessage, StackOp, role_toward,
 };
-use parlor_protocol::{Info, MessageId, PeerId, fingerprint_hex};
+use parlor_protocol::{Frame, Info, MessageId, PeerId, fingerprint_hex};
 
 use crate::bounds::{DropReason, MAX_FRAME_BYTES};
 use crate::conversation::Conversation;
@@ -318,6 +318,18 @@ impl PeerSession {
     /// channel opens ([`SessionEvent::TransportUp`]), so that order holds.
     pub fn restore_outbox(&mut self, owed: Vec<(MessageId, String)>) -> usize {
         self.conversation.restore(owed, &mut self.outputs)
+    }
+
+    /// Sends a file transfer control frame (an offer, an answer) on the
+    /// chat channel; `false` when the peer is not connected or does not
+    /// take files.
+    pub fn send_file_control(&mut self, frame: &Frame) -> bool {
+        self.conversation.send_control(frame, &mut self.outputs)
+    }
+
+    /// Whether the connected peer said it takes files.
+    pub fn remote_supports_files(&self) -> bool {
+        self.conversation.remote_supports_files()
     }
 
     /// Ids of our messages queued for the peer (not yet acknowledged, or not
