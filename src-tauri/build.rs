@@ -23,6 +23,13 @@ fn main() {
         "retry_message",
         "close_window",
         "confirm_close",
+        "pick_files",
+        "send_files",
+        "accept_files",
+        "decline_files",
+        "cancel_transfer",
+        "open_file",
+        "show_in_folder",
     ];
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")

@@ -6,14 +6,17 @@
 //! stay usable, and bounded, while a peer floods the room; keep what is
 //! written (a message to an empty room waits for whoever comes, a room
 //! from before a restart is listed and rejoined with its history, closing
-//! with a message undelivered asks first).
+//! with a message undelivered asks first); send files and take them (offer
+//! cards with Accept and Decline, progress, Cancel, Open and Show in folder).
 //! Screenshots of the room view go to `tests/artifacts/`.
+
+use std::path::Path;
 
 use parlor_e2e::app::{AppWindow, ENTER, ESCAPE, Isolation, SessionBus, one_at_a_time};
 use parlor_e2e::peer::PeerProcess;
-use parlor_e2e::scratch::Scratch;
+use parlor_e2e::scratch::{Scratch, write_random_file};
 use parlor_e2e::signal::SignalProcess;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The first four byte pairs of a fingerprint, as the window shows them.
 fn short(fingerprint: &str) -> String {
@@ -1009,6 +1012,329 @@ async fn a_damaged_message_store_is_moved_aside_and_the_start_view_says_so() -> 
         "Waiting for someone",
     ))
     .await?;
+    app.close().await;
+    Ok(())
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// Whether two files hold the same bytes (read by the test, not by Parlor).
+fn same_bytes(a: &Path, b: &Path) -> anyhow::Result<bool> {
+    Ok(std::fs::read(a)? == std::fs::read(b)?)
+}
+
+/// A JavaScript expression for the card of our offer in the log.
+const OUR_OFFER: &str = "document.querySelector('#message-log .transfer[data-direction=\"send\"]')";
+
+/// A JavaScript expression for the card of the offer from someone else.
+const THEIR_OFFER: &str =
+    "document.querySelector('#message-log .transfer[data-direction=\"receive\"]')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_dropped_on_the_window_reach_a_peer_identical() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("app-send-file")?;
+    let source = scratch.path().join("holiday notes.bin");
+    write_random_file(&source, 24 * MIB)?;
+    let inbox = scratch.file("bob-inbox");
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    let mut bob = PeerProcess::join_with("bob", &link, &["--accept-files", &inbox]);
+    bob.wait_event("peer-connected", None).await;
+    app.wait_peers_connected(1).await?;
+
+    // "Send files…" (the desktop's file picker) is reachable with the
+    // keyboard, right after Send.
+    app.eval("document.getElementById('message-input').focus()", vec![])
+        .await?;
+    app.tab_to("#send-files", 3).await?;
+
+    // Files dragged over the room show where they go; dropped, they are
+    // offered (Tauri's drag-and-drop events, as the window gets them).
+    let source_path = source.display().to_string();
+    app.eval(
+        "onDragDrop({ type: 'enter', paths: [arguments[0]], position: { x: 400, y: 300 } })",
+        vec![json!(source_path)],
+    )
+    .await?;
+    app.wait_until("!document.getElementById('drop-zone').hidden")
+        .await?;
+    app.eval(
+        "onDragDrop({ type: 'drop', paths: [arguments[0]], position: { x: 400, y: 300 } })",
+        vec![json!(source_path)],
+    )
+    .await?;
+    app.wait_until(&format!(
+        "document.getElementById('drop-zone').hidden && {OUR_OFFER} !== null && \
+         {OUR_OFFER}.querySelector('.file-name').textContent === 'holiday notes.bin' && \
+         {OUR_OFFER}.querySelector('.file-size').textContent === '25 MB'"
+    ))
+    .await?;
+
+    // Bob takes it; the bytes he has are the bytes we sent.
+    let received = bob
+        .wait_for("file-received", |e| e["event"] == "file-received")
+        .await;
+    let path = received["path"].as_str().unwrap_or_default();
+    assert_eq!(Path::new(path), Path::new(&inbox).join("holiday notes.bin"));
+    assert!(same_bytes(&source, Path::new(path))?, "the bytes differ");
+
+    // The window says it is done: a full bar, the size, to whom.
+    let row = format!("{OUR_OFFER}.querySelector('.transfer-row')");
+    app.wait_until(&format!(
+        "{row}.dataset.state === 'done' && {OUR_OFFER}.dataset.state === 'done' && \
+         {row}.querySelector('.row-status').textContent === 'Sent to bob' && \
+         {row}.querySelector('.row-label').textContent === 'To bob' && \
+         {row}.querySelector('progress').value === {row}.querySelector('progress').max && \
+         {row}.querySelector('[data-action=\"cancel\"]').hidden"
+    ))
+    .await?;
+    app.screenshot("file-sent").await?;
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_from_a_peer_is_shown_accepted_and_received_into_downloads() -> anyhow::Result<()>
+{
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("app-receive-file")?;
+    // A name that is HTML: it must show as text and never run.
+    let name = "<img src=x onerror=\"window.__pwned=1\">notes.bin";
+    let source = scratch.path().join(name);
+    write_random_file(&source, 32 * MIB)?;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    let mut bob = PeerProcess::join("bob", &link);
+    let bob_fingerprint = bob.wait_event("identity", None).await["fingerprint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    bob.wait_event("peer-connected", None).await;
+    app.wait_peers_connected(1).await?;
+
+    // Bob offers a file: a card says who (name, short identity, not
+    // verified) and what (name, size), with Accept and Decline.
+    bob.say(&format!("/send {}", source.display())).await;
+    let accept = format!("{THEIR_OFFER}.querySelector('[data-action=\"accept\"]')");
+    app.wait_until(&format!(
+        "{THEIR_OFFER} !== null && !{accept}.hidden && \
+         !{THEIR_OFFER}.querySelector('[data-action=\"decline\"]').hidden && \
+         {THEIR_OFFER}.querySelector('.transfer-trust').textContent === 'Not verified'"
+    ))
+    .await?;
+    let card = app
+        .eval(
+            &format!(
+                "const c = {THEIR_OFFER}; return {{
+                   from: c.querySelector('.transfer-from').textContent,
+                   id: c.querySelector('.sender-id').textContent,
+                   what: c.querySelector('.transfer-what').textContent,
+                   file: c.querySelector('.file-name').textContent,
+                   size: c.querySelector('.file-size').textContent,
+                   status: c.querySelector('.row-status').textContent,
+                   cancelHidden: c.querySelector('[data-action=\"cancel\"]').hidden,
+                   injected: document.querySelectorAll('#message-log img').length,
+                 }};"
+            ),
+            vec![],
+        )
+        .await?;
+    assert_eq!(card["from"], "bob", "{card}");
+    assert_eq!(card["id"], short(&bob_fingerprint), "{card}");
+    assert_eq!(card["what"], "offers 1 file · 34 MB", "{card}");
+    assert_eq!(card["file"], name, "{card}");
+    assert_eq!(card["size"], "34 MB", "{card}");
+    assert_eq!(
+        card["status"], "Waiting for you to accept or decline",
+        "{card}"
+    );
+    assert_eq!(card["cancelHidden"], true, "{card}");
+    assert_eq!(card["injected"], 0, "{card}");
+
+    // Watch the card's bar move while it comes in.
+    app.eval(
+        &format!(
+            "const row = {THEIR_OFFER}.querySelector('.transfer-row');
+             window.__progress = {{ active: 0, stats: '' }};
+             new MutationObserver(() => {{
+               if (row.dataset.state === 'active') {{
+                 window.__progress.active += 1;
+                 window.__progress.stats = row.querySelector('.row-stats').textContent;
+               }}
+             }}).observe(row, {{ attributes: true, childList: true, subtree: true, characterData: true }});"
+        ),
+        vec![],
+    )
+    .await?;
+    // Accept with the keyboard: Enter on the focused button.
+    app.eval(&format!("{accept}.focus()"), vec![]).await?;
+    app.press(ENTER).await?;
+    let row = format!("{THEIR_OFFER}.querySelector('.transfer-row')");
+    let open = format!("{THEIR_OFFER}.querySelector('[data-action=\"open\"]')");
+    let reveal = format!("{THEIR_OFFER}.querySelector('[data-action=\"reveal\"]')");
+    app.wait_until(&format!(
+        "{row}.dataset.state === 'done' && {open} !== null && !{open}.hidden && {reveal} !== null && \
+         {row}.querySelector('.row-status').textContent.startsWith('Received into ')"
+    ))
+    .await?;
+    let done = app
+        .eval(
+            &format!(
+                "return {{ path: {open}.dataset.path, progress: window.__progress,
+                           status: {row}.querySelector('.row-status').textContent,
+                           file: {THEIR_OFFER}.querySelector('.file-name').textContent,
+                           pwned: window.__pwned === undefined ? null : window.__pwned,
+                           focusOnCard: {THEIR_OFFER}.contains(document.activeElement) }};"
+            ),
+            vec![],
+        )
+        .await?;
+    eprintln!("received: {done}");
+    // The bar moved, with a rate and a time left, before it was done.
+    assert!(
+        done["progress"]["active"].as_u64().unwrap_or_default() > 0,
+        "{done}"
+    );
+    assert!(
+        done["progress"]["stats"]
+            .as_str()
+            .is_some_and(|s| s.contains(" of 34 MB")),
+        "{done}"
+    );
+    assert_eq!(done["pwned"], Value::Null, "{done}");
+    // Focus stayed on the card (the Accept button went; Cancel, then Open took it).
+    assert_eq!(done["focusOnCard"], true, "{done}");
+    assert_eq!(
+        done["status"],
+        format!("Received into {}", app.downloads.display()),
+        "{done}"
+    );
+    // Received into the app's downloads folder, under its name made safe,
+    // byte for byte what bob has.
+    let path = done["path"].as_str().unwrap_or_default();
+    assert_eq!(Path::new(path).parent(), Some(app.downloads.as_path()));
+    assert_eq!(
+        done["file"],
+        Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    assert!(same_bytes(&source, Path::new(path))?, "the bytes differ");
+    bob.wait_event("file-sent", None).await;
+
+    // Show in folder takes the received file (the desktop may still have
+    // no file manager to show it with); any other path is refused.
+    let answer = |path: &str| {
+        format!(
+            "window.__answer = 'pending';
+             window.__TAURI__.core.invoke('show_in_folder', {{ path: {} }})
+               .then(() => {{ window.__answer = 'ok'; }}, (e) => {{ window.__answer = e.kind; }});",
+            serde_json::to_string(path).unwrap_or_default()
+        )
+    };
+    let elsewhere = source.display().to_string();
+    for (asked, refused) in [(path, false), (elsewhere.as_str(), true)] {
+        app.eval(&answer(asked), vec![]).await?;
+        app.wait_until("window.__answer !== 'pending'").await?;
+        let kind = app.eval("return window.__answer", vec![]).await?;
+        assert_eq!(kind == "not-received", refused, "{asked}: {kind}");
+    }
+    app.eval("document.getElementById('message-input').focus()", vec![])
+        .await?;
+    app.screenshot("file-transfer").await?;
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_declined_or_cancelled_half_way_stops_at_the_sender() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("app-decline-file")?;
+    let small = scratch.path().join("small.txt");
+    std::fs::write(&small, "not wanted")?;
+    let big = scratch.path().join("big.bin");
+    write_random_file(&big, 300 * MIB)?;
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    let mut bob = PeerProcess::join("bob", &link);
+    bob.wait_event("peer-connected", None).await;
+    app.wait_peers_connected(1).await?;
+
+    // Declined: bob is told, the card says so.
+    bob.say(&format!("/send {}", small.display())).await;
+    let offer_of = |file: &str| {
+        format!(
+            "[...document.querySelectorAll('#message-log .transfer[data-direction=\"receive\"]')]\
+             .find(c => c.querySelector('.file-name').textContent === {})",
+            serde_json::to_string(file).unwrap_or_default()
+        )
+    };
+    let small_card = offer_of("small.txt");
+    app.wait_until(&format!(
+        "{small_card} && !{small_card}.querySelector('[data-action=\"decline\"]').hidden"
+    ))
+    .await?;
+    app.click("#message-log .transfer[data-state=\"offered\"] [data-action=\"decline\"]")
+        .await?;
+    let failed = bob.wait_event("file-failed", None).await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("declined")),
+        "{failed}"
+    );
+    app.wait_until(&format!(
+        "{small_card}.dataset.state === 'failed' && \
+         {small_card}.querySelector('.row-status').textContent === 'You declined.' && \
+         {small_card}.querySelector('[data-action=\"accept\"]').hidden"
+    ))
+    .await?;
+
+    // Taken, then cancelled as soon as it moves: bob is told, and nothing
+    // is left in the downloads folder but hidden partial files at most.
+    bob.say(&format!("/send {}", big.display())).await;
+    let big_card = offer_of("big.bin");
+    app.wait_until(&format!(
+        "{big_card} && !{big_card}.querySelector('[data-action=\"accept\"]').hidden"
+    ))
+    .await?;
+    app.click("#message-log .transfer[data-state=\"offered\"] [data-action=\"accept\"]")
+        .await?;
+    app.wait_until(&format!(
+        "{big_card}.dataset.state === 'active' && \
+         {big_card}.querySelector('.row-stats').textContent.includes(' left')"
+    ))
+    .await?;
+    // Bob is held still while the moving bar is pictured, so the transfer
+    // cannot end before Cancel; he hears of the cancel once he goes on.
+    bob.pause();
+    app.screenshot("file-receiving").await?;
+    app.click("#message-log .transfer[data-state=\"active\"] [data-action=\"cancel\"]")
+        .await?;
+    bob.resume();
+    let failed = bob.wait_event("file-failed", None).await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cancelled")),
+        "{failed}"
+    );
+    app.wait_until(&format!(
+        "{big_card}.dataset.state === 'failed' && \
+         {big_card}.querySelector('.row-status').textContent === 'You cancelled it.' && \
+         {big_card}.querySelector('[data-action=\"cancel\"]').hidden && \
+         {big_card}.querySelector('[data-action=\"open\"]') === null"
+    ))
+    .await?;
+    let visible: Vec<String> = std::fs::read_dir(&app.downloads)?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    assert!(visible.is_empty(), "{visible:?}");
+    app.screenshot("file-declined-and-cancelled").await?;
     app.close().await;
     Ok(())
 }

@@ -16,8 +16,12 @@
 // the room waits for whoever comes, the start view lists recent rooms, and
 // closing with messages undelivered asks first.
 //
-// Text that comes from other people (names, messages, reasons) is only ever
-// put on the page with textContent, never as HTML.
+// Files are offered with "Send files…" (the desktop's picker) or by
+// dropping them on the window; offers from others are cards in the log
+// with Accept and Decline, and every transfer shows its progress there.
+//
+// Text that comes from other people (names, messages, reasons, file names)
+// is only ever put on the page with textContent, never as HTML.
 "use strict";
 
 const { invoke } = window.__TAURI__.core;
@@ -70,6 +74,8 @@ const model = {
   gone: new Set(), // peers that left; their connections' last events are ignored
   logEntries: 0, // messages and notes in the log
   logTrimmed: false, // older entries were removed from the log
+  transfers: new Map(), // "out:<transfer>" / "in:<peer>:<transfer>" -> a transfer card (see "files")
+  preparing: 0, // send_files calls under way (the engine reads and hashes the files first)
 };
 
 // ---------------------------------------------------------------- helpers
@@ -164,6 +170,8 @@ function resetRoom() {
   model.gone.clear();
   model.logEntries = 0;
   model.logTrimmed = false;
+  model.transfers = new Map();
+  $("drop-zone").hidden = true;
   model.history = [];
   model.historyOldestSeq = null;
   model.historyMore = false;
@@ -750,6 +758,9 @@ function appendToLog(item, scroll) {
     const first = firstLive();
     const oldest = model.logTrimmed ? first.nextElementSibling : first;
     if (model.messages.length > 0 && model.messages[0].el === oldest) forgetMessage(model.messages.shift());
+    if (oldest.transfer && model.transfers.get(oldest.transfer.key) === oldest.transfer) {
+      model.transfers.delete(oldest.transfer.key);
+    }
     oldest.remove();
     model.logEntries -= 1;
     if (!model.logTrimmed) {
@@ -1029,6 +1040,524 @@ function onMessageLogClick(event) {
     if (item && item.message) retryMessage(item.message);
   } else if (button.classList.contains("history-more-button")) {
     loadHistory(false);
+  } else if (button.dataset.action && button.closest(".transfer")) {
+    onTransferClick(button);
+  }
+}
+
+// ---------------------------------------------------------------- files
+
+/**
+ * File transfers, one card in the log each. An offer from someone shows
+ * who sent it (name, short identity, whether it is verified) and what
+ * (names and sizes), with Accept and Decline. An offer of ours goes to
+ * everyone in the room: its card has a row for each person it goes to.
+ * Every row has a progress bar with bytes, rate and time left (from the
+ * engine's `file-progress` events, at most four a second) and a Cancel
+ * button; received files get Open and Show in folder. File names come from
+ * other people: they are only ever put on the page as text.
+ */
+
+/** Files listed on a card; the rest are counted in one line. */
+const FILES_SHOWN = 20;
+
+/** How far back progress samples go when working out the rate. */
+const RATE_WINDOW_MS = 5000;
+
+/** "3.4 MB": sizes in decimal units, as file managers show them. */
+function sizeText(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 1000) return `${Math.max(0, Math.round(bytes || 0))} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** "2 min 5 s": a time left, in words a person reads at a glance. */
+function durationText(seconds) {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function filesText(count) {
+  return count === 1 ? "1 file" : `${count} files`;
+}
+
+/** The key of a transfer's card: ours by transfer, theirs by peer and transfer. */
+function transferKey(direction, peer, transfer) {
+  return direction === "send" ? `out:${transfer}` : `in:${peer}:${transfer}`;
+}
+
+/** A readable sentence for a `file-failed` reason. `who` is the other person. */
+function failureText(reason, who) {
+  const text = String(reason || "");
+  const other = "the other side stopped it: ";
+  if (text === "cancelled") return "You cancelled it.";
+  if (text.startsWith(other)) {
+    const why = text.slice(other.length);
+    if (why === "declined") return `${who} declined.`;
+    if (why === "cancelled") return `${who} cancelled it.`;
+    return `${who} stopped it: ${why}`;
+  }
+  if (text === "declined: declined") return "You declined.";
+  if (text.startsWith("declined: ")) return `Not received: ${text.slice("declined: ".length)}`;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A small button of a transfer card; `action` says what a click does. */
+function transferButton(action, label, className, ariaLabel) {
+  const button = el("button", `${className} small`, label);
+  button.type = "button";
+  button.dataset.action = action;
+  if (ariaLabel) button.setAttribute("aria-label", ariaLabel);
+  return button;
+}
+
+/** Makes a card (not yet in the log) and its place in the model. */
+function makeTransfer(direction, peer, transfer, at) {
+  const item = el("li", direction === "send" ? "transfer mine" : "transfer");
+  item.dataset.transfer = transfer;
+  item.dataset.direction = direction;
+  const head = el("div", "transfer-head");
+  const time = el("time", "message-time", whenText(at));
+  time.dateTime = new Date(at).toISOString();
+  const files = el("ul", "transfer-files");
+  const rows = el("div", "transfer-rows");
+  item.append(head, files, rows);
+  const entry = {
+    key: transferKey(direction, peer, transfer),
+    direction,
+    transfer,
+    peer, // theirs: who offers it
+    files: [],
+    total: 0,
+    received: new Map(), // theirs: file index -> path
+    dir: null, // theirs: the folder it goes into
+    rows: new Map(), // peer id -> row
+    el: item,
+    head,
+    time,
+    list: files,
+    rowsEl: rows,
+  };
+  item.transfer = entry;
+  model.transfers.set(entry.key, entry);
+  return entry;
+}
+
+/** Lists a card's files (the first FILES_SHOWN, then how many more) and its size. */
+function renderFiles(entry) {
+  entry.list.replaceChildren();
+  entry.files.slice(0, FILES_SHOWN).forEach(([name, size], index) => {
+    const item = el("li", "transfer-file");
+    item.dataset.index = String(index);
+    item.append(el("span", "file-name", name), el("span", "file-size", sizeText(size)), el("span", "file-actions"));
+    entry.list.append(item);
+  });
+  if (entry.files.length > FILES_SHOWN) {
+    entry.list.append(el("li", "transfer-more muted", `…and ${entry.files.length - FILES_SHOWN} more`));
+  }
+}
+
+/** The head of one of our offers: what, how big, to whom. */
+function renderSendHead(entry) {
+  const what = entry.files.length > 0 ? `${filesText(entry.files.length)} · ${sizeText(entry.total)}` : sizeText(entry.total);
+  entry.head.replaceChildren(
+    el("span", "sender", "You"),
+    el("span", "transfer-what", `offered ${what} to everyone in the room`),
+    entry.time,
+  );
+}
+
+/** The head of someone's offer: who (name, short identity, verified or not) and what. */
+function renderOfferHead(entry) {
+  const peer = model.peers.get(entry.peer);
+  const from = el("span", "sender transfer-from", peerLabel(entry.peer));
+  const parts = [from];
+  if (peer && peer.fingerprint) {
+    const short = el("span", "sender-id", shortFingerprint(peer.fingerprint));
+    short.title = peer.fingerprint;
+    parts.push(short);
+  }
+  const trust = peer ? peer.trust : null;
+  let badge;
+  if (trust && trust.impersonates) {
+    badge = el("span", "sender-warning transfer-trust", impostorText(trust.impersonates));
+    entry.el.dataset.trust = "impostor";
+  } else if (trust && trust.verified) {
+    badge = el("span", "sender-verified transfer-trust", "✓ Verified");
+    entry.el.dataset.trust = "verified";
+  } else {
+    badge = el("span", "unverified transfer-trust", "Not verified");
+    entry.el.dataset.trust = "unverified";
+  }
+  parts.push(badge, el("span", "transfer-what", `offers ${filesText(entry.files.length)} · ${sizeText(entry.total)}`), entry.time);
+  entry.head.replaceChildren(...parts);
+}
+
+/** Asks Rust whether the sender of an offer is verified, then shows it on the card. */
+async function checkOfferSender(entry) {
+  const peer = model.peers.get(entry.peer);
+  if (!peer || !peer.fingerprint || peer.trust) return;
+  const session = model.session;
+  try {
+    const trust = await invoke("check_peer", { fingerprint: peer.fingerprint, name: peer.name || null });
+    if (model.session !== session || model.transfers.get(entry.key) !== entry) return;
+    peer.trust = trust;
+    renderOfferHead(entry);
+  } catch (error) {
+    showBanner(errorText(error));
+  }
+}
+
+/** A row of a card: one person's share of the transfer. */
+function ensureRow(entry, peer) {
+  let row = entry.rows.get(peer);
+  if (row) return row;
+  const who = peerLabel(peer);
+  const mine = entry.direction === "send";
+  const item = el("div", "transfer-row");
+  item.dataset.peer = peer;
+  const label = el("span", "row-label", mine ? `To ${who}` : "");
+  label.hidden = !mine;
+  const progress = document.createElement("progress");
+  progress.className = "row-progress";
+  progress.max = 1;
+  progress.value = 0;
+  progress.setAttribute("aria-label", mine ? `Sending to ${who}` : `Receiving from ${who}`);
+  const stats = el("span", "row-stats");
+  const status = el("span", "row-status");
+  const actions = el("span", "row-actions");
+  if (!mine) {
+    actions.append(
+      transferButton("accept", "Accept", "primary", `Accept the files from ${who}`),
+      transferButton("decline", "Decline", "ghost", `Decline the files from ${who}`),
+    );
+  }
+  actions.append(transferButton("cancel", "Cancel", "danger", mine ? `Stop sending to ${who}` : `Stop receiving from ${who}`));
+  item.append(label, progress, stats, status, actions);
+  row = {
+    peer, state: "offered", bytes: 0, total: entry.total, samples: [], el: item, progress, stats, status, busy: false, pending: null, reason: null,
+  };
+  entry.rows.set(peer, row);
+  entry.rowsEl.append(item);
+  renderRow(entry, row);
+  return row;
+}
+
+/** What a row's status line says in each state. */
+function rowStatus(entry, row) {
+  const who = peerLabel(row.peer);
+  const mine = entry.direction === "send";
+  if (row.pending && row.state !== "done" && row.state !== "failed") return row.pending;
+  switch (row.state) {
+    case "offered":
+      return mine ? `Waiting for ${who} to accept` : "Waiting for you to accept or decline";
+    case "starting":
+      return "Starting…";
+    case "active":
+      return mine ? "Sending" : "Receiving";
+    case "done":
+      if (mine) return `Sent to ${who}`;
+      return entry.dir ? `Received into ${entry.dir}` : "Received";
+    default:
+      return row.reason || "";
+  }
+}
+
+/** Draws a row from its state; keeps the keyboard focus on the card if its control went. */
+function renderRow(entry, row) {
+  const active = document.activeElement;
+  const hadFocus = entry.el.contains(active);
+  const { state } = row;
+  row.el.dataset.state = state;
+  const total = row.total || entry.total;
+  const moving = state === "starting" || state === "active";
+  row.progress.hidden = !(moving || state === "done");
+  row.progress.max = Math.max(1, total);
+  row.progress.value = state === "done" ? Math.max(1, total) : Math.min(row.bytes, total);
+  row.stats.hidden = !(state === "active" || state === "done");
+  row.stats.textContent = state === "done" ? sizeText(total) : progressText(row, total);
+  row.status.textContent = rowStatus(entry, row);
+  row.status.dataset.tone = state === "failed" ? "bad" : state === "done" ? "good" : "";
+  const button = (action) => row.el.querySelector(`[data-action="${action}"]`);
+  const offered = state === "offered" && entry.direction === "receive";
+  for (const action of ["accept", "decline"]) {
+    const control = button(action);
+    if (control) {
+      control.hidden = !offered;
+      control.disabled = row.busy;
+    }
+  }
+  const cancel = button("cancel");
+  cancel.hidden = !(moving || (state === "offered" && entry.direction === "send"));
+  cancel.disabled = row.busy;
+  entry.el.dataset.state = cardState(entry);
+  if (hadFocus && (active.hidden || active.offsetParent === null || !entry.el.contains(active))) {
+    const next = [...entry.el.querySelectorAll("button")].find((b) => !b.hidden && !b.disabled && b.offsetParent !== null);
+    (next || $("message-input")).focus();
+  }
+}
+
+/** A card's state for the page: its one row's, or for ours, how its rows stand. */
+function cardState(entry) {
+  const states = [...entry.rows.values()].map((row) => row.state);
+  if (states.length === 0) return "offered";
+  if (entry.direction === "receive") return states[0];
+  if (states.some((s) => s === "active" || s === "starting")) return "active";
+  if (states.every((s) => s === "done")) return "done";
+  if (states.every((s) => s === "failed")) return "failed";
+  if (states.some((s) => s === "offered")) return "offered";
+  return "done";
+}
+
+/** "12.0 MB of 300 MB · 4.1 MB/s · 1 min 10 s left". */
+function progressText(row, total) {
+  const parts = [`${sizeText(row.bytes)} of ${sizeText(total)}`];
+  const samples = row.samples;
+  if (samples.length >= 2) {
+    const first = samples[0];
+    const last = samples[samples.length - 1];
+    const seconds = (last.at - first.at) / 1000;
+    const rate = seconds > 0 ? (last.bytes - first.bytes) / seconds : 0;
+    if (rate > 0) {
+      parts.push(`${sizeText(rate)}/s`);
+      if (total > row.bytes) parts.push(`${durationText((total - row.bytes) / rate)} left`);
+    }
+  }
+  return parts.join(" · ");
+}
+
+/**
+ * Whether every row of a card has ended (done, declined, cancelled,
+ * failed). The same files offered again have the same transfer id: a card
+ * that ended stays in the log as it was, and the new offer gets its own.
+ */
+function transferEnded(entry) {
+  const rows = [...entry.rows.values()];
+  return rows.length > 0 && rows.every((row) => row.state === "done" || row.state === "failed");
+}
+
+/** Someone offers files: a card with Accept and Decline. */
+function onFileOffered(event) {
+  const key = transferKey("receive", event.peer, event.transfer);
+  const earlier = model.transfers.get(key);
+  if (earlier && !transferEnded(earlier)) return;
+  const entry = makeTransfer("receive", event.peer, event.transfer, event.at_ms);
+  entry.files = event.files || [];
+  entry.total = event.total_bytes || 0;
+  renderFiles(entry);
+  renderOfferHead(entry);
+  ensureRow(entry, event.peer);
+  appendToLog(entry.el, true);
+  checkOfferSender(entry);
+}
+
+/** The card of our offer `transfer`, made if the events came before send_files answered. */
+function ensureSendCard(transfer, at) {
+  const key = transferKey("send", null, transfer);
+  let entry = model.transfers.get(key);
+  if (!entry) {
+    entry = makeTransfer("send", null, transfer, at);
+    renderSendHead(entry);
+    appendToLog(entry.el, true);
+  }
+  return entry;
+}
+
+/** Our offer as send_files described it: its files, and a row for each person connected now. */
+function showSentOffer(offer) {
+  const earlier = model.transfers.get(transferKey("send", null, offer.transfer));
+  if (earlier && transferEnded(earlier)) model.transfers.delete(earlier.key);
+  const entry = ensureSendCard(offer.transfer, Date.now());
+  entry.files = offer.files;
+  entry.total = offer.totalBytes;
+  renderFiles(entry);
+  renderSendHead(entry);
+  for (const peer of model.peers.values()) {
+    if (peer.state === "connected" && peer.parlor) ensureRow(entry, peer.id);
+  }
+  for (const row of entry.rows.values()) renderRow(entry, row);
+}
+
+/** The card a `file-progress`, `file-failed`… event is about, or null. */
+function transferOf(event, direction) {
+  if (direction !== "send") {
+    const theirs = model.transfers.get(transferKey("receive", event.peer, event.transfer));
+    if (theirs || direction === "receive") return theirs || null;
+  }
+  return model.transfers.get(transferKey("send", null, event.transfer)) || null;
+}
+
+function onFileProgress(event) {
+  const entry = event.direction === "send" ? ensureSendCard(event.transfer, event.at_ms) : transferOf(event, "receive");
+  if (!entry) return;
+  const row = ensureRow(entry, event.peer);
+  if (row.state === "done" || row.state === "failed") return;
+  row.state = "active";
+  row.total = event.total;
+  if (!entry.total) entry.total = event.total;
+  // A transfer that resumed after a break starts its samples again.
+  if (event.bytes < row.bytes) row.samples = [];
+  row.bytes = event.bytes;
+  row.samples.push({ at: event.at_ms, bytes: event.bytes });
+  while (row.samples.length > 2 && row.samples[0].at < event.at_ms - RATE_WINDOW_MS) row.samples.shift();
+  renderRow(entry, row);
+}
+
+/** A file of an offer we took arrived whole and verified: Open and Show in folder. */
+function onFileReceived(event) {
+  const entry = transferOf(event, "receive");
+  if (!entry) return;
+  entry.received.set(event.file, event.path);
+  const item = entry.list.querySelector(`.transfer-file[data-index="${Number(event.file)}"]`);
+  if (item) {
+    // Its name on this disk ("report (2).pdf" beside an older report.pdf).
+    const name = event.path.split(/[\\/]/).pop() || event.path;
+    item.querySelector(".file-name").textContent = name;
+    item.dataset.received = "true";
+    const actions = item.querySelector(".file-actions");
+    const open = transferButton("open", "Open", "secondary", `Open ${name}`);
+    const reveal = transferButton("reveal", "Show in folder", "ghost", `Show ${name} in its folder`);
+    open.dataset.path = event.path;
+    reveal.dataset.path = event.path;
+    actions.replaceChildren(open, reveal);
+  }
+  const row = ensureRow(entry, event.peer);
+  if (entry.received.size >= entry.files.length) {
+    row.state = "done";
+    row.busy = false;
+    row.pending = null;
+  }
+  renderRow(entry, row);
+}
+
+function onFileSent(event) {
+  const entry = transferOf(event, "send");
+  if (!entry) return;
+  const row = ensureRow(entry, event.peer);
+  row.state = "done";
+  row.busy = false;
+  row.pending = null;
+  renderRow(entry, row);
+}
+
+function onFileFailed(event) {
+  const entry = transferOf(event, null);
+  if (!entry) return;
+  const row = ensureRow(entry, event.peer);
+  if (row.state === "done") return;
+  row.state = "failed";
+  row.busy = false;
+  row.pending = null;
+  row.reason = failureText(event.reason, peerLabel(event.peer));
+  renderRow(entry, row);
+}
+
+/** Offers `paths` (from the picker or a drop) to everyone in the room. */
+async function sendFiles(paths) {
+  if (!paths || paths.length === 0) return;
+  if (!model.room) {
+    showBanner("Join a room first to send files.");
+    return;
+  }
+  const session = model.session;
+  model.preparing += 1;
+  renderSendFilesButton();
+  try {
+    const offer = await invoke("send_files", { paths });
+    if (model.session === session) showSentOffer(offer);
+  } catch (error) {
+    if (model.session === session) showBanner(errorText(error));
+  } finally {
+    model.preparing -= 1;
+    renderSendFilesButton();
+  }
+}
+
+/** The Send files button says when files are being read before they are offered. */
+function renderSendFilesButton() {
+  const button = $("send-files");
+  button.textContent = model.preparing > 0 ? "Preparing files…" : "Send files…";
+  button.setAttribute("aria-busy", String(model.preparing > 0));
+}
+
+/** The Send files button: the desktop's file picker, then the offer. */
+async function pickAndSendFiles() {
+  let paths;
+  try {
+    paths = await invoke("pick_files");
+  } catch (error) {
+    showBanner(errorText(error));
+    return;
+  }
+  $("send-files").focus();
+  await sendFiles(paths);
+}
+
+/** Files dragged over the window (Tauri's drag-and-drop, with real paths). */
+function onDragDrop(payload) {
+  const zone = $("drop-zone");
+  if (model.view !== "room" || !payload) {
+    zone.hidden = true;
+    return;
+  }
+  if (payload.type === "enter" || payload.type === "over") {
+    zone.hidden = false;
+  } else if (payload.type === "leave") {
+    zone.hidden = true;
+  } else if (payload.type === "drop") {
+    zone.hidden = true;
+    sendFiles(payload.paths);
+  }
+}
+
+/** A click on a transfer card's button: Accept, Decline, Cancel, Open, Show in folder. */
+async function onTransferClick(button) {
+  const entry = button.closest(".transfer") && button.closest(".transfer").transfer;
+  if (!entry) return;
+  const action = button.dataset.action;
+  if (action === "open" || action === "reveal") {
+    try {
+      await invoke(action === "open" ? "open_file" : "show_in_folder", { path: button.dataset.path });
+    } catch (error) {
+      showBanner(errorText(error));
+    }
+    return;
+  }
+  const rowEl = button.closest(".transfer-row");
+  const row = rowEl && entry.rows.get(rowEl.dataset.peer);
+  if (!row || row.busy) return;
+  const args = { peer: row.peer, transfer: entry.transfer };
+  const session = model.session;
+  if (action === "accept") {
+    row.state = "starting";
+  } else {
+    // Until the engine's `file-failed` says it is over.
+    row.busy = true;
+    row.pending = action === "decline" ? "Declining…" : "Cancelling…";
+  }
+  renderRow(entry, row);
+  const command = { accept: "accept_files", decline: "decline_files", cancel: "cancel_transfer" }[action];
+  try {
+    const answer = await invoke(command, args);
+    if (action === "accept" && model.session === session) {
+      entry.dir = answer;
+      renderRow(entry, row);
+    }
+  } catch (error) {
+    if (model.session !== session) return;
+    showBanner(errorText(error));
+    row.busy = false;
+    row.pending = null;
+    if (action === "accept" && row.state === "starting") row.state = "offered";
+    renderRow(entry, row);
   }
 }
 
@@ -1284,6 +1813,21 @@ function onEngineEvent(event) {
       showBanner(`The signaling server refused to let you in: ${event.reason}`);
       if (model.view === "room") leaveRoom();
       return;
+    case "file-offered":
+      onFileOffered(event);
+      break;
+    case "file-progress":
+      onFileProgress(event);
+      break;
+    case "file-received":
+      onFileReceived(event);
+      break;
+    case "file-sent":
+      onFileSent(event);
+      break;
+    case "file-failed":
+      onFileFailed(event);
+      break;
     case "left":
       break;
     default:
@@ -1403,6 +1947,7 @@ function wire() {
     sendMessage();
   });
   $("leave-room").addEventListener("click", leaveRoom);
+  $("send-files").addEventListener("click", pickAndSendFiles);
   $("copy-link").addEventListener("click", copyLink);
   $("banner-close").addEventListener("click", hideBanner);
   $("open-settings").addEventListener("click", openSettings);
@@ -1426,6 +1971,12 @@ async function main() {
     takePendingLink().catch((error) => showBanner(errorText(error)));
   });
   await listen("close-requested", (event) => onCloseRequested(event.payload));
+  // Files dropped on the window arrive with their real paths (the page's
+  // own drop events carry none).
+  const webview = window.__TAURI__.webview;
+  if (webview && webview.getCurrentWebview) {
+    await webview.getCurrentWebview().onDragDropEvent((event) => onDragDrop(event.payload));
+  }
   try {
     // A window that reloads shows the room it was in; a link waiting to be
     // joined is then offered from there.

@@ -29,6 +29,11 @@ pub struct Launch {
     /// links. The default listens everywhere and links the LAN address.
     #[arg(long, value_name = "IP", env = "PARLOR_EMBEDDED_HOST")]
     pub embedded_host: Option<IpAddr>,
+
+    /// Receive accepted files into DIR instead of the Downloads folder
+    /// (tests use a scratch folder, so they never write to the real one).
+    #[arg(long, value_name = "DIR", env = "PARLOR_DOWNLOAD_DIR")]
+    pub download_dir: Option<PathBuf>,
 }
 
 impl Launch {
@@ -53,6 +58,8 @@ mod tests {
             "127.0.0.1:0",
             "--embedded-host",
             "127.0.0.1",
+            "--download-dir",
+            "/tmp/dl",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(launch.link.is_some_and(|l| l.starts_with("parlor://")));
@@ -65,5 +72,6 @@ mod tests {
         );
         assert_eq!(launch.bind, [SocketAddr::from(([127, 0, 0, 1], 0))]);
         assert_eq!(launch.embedded_host, Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(launch.download_dir, Some(PathBuf::from("/tmp/dl")));
     }
 }

@@ -8,6 +8,7 @@ use tauri::{AppHandle, Manager, Runtime, State};
 
 use crate::contacts::{Contacts, PeerTrust, VerifiedContact};
 use crate::error::AppError;
+use crate::files::SentOffer;
 use crate::links::LinkInfo;
 use crate::messages::{HistoryMessage, RecentRoom};
 use crate::settings::Settings;
@@ -173,4 +174,105 @@ pub fn close_window<R: Runtime>(app: AppHandle<R>) -> Result<(), AppError> {
 pub fn confirm_close<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {
     state.allow_close();
     app.exit(0);
+}
+
+/// Opens the desktop's file picker (several files at once) over the window
+/// and returns the chosen paths, or `None` if the person cancelled. The
+/// window then offers them with `send_files`. The picker runs in Rust, so
+/// the page needs no permission of the dialog plugin's own.
+#[tauri::command]
+pub async fn pick_files<R: Runtime>(app: AppHandle<R>) -> Result<Option<Vec<String>>, AppError> {
+    use tauri_plugin_dialog::DialogExt;
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        return Err(AppError::Files("This window has no file picker".into()));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut picker = app.dialog().file().set_title("Send files");
+    if let Some(window) = app.get_webview_window(crate::links::MAIN_WINDOW) {
+        picker = picker.set_parent(&window);
+    }
+    picker.pick_files(move |chosen| {
+        let _ = tx.send(chosen);
+    });
+    let chosen = rx
+        .await
+        .map_err(|_| AppError::Files("The file picker closed without an answer".into()))?;
+    Ok(chosen.map(|paths| {
+        paths
+            .into_iter()
+            .filter_map(|path| path.into_path().ok())
+            .map(|path| path.display().to_string())
+            .collect()
+    }))
+}
+
+/// Offers the files (and folders) at `paths` to everyone in the room: those
+/// connected now, and members once they connect. Returns the offer as its
+/// card shows it; its transfer id is what the `file-*` events name.
+#[tauri::command]
+pub async fn send_files(
+    state: State<'_, AppState>,
+    paths: Vec<String>,
+) -> Result<SentOffer, AppError> {
+    state.send_files(paths).await
+}
+
+/// Takes `peer`'s offer `transfer`: its files are received into the
+/// downloads folder, whose path is returned.
+#[tauri::command]
+pub async fn accept_files(
+    state: State<'_, AppState>,
+    peer: String,
+    transfer: String,
+) -> Result<String, AppError> {
+    state.accept_files(&peer, transfer).await
+}
+
+/// Turns `peer`'s offer `transfer` down; the sender is told.
+#[tauri::command]
+pub async fn decline_files(
+    state: State<'_, AppState>,
+    peer: String,
+    transfer: String,
+) -> Result<(), AppError> {
+    state.decline_files(&peer, transfer).await
+}
+
+/// Stops the transfer `transfer` with `peer`, sending or receiving; the
+/// other side is told, and a half-received file is removed.
+#[tauri::command]
+pub async fn cancel_transfer(
+    state: State<'_, AppState>,
+    peer: String,
+    transfer: String,
+) -> Result<(), AppError> {
+    state.cancel_transfer(&peer, transfer).await
+}
+
+/// Opens a received file with the desktop's app for it. Only paths that a
+/// `file-received` event named in this run are opened.
+#[tauri::command]
+pub async fn open_file(state: State<'_, AppState>, path: String) -> Result<(), AppError> {
+    let path = state.received_file(&path)?;
+    desktop(move || tauri_plugin_opener::open_path(&path, None::<&str>)).await
+}
+
+/// Shows a received file in its folder (the file manager, file selected).
+/// Only paths that a `file-received` event named in this run are shown.
+#[tauri::command]
+pub async fn show_in_folder(state: State<'_, AppState>, path: String) -> Result<(), AppError> {
+    let path = state.received_file(&path)?;
+    desktop(move || tauri_plugin_opener::reveal_item_in_dir(&path)).await
+}
+
+/// Runs a call to the desktop off the async threads and the window's: on
+/// Linux, showing a folder is a D-Bus call that may wait for a file manager
+/// that never answers, and the window must not freeze meanwhile.
+async fn desktop(
+    call: impl FnOnce() -> Result<(), tauri_plugin_opener::Error> + Send + 'static,
+) -> Result<(), AppError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| AppError::Open(e.to_string()))?
+        .map_err(|e| AppError::Open(e.to_string()))
 }

@@ -4,7 +4,7 @@
 //! pick how to show it (a malformed link under the link field, an unreachable
 //! server as a banner), `message` is written for the person reading it.
 
-use parlor_engine::{JoinError, LinkError, SendError, StoreError};
+use parlor_engine::{FileError, JoinError, LinkError, SendError, StoreError};
 use serde::ser::SerializeStruct;
 
 /// Why a command failed.
@@ -93,6 +93,20 @@ pub enum AppError {
     /// Something that should be a certificate fingerprint is not one.
     #[error("{0:?} is not an identity fingerprint (32 byte pairs such as ab:cd:…).")]
     BadFingerprint(String),
+    /// Files could not be offered or received (unreadable, too many, no
+    /// folder to receive into).
+    #[error("{0}.")]
+    Files(String),
+    /// A transfer command named a peer id that is not one.
+    #[error("{0:?} is not a peer in this room.")]
+    BadPeer(String),
+    /// `open_file` or `show_in_folder` was asked for a path no received
+    /// file has: only files that arrived here are opened.
+    #[error("{0} is not a file received in this session, so Parlor does not open it.")]
+    NotReceived(String),
+    /// The desktop could not open the file or show its folder.
+    #[error("The desktop could not open it: {0}.")]
+    Open(String),
 }
 
 impl AppError {
@@ -116,6 +130,10 @@ impl AppError {
             AppError::ContactsCorrupt { .. } => "contacts-corrupt",
             AppError::BadFingerprint(_) => "bad-fingerprint",
             AppError::Window(_) => "window",
+            AppError::Files(_) => "files",
+            AppError::BadPeer(_) => "bad-peer",
+            AppError::NotReceived(_) => "not-received",
+            AppError::Open(_) => "open",
         }
     }
 }
@@ -156,5 +174,18 @@ impl From<SendError> for AppError {
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         AppError::Store(error.to_string())
+    }
+}
+
+impl From<FileError> for AppError {
+    fn from(error: FileError) -> Self {
+        let text = error.to_string();
+        // The engine's messages start in lower case, mid-sentence.
+        let mut chars = text.chars();
+        let text = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => text,
+        };
+        AppError::Files(text)
     }
 }

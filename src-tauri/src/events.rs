@@ -6,11 +6,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parlor_engine::Event;
+use parlor_engine::{Event, EventKind};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::mpsc;
 use tracing::warn;
+
+use crate::files::ReceivedFiles;
 
 /// The Tauri event carrying one serialized engine [`Event`].
 pub const ENGINE_EVENT: &str = "engine-event";
@@ -35,15 +37,21 @@ pub struct Tagged<'a> {
 
 /// Emits every event of one room to the UI while that room is the current
 /// one (`session == current`); stops once a newer room replaced it, so stale
-/// events never mix into the new room's view.
+/// events never mix into the new room's view. Each file received is noted
+/// in `received` first, so the window's Open button for it works as soon
+/// as it shows.
 pub fn forward<R: Runtime>(
     app: AppHandle<R>,
     mut events: mpsc::UnboundedReceiver<Event>,
     session: u64,
     current: Arc<AtomicU64>,
+    received: ReceivedFiles,
 ) {
     tauri::async_runtime::spawn(async move {
         while let Some(event) = events.recv().await {
+            if let EventKind::FileReceived { path, .. } = &event.kind {
+                received.remember(path);
+            }
             if current.load(Ordering::SeqCst) != session {
                 break;
             }

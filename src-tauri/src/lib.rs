@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod embedded;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod links;
 pub mod messages;
 pub mod qr;
@@ -24,9 +25,9 @@ use crate::state::AppState;
 /// Builds the app: its commands, the close of its window (held while
 /// messages are undelivered, see [`closing`]), and its state (settings and
 /// messages in the profile directory or the platform's app config
-/// directory). Shared by the real app and the mock-runtime tests. The state
-/// is managed here rather than in a setup hook, which would only run once
-/// the event loop starts.
+/// directory; received files in the Downloads folder). Shared by the real
+/// app and the mock-runtime tests. The state is managed here rather than in
+/// a setup hook, which would only run once the event loop starts.
 pub fn build<R: Runtime>(
     builder: Builder<R>,
     context: tauri::Context<R>,
@@ -53,6 +54,13 @@ pub fn build<R: Runtime>(
             commands::retry_message,
             commands::close_window,
             commands::confirm_close,
+            commands::pick_files,
+            commands::send_files,
+            commands::accept_files,
+            commands::decline_files,
+            commands::cancel_transfer,
+            commands::open_file,
+            commands::show_in_folder,
         ])
         .on_window_event(closing::on_window_event)
         .build(context)?;
@@ -60,7 +68,10 @@ pub fn build<R: Runtime>(
         Some(dir) => dir.clone(),
         None => app.path().app_config_dir()?,
     };
-    app.manage(AppState::new(launch, &config_dir));
+    // None when the platform has no Downloads folder (or none is
+    // configured): the profile's own folder takes the files then.
+    let downloads = app.path().download_dir().ok();
+    app.manage(AppState::new(launch, &config_dir, downloads));
     Ok(app)
 }
 
@@ -74,6 +85,9 @@ pub fn run(launch: Launch) -> tauri::Result<()> {
         }));
     }
     app = app.plugin(tauri_plugin_deep_link::init());
+    // The native picker behind "Send files"; the page is granted none of its
+    // commands, only the app's own `pick_files` uses it.
+    app = app.plugin(tauri_plugin_dialog::init());
     let app = build(
         app,
         tauri::generate_context!("../tauri.conf.json"),

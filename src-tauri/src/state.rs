@@ -1,13 +1,14 @@
 //! What the app holds between commands: settings, verified contacts, the
 //! message store, the room it is in, the embedded signaling server once
-//! started, and a link waiting for the UI.
+//! started, a link waiting for the UI, and the files received (see
+//! [`files`](crate::files)).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use parlor_engine::{Identity, MessageId, Room, RoomConfig, RoomLink, ServerUrl, Store};
+use parlor_engine::{Identity, MessageId, PeerId, Room, RoomConfig, RoomLink, ServerUrl, Store};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
 use tracing::{debug, info};
@@ -17,6 +18,7 @@ use crate::contacts::{ContactsStore, short_fingerprint};
 use crate::embedded::{self, Embedded};
 use crate::error::AppError;
 use crate::events;
+use crate::files::{self, ReceivedFiles, SentOffer};
 use crate::links::LinkInfo;
 use crate::messages::{self, HistoryMessage, RecentRoom};
 use crate::qr;
@@ -53,11 +55,16 @@ pub struct AppState {
     /// Where this profile's identity is kept, and the identity once read.
     identity_path: PathBuf,
     identity: Mutex<Option<Identity>>,
+    /// Where accepted files are received.
+    downloads: PathBuf,
+    /// The files received in this run: the only paths the window may open.
+    received: ReceivedFiles,
 }
 
-/// The room we are in.
+/// The room we are in. Shared, so a command that waits on the engine for
+/// long (hashing files to offer) does not hold the room's lock meanwhile.
 struct Joined {
-    room: Room,
+    room: Arc<Room>,
     info: RoomInfo,
 }
 
@@ -108,8 +115,16 @@ impl AppState {
     /// State for an app started with `launch`, keeping settings, contacts,
     /// identity and messages in `config_dir`. Opens the message store; a
     /// store that cannot be used does not stop the app (see [`messages`]).
-    pub fn new(launch: Launch, config_dir: &Path) -> Self {
+    /// Accepted files go to `--download-dir`, else `platform_downloads`
+    /// (the platform's Downloads folder, if it has one), else a folder in
+    /// the profile.
+    pub fn new(launch: Launch, config_dir: &Path, platform_downloads: Option<PathBuf>) -> Self {
         let pending_link = launch.link.clone();
+        let downloads = files::download_dir(
+            launch.download_dir.as_deref(),
+            platform_downloads,
+            config_dir,
+        );
         let opened = messages::open(config_dir, crate::contacts::now_ms());
         Self {
             launch,
@@ -125,6 +140,8 @@ impl AppState {
             pending_link: Mutex::new(pending_link),
             identity_path: config_dir.join(IDENTITY_FILE),
             identity: Mutex::new(None),
+            downloads,
+            received: ReceivedFiles::default(),
         }
     }
 
@@ -306,9 +323,15 @@ impl AppState {
             server,
             session,
         };
-        events::forward(app.clone(), events, session, self.session.clone());
+        events::forward(
+            app.clone(),
+            events,
+            session,
+            self.session.clone(),
+            self.received.clone(),
+        );
         if let Some(previous) = current.replace(Joined {
-            room,
+            room: Arc::new(room),
             info: info.clone(),
         }) {
             previous.room.leave();
@@ -370,6 +393,65 @@ impl AppState {
         }
     }
 
+    /// The room we are in, shared: the lock is not held while the engine works.
+    async fn current_room(&self) -> Result<Arc<Room>, AppError> {
+        match self.room.lock().await.as_ref() {
+            Some(joined) => Ok(joined.room.clone()),
+            None => Err(AppError::NotInRoom),
+        }
+    }
+
+    /// Offers the files and folders at `paths` to everyone in the room (and
+    /// to members once they connect). The engine reads and hashes them
+    /// first, which takes a while for big files; the room stays usable
+    /// meanwhile. Returns what the offer's card shows.
+    pub async fn send_files(&self, paths: Vec<String>) -> Result<SentOffer, AppError> {
+        let paths: Vec<PathBuf> = paths
+            .into_iter()
+            .filter(|path| !path.trim().is_empty())
+            .map(PathBuf::from)
+            .collect();
+        let room = self.current_room().await?;
+        let transfer = room.send_files(paths.clone(), None).await?;
+        tokio::task::spawn_blocking(move || files::summarize(transfer, &paths))
+            .await
+            .map_err(|e| AppError::Files(format!("The files could not be listed: {e}")))
+    }
+
+    /// Takes `peer`'s offer `transfer` into the downloads folder (made if
+    /// missing); returns that folder.
+    pub async fn accept_files(&self, peer: &str, transfer: String) -> Result<String, AppError> {
+        let peer = parse_peer(peer)?;
+        let room = self.current_room().await?;
+        std::fs::create_dir_all(&self.downloads).map_err(|e| {
+            AppError::Files(format!(
+                "The folder {} cannot receive files: {e}",
+                self.downloads.display()
+            ))
+        })?;
+        room.accept_files(peer, transfer, self.downloads.clone());
+        Ok(self.downloads.display().to_string())
+    }
+
+    /// Turns `peer`'s offer `transfer` down.
+    pub async fn decline_files(&self, peer: &str, transfer: String) -> Result<(), AppError> {
+        let peer = parse_peer(peer)?;
+        self.current_room().await?.decline_files(peer, transfer);
+        Ok(())
+    }
+
+    /// Stops the transfer `transfer` with `peer`, whichever way it goes.
+    pub async fn cancel_transfer(&self, peer: &str, transfer: String) -> Result<(), AppError> {
+        let peer = parse_peer(peer)?;
+        self.current_room().await?.cancel_transfer(peer, transfer);
+        Ok(())
+    }
+
+    /// `path` if it is a file received in this run (see [`ReceivedFiles`]).
+    pub fn received_file(&self, path: &str) -> Result<PathBuf, AppError> {
+        self.received.check(path)
+    }
+
     /// Leaves the room. Its last events (peers closing, `left`) still reach
     /// the UI; nothing after.
     pub async fn leave(&self) -> Result<(), AppError> {
@@ -381,4 +463,9 @@ impl AppState {
             None => Err(AppError::NotInRoom),
         }
     }
+}
+
+/// A peer id from the window (as the engine's events name peers).
+fn parse_peer(peer: &str) -> Result<PeerId, AppError> {
+    PeerId::from_str(peer).map_err(|_| AppError::BadPeer(peer.to_owned()))
 }

@@ -587,3 +587,72 @@ fn a_room_made_on_the_built_in_server_is_rejoined_after_a_restart() {
     assert_eq!(rejoined["link"], link.as_str(), "{rejoined}");
     assert_eq!(rejoined["server"]["embedded"], true, "{rejoined}");
 }
+
+#[test]
+fn open_file_and_show_in_folder_refuse_a_path_no_file_received_named() {
+    let app = TestApp::new("open-refused");
+    // A file that exists, but did not arrive through a transfer.
+    let file = app.profile.join("settings.json");
+    std::fs::write(&file, "{}").unwrap_or_else(|e| panic!("{e}"));
+    for cmd in ["open_file", "show_in_folder"] {
+        for path in [
+            file.display().to_string(),
+            "/etc/passwd".to_owned(),
+            String::new(),
+        ] {
+            let (kind, message) = app.error_kind(cmd, json!({ "path": path }));
+            assert_eq!(kind, "not-received", "{cmd} {path:?}: {message}");
+            assert!(message.contains("not a file received"), "{cmd}: {message}");
+        }
+    }
+}
+
+#[test]
+fn files_are_offered_in_a_room_and_transfer_commands_check_their_arguments() {
+    let app = TestApp::new("send-files");
+    let file = app.profile.join("report.txt");
+    std::fs::write(&file, "twelve bytes").unwrap_or_else(|e| panic!("{e}"));
+    let path = file.display().to_string();
+    assert_eq!(
+        app.error_kind("send_files", json!({ "paths": [path] })).0,
+        "not-in-room"
+    );
+    assert_eq!(
+        app.error_kind(
+            "accept_files",
+            json!({"peer": "not a peer id!", "transfer": "t"})
+        )
+        .0,
+        "bad-peer"
+    );
+
+    app.invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Offered to everyone (nobody is here yet: it waits for whoever comes).
+    let offer = app
+        .invoke("send_files", json!({ "paths": [path] }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        offer["transfer"].as_str().is_some_and(|t| !t.is_empty()),
+        "{offer}"
+    );
+    assert_eq!(offer["files"], json!([["report.txt", 12]]), "{offer}");
+    assert_eq!(offer["totalBytes"], 12, "{offer}");
+
+    let missing = app.profile.join("gone.txt").display().to_string();
+    let (kind, message) = app.error_kind("send_files", json!({ "paths": [missing] }));
+    assert_eq!(kind, "files", "{message}");
+    assert!(message.contains("gone.txt"), "{message}");
+    assert_eq!(
+        app.error_kind("send_files", json!({ "paths": [] })).0,
+        "files"
+    );
+    // A transfer nobody offered: the engine ignores it, nothing fails.
+    assert_eq!(
+        app.invoke(
+            "cancel_transfer",
+            json!({"peer": "somebody", "transfer": "none"})
+        ),
+        Ok(Value::Null)
+    );
+}

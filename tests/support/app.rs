@@ -2,8 +2,10 @@
 //! `tauri-driver` (in its own process group, so killing the group also ends
 //! the WebKitWebDriver and the app it started) with fantoccini as the client.
 //!
-//! Each instance gets its own XDG directories, WebRTC bound to loopback and
-//! the embedded signaling server on 127.0.0.1, so nothing leaves the machine.
+//! Each instance gets its own XDG directories, WebRTC bound to loopback,
+//! the embedded signaling server on 127.0.0.1 and a downloads folder of its
+//! own (`PARLOR_DOWNLOAD_DIR`), so nothing leaves the machine and no test
+//! writes to the real Downloads folder.
 //! Usually it also gets its own profile (`PARLOR_PROFILE`, which turns the
 //! single-instance hand-over off) so several run side by side, fresh or kept
 //! by the test across a restart; the hand-over tests instead run one without
@@ -120,6 +122,8 @@ pub struct AppWindow {
     client: fantoccini::Client,
     /// The environment the app runs with, for a second launch.
     env: Vec<(String, String)>,
+    /// Where the app receives the files it accepts (made by the app).
+    pub downloads: PathBuf,
     _driver: ProcessGroup,
 }
 
@@ -156,7 +160,9 @@ impl AppWindow {
             std::fs::create_dir_all(home.join(dir))?;
         }
         let path = |dir: &str| home.join(dir).display().to_string();
+        let downloads = home.join("downloads");
         let mut env = vec![
+            ("PARLOR_DOWNLOAD_DIR".to_owned(), path("downloads")),
             ("PARLOR_BIND".to_owned(), "127.0.0.1:0".to_owned()),
             ("PARLOR_EMBEDDED_HOST".to_owned(), "127.0.0.1".to_owned()),
             ("XDG_CONFIG_HOME".to_owned(), path("config")),
@@ -201,6 +207,7 @@ impl AppWindow {
             label: label.to_owned(),
             client,
             env,
+            downloads,
             _driver: driver,
         };
         window
