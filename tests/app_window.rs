@@ -1035,7 +1035,7 @@ async fn files_dropped_on_the_window_reach_a_peer_identical() -> anyhow::Result<
     let _turn = one_at_a_time().await;
     let scratch = Scratch::new("app-send-file")?;
     let source = scratch.path().join("holiday notes.bin");
-    write_random_file(&source, 24 * MIB)?;
+    write_random_file(&source, 200 * MIB)?;
     let inbox = scratch.file("bob-inbox");
     let app = AppWindow::launch("alice").await?;
     let link = app.create_room().await?;
@@ -1067,7 +1067,7 @@ async fn files_dropped_on_the_window_reach_a_peer_identical() -> anyhow::Result<
     app.wait_until(&format!(
         "document.getElementById('drop-zone').hidden && {OUR_OFFER} !== null && \
          {OUR_OFFER}.querySelector('.file-name').textContent === 'holiday notes.bin' && \
-         {OUR_OFFER}.querySelector('.file-size').textContent === '25 MB'"
+         {OUR_OFFER}.querySelector('.file-size').textContent === '210 MB'"
     ))
     .await?;
 

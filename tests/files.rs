@@ -150,3 +150,78 @@ async fn an_offer_to_a_peer_that_takes_no_files_is_declined_and_nothing_is_writt
         "{failed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_restarted_with_its_store_offers_the_unfinished_transfer_again_by_itself() {
+    let scratch = Scratch::new("files-sender-restart").unwrap_or_else(|e| panic!("{e}"));
+    let source = scratch.path().join("archive.bin");
+    let size = 200 * MIB;
+    random_file(&source, size);
+    let (inbox, store) = (scratch.file("inbox"), scratch.file("alice.db"));
+    let server = SignalProcess::start(&[]).await;
+    let mut alice = PeerProcess::create_with("alice", &server.url(), &["--store", &store]).await;
+    let link = alice.link.clone();
+    let mut bob = PeerProcess::join_with("bob", &link, &["--accept-files", &inbox]);
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+
+    alice.say(&format!("/send {}", source.display())).await;
+    bob.wait_for("the transfer under way", |e| {
+        e["event"] == "file-progress" && e["bytes"].as_u64().is_some_and(|n| n > 0)
+    })
+    .await;
+    alice.kill().await;
+
+    // Started again with its store, and nothing typed: it offers by itself.
+    let mut alice = PeerProcess::join_with("alice", &link, &["--store", &store]);
+    let received = bob.wait_for("the file", is_received).await;
+    alice.wait_for("file-sent", is_sent).await;
+    let path = received["path"].as_str().unwrap_or_default();
+    assert!(same_bytes(&source, Path::new(path)), "the bytes differ");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_restarted_during_a_transfer_goes_on_from_what_it_verified() {
+    let scratch = Scratch::new("files-receiver-restart").unwrap_or_else(|e| panic!("{e}"));
+    let source = scratch.path().join("backup.bin");
+    let size = 200 * MIB;
+    random_file(&source, size);
+    let inbox = scratch.file("inbox");
+    let server = SignalProcess::start(&[]).await;
+    let mut alice = PeerProcess::create("alice", &server.url()).await;
+    let link = alice.link.clone();
+    let identity = scratch.file("bob.pem");
+    let bob_options = [
+        "--accept-files",
+        inbox.as_str(),
+        "--identity",
+        identity.as_str(),
+    ];
+    let mut bob = PeerProcess::join_with("bob", &link, &bob_options);
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+
+    alice.say(&format!("/send {}", source.display())).await;
+    let before = bob
+        .wait_for("the transfer under way", |e| {
+            e["event"] == "file-progress" && e["bytes"].as_u64().is_some_and(|n| n > 0)
+        })
+        .await;
+    bob.kill().await;
+
+    let mut bob = PeerProcess::join_with("bob", &link, &bob_options);
+    let received = bob.wait_for("the file", is_received).await;
+    let path = received["path"].as_str().unwrap_or_default();
+    assert!(same_bytes(&source, Path::new(path)), "the bytes differ");
+    let first = bob
+        .seen
+        .iter()
+        .find(|e| e["event"] == "file-progress")
+        .and_then(|e| e["bytes"].as_u64())
+        .unwrap_or(0);
+    let verified_before = before["bytes"].as_u64().unwrap_or(0);
+    assert!(
+        first >= verified_before,
+        "started over: first report {first} below {verified_before} verified before the restart"
+    );
+}

@@ -305,6 +305,9 @@ impl AppState {
         let mut config = RoomConfig::new(link);
         config.store = self.store.clone();
         config.identity = Some(self.identity()?);
+        // A transfer accepted before an interruption or a restart goes on
+        // into the same folder without asking again.
+        config.download_dir = Some(self.downloads.clone());
         config.display_name = settings.name();
         config.extra_ice_servers = settings.ice_servers.clone();
         if !self.launch.bind.is_empty() {

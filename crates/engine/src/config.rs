@@ -51,6 +51,10 @@ pub struct RoomConfig {
     /// (`parlor-peer --accept-files`). `None`: each offer waits for
     /// [`crate::Room::accept_files`].
     pub accept_files: Option<PathBuf>,
+    /// Where files the person accepts go; an offer that already has a
+    /// partial download here (accepted before an interruption or a
+    /// restart) goes on without asking again.
+    pub download_dir: Option<PathBuf>,
 }
 
 /// The default of [`RoomConfig::max_members`]: the signaling server's
@@ -73,6 +77,7 @@ impl RoomConfig {
             max_members: DEFAULT_MAX_MEMBERS,
             store: None,
             accept_files: None,
+            download_dir: None,
         }
     }
 }

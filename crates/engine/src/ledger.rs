@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parlor_protocol::MessageId;
-use parlor_store::{DeliveryState, NewMessage, Store, StoreError};
+use parlor_store::{DeliveryState, NewMessage, Store, StoreError, UnfinishedTransfer};
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -179,6 +179,40 @@ impl Ledger {
         .into_iter()
         .map(|owed| (MessageId::new(owed.id), owed.text))
         .collect()
+    }
+
+    /// We offer `paths` as `transfer`: kept, so that it is offered again
+    /// after our restart.
+    pub(crate) fn transfer_offered(&self, transfer: &str, paths: &[String]) {
+        let result = self
+            .store
+            .add_transfer(&self.room, transfer, paths, now_ms());
+        self.check(result, "keep a transfer");
+    }
+
+    /// `transfer` was offered to the identity `fingerprint`.
+    pub(crate) fn transfer_offered_to(&self, transfer: &str, fingerprint: &str) {
+        let result = self
+            .store
+            .transfer_offered_to(&self.room, transfer, fingerprint);
+        self.check(result, "note who a transfer is for");
+    }
+
+    /// `fingerprint` has `transfer` whole, or it ended for it.
+    pub(crate) fn transfer_finished(&self, transfer: &str, fingerprint: &str) {
+        let result = self
+            .store
+            .transfer_finished(&self.room, transfer, fingerprint);
+        self.check(result, "note a finished transfer");
+    }
+
+    /// Our transfers `fingerprint` does not have whole yet.
+    pub(crate) fn unfinished_transfers(&self, fingerprint: &str) -> Vec<UnfinishedTransfer> {
+        self.check(
+            self.store.unfinished_transfers(&self.room, fingerprint),
+            "read unfinished transfers",
+        )
+        .unwrap_or_default()
     }
 
     /// The result, or `None` after telling the person (once per room) that

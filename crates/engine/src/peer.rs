@@ -53,6 +53,8 @@ pub(crate) struct PeerContext {
     pub ledger: Ledger,
     /// Where offered files are taken without asking, if anywhere.
     pub accept_files: Option<PathBuf>,
+    /// Where accepted files go.
+    pub download_dir: Option<PathBuf>,
     pub transport: TransportConfig,
     pub signaling: SignalingSender,
     pub events: mpsc::UnboundedSender<Event>,
@@ -186,7 +188,8 @@ async fn run(
         context.remote().to_string(),
         context.events.clone(),
         transfer_notices,
-        context.accept_files.clone(),
+        (context.accept_files.clone(), context.download_dir.clone()),
+        context.ledger.clone(),
     );
     let mut task = PeerTask {
         session: PeerSession::new(context.session.clone()),
@@ -448,6 +451,9 @@ impl PeerTask {
             .identified(&fingerprint, parlor, &self.session.queued_ids());
         let added = self.session.restore_outbox(owed);
         self.unacked.fetch_add(added, Ordering::Relaxed);
+        if parlor {
+            self.transfers.identified(&fingerprint);
+        }
         self.notify(PeerNotice::Identified {
             peer: self.context.remote().clone(),
             fingerprint,

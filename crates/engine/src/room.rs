@@ -51,6 +51,7 @@ enum Command {
     /// Offer files to `to`, or to everyone.
     OfferFiles {
         manifest: Arc<Manifest>,
+        paths: Vec<String>,
         to: Option<PeerId>,
     },
     /// An answer to, or a stop of, a transfer with one peer.
@@ -139,12 +140,22 @@ impl Room {
         paths: Vec<PathBuf>,
         to: Option<PeerId>,
     ) -> Result<String, FileError> {
+        // Kept absolute: after a restart they are read again from anywhere.
+        let paths: Vec<PathBuf> = paths
+            .into_iter()
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect();
+        let kept = paths.iter().map(|p| p.display().to_string()).collect();
         let manifest = tokio::task::spawn_blocking(move || Manifest::build(&paths))
             .await
             .map_err(|_| FileError::Interrupted)??;
         let manifest = Arc::new(manifest);
         let transfer = manifest.transfer().to_owned();
-        let _ = self.commands.send(Command::OfferFiles { manifest, to });
+        let _ = self.commands.send(Command::OfferFiles {
+            manifest,
+            paths: kept,
+            to,
+        });
         Ok(transfer)
     }
 
@@ -312,7 +323,8 @@ async fn run(
                 Some(Command::Retry { id, reply }) => {
                     let _ = reply.send(actor.retry(&id));
                 }
-                Some(Command::OfferFiles { manifest, to }) => {
+                Some(Command::OfferFiles { manifest, paths, to }) => {
+                    actor.ledger.transfer_offered(manifest.transfer(), &paths);
                     for (peer, member) in &actor.members {
                         if to.as_ref().is_none_or(|to| to == peer) {
                             member.handle.send(PeerInput::OfferFiles(manifest.clone()));
@@ -565,6 +577,7 @@ impl RoomActor {
             local_fingerprint: self.local_fingerprint.clone(),
             ledger: self.ledger.clone(),
             accept_files: self.config.accept_files.clone(),
+            download_dir: self.config.download_dir.clone(),
             transport: self.transport.clone(),
             signaling: self.signaling.clone(),
             events: self.events.clone(),

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::events::{Event, EventKind, TransferDirection};
+use crate::ledger::Ledger;
 
 /// Bytes handed to a file channel and not yet sent beyond which the sender
 /// waits: enough to keep a fast link busy, little enough to bound memory.
@@ -40,6 +41,14 @@ pub(crate) enum TransferNotice {
     Control(Frame),
     /// The transfer ended (done, failed or cancelled): forget it.
     Ended { transfer: String },
+    /// The peer has every file of our transfer.
+    Sent { transfer: String },
+    /// An unfinished transfer of ours from before a restart, read and
+    /// hashed again to offer it again (or why that failed).
+    Rebuilt {
+        transfer: String,
+        manifest: Result<Arc<Manifest>, String>,
+    },
 }
 
 /// What the peer task tells a sending task.
@@ -67,6 +76,13 @@ pub(crate) struct Transfers {
     notices: mpsc::UnboundedSender<TransferNotice>,
     /// Where offers are taken without asking (`parlor-peer --accept-files`).
     accept_into: Option<PathBuf>,
+    /// Where accepted files go: an offer that already has a partial
+    /// download there was accepted before, and goes on without asking.
+    download_dir: Option<PathBuf>,
+    /// Keeps our offers, so they are made again after our restart.
+    ledger: Ledger,
+    /// The identity the peer proved, once it did.
+    identity: Option<String>,
     outgoing: HashMap<String, Outgoing>,
     incoming: HashMap<String, IncomingTransfer>,
 }
@@ -76,13 +92,17 @@ impl Transfers {
         peer: String,
         events: mpsc::UnboundedSender<Event>,
         notices: mpsc::UnboundedSender<TransferNotice>,
-        accept_into: Option<PathBuf>,
+        (accept_into, download_dir): (Option<PathBuf>, Option<PathBuf>),
+        ledger: Ledger,
     ) -> Self {
         Self {
             peer,
             events,
             notices,
             accept_into,
+            download_dir,
+            ledger,
+            identity: None,
             outgoing: HashMap::new(),
             incoming: HashMap::new(),
         }
@@ -100,10 +120,45 @@ impl Transfers {
         });
     }
 
+    /// The peer proved it is `fingerprint`: our offers to it are kept for
+    /// that identity, and what we offered it before a restart of ours and
+    /// it does not have yet is read again and offered again.
+    pub(crate) fn identified(&mut self, fingerprint: &str) {
+        if self.identity.as_deref() == Some(fingerprint) {
+            return;
+        }
+        self.identity = Some(fingerprint.to_owned());
+        for transfer in self.outgoing.keys() {
+            self.ledger.transfer_offered_to(transfer, fingerprint);
+        }
+        for unfinished in self.ledger.unfinished_transfers(fingerprint) {
+            if self.outgoing.contains_key(&unfinished.transfer) {
+                continue;
+            }
+            let notices = self.notices.clone();
+            tokio::spawn(async move {
+                let paths: Vec<PathBuf> = unfinished.paths.iter().map(PathBuf::from).collect();
+                let manifest = tokio::task::spawn_blocking(move || Manifest::build(&paths))
+                    .await
+                    .map_err(|_| FileError::Interrupted)
+                    .and_then(|built| built)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                let _ = notices.send(TransferNotice::Rebuilt {
+                    transfer: unfinished.transfer,
+                    manifest,
+                });
+            });
+        }
+    }
+
     /// Offers `manifest` to the peer: now if it is connected, else when it
     /// connects.
     pub(crate) fn offer(&mut self, manifest: Arc<Manifest>, session: &mut PeerSession) {
         let transfer = manifest.transfer().to_owned();
+        if let Some(fingerprint) = &self.identity {
+            self.ledger.transfer_offered_to(&transfer, fingerprint);
+        }
         let offer = Frame::FileOffer(manifest.offer.clone());
         if let Some(old) = self.outgoing.insert(
             transfer.clone(),
@@ -169,11 +224,15 @@ impl Transfers {
                 self.to_sender(&transfer, SenderControl::Done { file });
             }
             Frame::FileDecline { transfer, reason } | Frame::FileCancel { transfer, reason } => {
-                let known = self
+                let ours = self
                     .outgoing
                     .remove(&transfer)
                     .map(|o| stop(o.task))
-                    .is_some()
+                    .is_some();
+                if ours {
+                    self.finished(&transfer);
+                }
+                let known = ours
                     | self
                         .incoming
                         .remove(&transfer)
@@ -232,7 +291,11 @@ impl Transfers {
                 task: None,
             },
         );
-        if let Some(dir) = self.accept_into.clone() {
+        let resumed = self
+            .download_dir
+            .clone()
+            .filter(|dir| Incoming::in_progress(dir, &transfer));
+        if let Some(dir) = self.accept_into.clone().or(resumed) {
             self.accept(&transfer, dir, session);
         }
     }
@@ -293,6 +356,9 @@ impl Transfers {
             .remove(transfer)
             .map(|o| stop(o.task))
             .is_some();
+        if sending {
+            self.finished(transfer);
+        }
         let receiving = match self.incoming.remove(transfer) {
             Some(entry) => {
                 abort(entry.task);
@@ -353,7 +419,32 @@ impl Transfers {
                 self.outgoing.remove(&transfer);
                 self.incoming.remove(&transfer);
             }
+            TransferNotice::Sent { transfer } => {
+                self.outgoing.remove(&transfer);
+                self.finished(&transfer);
+            }
+            TransferNotice::Rebuilt { transfer, manifest } => match manifest {
+                Ok(manifest) if manifest.transfer() == transfer => self.offer(manifest, session),
+                Ok(_) => self.gave_up(&transfer, "its files changed since it was offered".into()),
+                Err(reason) => self.gave_up(&transfer, reason),
+            },
         }
+    }
+
+    /// The peer is not offered `transfer` again.
+    fn finished(&self, transfer: &str) {
+        if let Some(fingerprint) = &self.identity {
+            self.ledger.transfer_finished(transfer, fingerprint);
+        }
+    }
+
+    /// An unfinished transfer from before a restart cannot be offered again.
+    fn gave_up(&self, transfer: &str, reason: String) {
+        self.finished(transfer);
+        self.failed(
+            transfer,
+            format!("cannot go on after the restart: {reason}"),
+        );
     }
 
     fn report_received(&self, transfer: &str, received: Received) {
@@ -585,7 +676,7 @@ async fn send(mut task: SendTask) {
                 peer: task.peer.clone(),
                 transfer: transfer.clone(),
             }));
-            let _ = task.notices.send(TransferNotice::Ended { transfer });
+            let _ = task.notices.send(TransferNotice::Sent { transfer });
             let _ = task.channel.close().await;
         }
         Err(reason) => {

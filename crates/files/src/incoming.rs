@@ -77,7 +77,7 @@ impl Incoming {
             return Err(FileError::BadOffer("the transfer id is not hex".into()));
         }
         std::fs::create_dir_all(dir).map_err(|e| FileError::io(dir, e))?;
-        let state = dir.join(format!(".parlor-{}.json", offer.transfer));
+        let state = state_file(dir, &offer.transfer);
         let saved: Option<Saved> = std::fs::read(&state)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -135,6 +135,13 @@ impl Incoming {
             files,
             state,
         })
+    }
+
+    /// Whether `dir` holds what an earlier, interrupted attempt at
+    /// `transfer` verified: an offer the person already accepted, which
+    /// may go on without asking again.
+    pub fn in_progress(dir: &Path, transfer: &str) -> bool {
+        transfer.chars().all(|c| c.is_ascii_hexdigit()) && state_file(dir, transfer).is_file()
     }
 
     /// Verified bytes per file: where the sender goes on from.
@@ -293,6 +300,11 @@ impl Incoming {
         }
         Ok(Received::FileDone { file, path: target })
     }
+}
+
+/// Where what was verified of `transfer` is kept in `dir`.
+fn state_file(dir: &Path, transfer: &str) -> PathBuf {
+    dir.join(format!(".parlor-{transfer}.json"))
 }
 
 fn open_partial(entry: &mut IncomingFile) -> Result<&mut File, FileError> {

@@ -27,6 +27,7 @@
 mod error;
 mod model;
 mod schema;
+mod transfers;
 
 use std::fmt;
 use std::io;
@@ -40,6 +41,7 @@ use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior, params};
 pub use error::{Recovered, StoreError};
 pub use model::{DeliveryState, NewMessage, Owed, RecipientState, RoomRecord, StoredMessage};
 pub use schema::SCHEMA_VERSION;
+pub use transfers::UnfinishedTransfer;
 
 /// How long opening waits for another process to let go of the file (one
 /// that is closing) before saying it is in use.

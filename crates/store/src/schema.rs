@@ -14,7 +14,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreError;
 
 /// The schema version this build writes and the newest it can read.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Version 1: rooms, members, messages and per-recipient delivery state.
 ///
@@ -79,8 +79,30 @@ CREATE INDEX recipients_owed ON recipients (fingerprint, seq)
     WHERE state = 'queued' OR (state = 'sent' AND can_ack = 1);
 ";
 
+/// Version 2: files we offered, so that a transfer goes on after our own
+/// restart. `transfers` keeps what was sent (the paths, to read and hash
+/// again), `transfer_recipients` which identities it was offered to and
+/// which have it all.
+const V2: &str = "
+CREATE TABLE transfers (
+    room TEXT NOT NULL,
+    transfer TEXT NOT NULL,
+    paths TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (room, transfer)
+) WITHOUT ROWID;
+
+CREATE TABLE transfer_recipients (
+    room TEXT NOT NULL,
+    transfer TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room, transfer, fingerprint)
+) WITHOUT ROWID;
+";
+
 /// Every migration in order: entry `n` takes version `n` to `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 const _: () = assert!(MIGRATIONS.len() == SCHEMA_VERSION as usize);
 

@@ -890,3 +890,57 @@ fn a_store_open_elsewhere_is_in_use_and_left_as_it_is() {
     );
     assert_eq!(first.history(ROOM, None, 10).unwrap().len(), 1);
 }
+
+#[test]
+fn an_unfinished_transfer_is_offered_again_until_its_recipient_has_it() {
+    let dir = TempDir::new("transfers");
+    let path = dir.file("store.db");
+    let paths = vec![
+        "/home/me/a file.txt".to_owned(),
+        "/home/me/album".to_owned(),
+    ];
+    {
+        let store = Store::open(&path).unwrap();
+        store.add_transfer(ROOM, "t1", &paths, 1_000).unwrap();
+        store.transfer_offered_to(ROOM, "t1", BOB).unwrap();
+        store.transfer_offered_to(ROOM, "t1", ALICE).unwrap();
+        store.transfer_finished(ROOM, "t1", ALICE).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let owed = store.unfinished_transfers(ROOM, BOB).unwrap();
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].transfer, "t1");
+    assert_eq!(owed[0].paths, paths);
+    assert!(store.unfinished_transfers(ROOM, ALICE).unwrap().is_empty());
+    store.transfer_finished(ROOM, "t1", BOB).unwrap();
+    assert!(store.unfinished_transfers(ROOM, BOB).unwrap().is_empty());
+}
+
+#[test]
+fn a_version_1_store_is_migrated_and_keeps_its_messages() {
+    let dir = TempDir::new("migrate-v1");
+    let path = dir.file("store.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE rooms (link TEXT PRIMARY KEY NOT NULL, server TEXT NOT NULL, name TEXT NOT NULL, last_active_ms INTEGER NOT NULL);
+             CREATE TABLE members (room TEXT NOT NULL, fingerprint TEXT NOT NULL, name TEXT, last_seen_ms INTEGER NOT NULL, PRIMARY KEY (room, fingerprint)) WITHOUT ROWID;
+             CREATE TABLE messages (seq INTEGER PRIMARY KEY, room TEXT NOT NULL, id TEXT, outgoing INTEGER NOT NULL, sender TEXT NOT NULL, sender_name TEXT, text TEXT NOT NULL, at_ms INTEGER NOT NULL, waiting INTEGER NOT NULL DEFAULT 0, UNIQUE (room, id, sender));
+             CREATE INDEX messages_by_room ON messages (room, seq);
+             CREATE INDEX messages_waiting ON messages (room) WHERE waiting = 1;
+             CREATE TABLE recipients (seq INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE, fingerprint TEXT NOT NULL, name TEXT, can_ack INTEGER NOT NULL, state TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (seq, fingerprint));
+             CREATE INDEX recipients_owed ON recipients (fingerprint, seq) WHERE state = 'queued' OR (state = 'sent' AND can_ack = 1);
+             INSERT INTO messages (room, id, outgoing, sender, text, at_ms) VALUES ('parlor://example.org/r/lounge', 'm1', 0, 'a1:a1:a1', 'from before', 5);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let history = store.history(ROOM, None, 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].text, "from before");
+    store
+        .add_transfer(ROOM, "t1", &["/x".to_owned()], 1)
+        .unwrap();
+}
