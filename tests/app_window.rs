@@ -1249,6 +1249,52 @@ async fn an_offer_from_a_peer_is_shown_accepted_and_received_into_downloads() ->
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_cancelled_half_way_by_its_sender_stops_at_the_receiver() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let scratch = Scratch::new("app-cancel-send")?;
+    let big = scratch.path().join("big.bin");
+    write_random_file(&big, 300 * MIB)?;
+    let inbox = scratch.file("bob-inbox");
+    let app = AppWindow::launch("alice").await?;
+    let link = app.create_room().await?;
+    let mut bob = PeerProcess::join_with("bob", &link, &["--accept-files", &inbox]);
+    bob.wait_event("peer-connected", None).await;
+    app.wait_peers_connected(1).await?;
+
+    app.eval(
+        "onDragDrop({ type: 'drop', paths: [arguments[0]], position: { x: 400, y: 300 } })",
+        vec![json!(big.display().to_string())],
+    )
+    .await?;
+    let row = format!("{OUR_OFFER}.querySelector('.transfer-row')");
+    app.wait_until(&format!(
+        "{OUR_OFFER} !== null && {row}.dataset.state === 'active'"
+    ))
+    .await?;
+    // Bob is held still so the transfer cannot end before Cancel; he hears
+    // of the cancel once he goes on.
+    bob.pause();
+    app.click("#message-log .transfer[data-direction=\"send\"] [data-action=\"cancel\"]")
+        .await?;
+    bob.resume();
+    let failed = bob.wait_event("file-failed", None).await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cancelled")),
+        "{failed}"
+    );
+    app.wait_until(&format!("{row}.dataset.state === 'failed'"))
+        .await?;
+    assert!(
+        !bob.seen.iter().any(|e| e["event"] == "file-received"),
+        "a cancelled file arrived"
+    );
+    app.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_declined_or_cancelled_half_way_stops_at_the_sender() -> anyhow::Result<()> {
     let _turn = one_at_a_time().await;
     let scratch = Scratch::new("app-decline-file")?;

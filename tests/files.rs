@@ -225,3 +225,84 @@ async fn a_receiver_restarted_during_a_transfer_goes_on_from_what_it_verified() 
         "started over: first report {first} below {verified_before} verified before the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_transfers_at_once_both_make_progress_before_either_finishes() {
+    let scratch = Scratch::new("files-two").unwrap_or_else(|e| panic!("{e}"));
+    let (first, second) = (
+        scratch.path().join("one.bin"),
+        scratch.path().join("two.bin"),
+    );
+    random_file(&first, 150 * MIB);
+    random_file(&second, 150 * MIB + 1);
+    let inbox = scratch.file("inbox");
+    let server = SignalProcess::start(&[]).await;
+    let mut alice = PeerProcess::create("alice", &server.url()).await;
+    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+
+    alice.say(&format!("/send {}", first.display())).await;
+    alice.say(&format!("/send {}", second.display())).await;
+    let done = bob.wait_for("the first file", is_received).await;
+    let moving: std::collections::HashSet<&str> = bob
+        .seen
+        .iter()
+        .filter(|e| e["event"] == "file-progress" && e["bytes"].as_u64().is_some_and(|n| n > 0))
+        .filter_map(|e| e["transfer"].as_str())
+        .collect();
+    assert_eq!(
+        moving.len(),
+        2,
+        "only one transfer moved before {} arrived",
+        done["path"]
+    );
+    bob.wait_for("the second file", |e| {
+        is_received(e) && e["transfer"] != done["transfer"]
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_on_the_senders_disk_during_the_transfer_fails_clearly_on_both_sides() {
+    let scratch = Scratch::new("files-changed").unwrap_or_else(|e| panic!("{e}"));
+    let source = scratch.path().join("draft.bin");
+    random_file(&source, 200 * MIB);
+    let inbox = scratch.file("inbox");
+    let server = SignalProcess::start(&[]).await;
+    let mut alice = PeerProcess::create("alice", &server.url()).await;
+    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+    // Bob is frozen once the transfer starts, so it cannot finish before
+    // the file changes.
+    alice.say(&format!("/send {}", source.display())).await;
+    bob.wait_for("the transfer under way", |e| e["event"] == "file-progress")
+        .await;
+    bob.pause();
+    std::fs::write(&source, vec![7u8; 200 * MIB]).unwrap_or_else(|e| panic!("{e}"));
+    bob.resume();
+
+    let failed = alice
+        .wait_for("the sender's failure", |e| e["event"] == "file-failed")
+        .await;
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("changed on disk")),
+        "{failed}"
+    );
+    let told = bob
+        .wait_for("the receiver told", |e| e["event"] == "file-failed")
+        .await;
+    assert!(
+        told["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("changed on disk")),
+        "{told}"
+    );
+    assert!(
+        !bob.seen.iter().any(is_received),
+        "a changed file was kept as received"
+    );
+}
