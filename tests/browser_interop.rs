@@ -277,3 +277,39 @@ async fn an_old_client_and_parlor_opening_channels_at_once_see_one_conversation(
     one_conversation(parlor, &browser).await;
     browser.browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_offered_to_an_old_client_are_never_sent_and_the_sender_is_told_why() {
+    let server = SignalProcess::start(&[]).await;
+    let mut browser = old_client().await;
+    let browser_id = browser
+        .start(server.addr(), "interop-files")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut parlor = PeerProcess::join("parlor", &link(&server, "interop-files"));
+    parlor.wait_connected_to(&browser_id).await;
+    check(browser.wait_open().await);
+
+    let file = std::env::temp_dir().join(format!("parlor-interop-file-{}", std::process::id()));
+    std::fs::write(&file, "for a new app only").unwrap_or_else(|e| panic!("{e}"));
+    parlor.say(&format!("/send {}", file.display())).await;
+    let failed = parlor
+        .wait_for("the refusal", |e| e["event"] == "file-failed")
+        .await;
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        failed["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("can't receive files")),
+        "{failed}"
+    );
+    // The browser's user saw nothing of it: no offer shown as a message.
+    parlor.say("and a plain message").await;
+    check(browser.wait_message("and a plain message").await);
+    let shown = browser.received().await.unwrap_or_default();
+    assert!(
+        shown.iter().all(|(text, _)| !text.contains("file-offer")),
+        "{shown:?}"
+    );
+    browser.browser.close().await;
+}
