@@ -25,6 +25,32 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
     read(a) == read(b)
 }
 
+/// A server, Alice in a new room (with `alice` options and environment)
+/// and Bob in it (with `bob` options), connected to each other.
+struct Room {
+    /// Kept running for as long as the test: bind it (`_server`), or the
+    /// server stops when the rest is taken apart.
+    _server: SignalProcess,
+    alice: PeerProcess,
+    bob: PeerProcess,
+    /// Bob's peer id.
+    b: String,
+}
+
+async fn room(alice: &[&str], env: &[(&str, &str)], bob: &[&str]) -> Room {
+    let server = SignalProcess::start(&[]).await;
+    let mut alice = PeerProcess::create_with_env("alice", &server.url(), alice, env).await;
+    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), bob);
+    let b = bob.peer_id().await;
+    alice.wait_connected_to(&b).await;
+    Room {
+        _server: server,
+        alice,
+        bob,
+        b,
+    }
+}
+
 fn is_received(e: &Value) -> bool {
     e["event"] == "file-received"
 }
@@ -39,11 +65,12 @@ async fn a_200_mib_file_arrives_identical() {
     let source = scratch.path().join("big.bin");
     random_file(&source, 200 * MIB);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
-    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&[], &[], &["--accept-files", &inbox]).await;
 
     alice.say(&format!("/send {}", source.display())).await;
     let received = bob.wait_for("the file", is_received).await;
@@ -60,12 +87,14 @@ async fn a_transfer_whose_sender_was_killed_goes_on_from_where_it_stopped() {
     let size = 200 * MIB;
     random_file(&source, size);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        b,
+        ..
+    } = room(&[], &[], &["--accept-files", &inbox]).await;
     let link = alice.link.clone();
-    let mut bob = PeerProcess::join_with("bob", &link, &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
 
     let send = format!("/send {}", source.display());
     alice.say(&send).await;
@@ -108,17 +137,13 @@ async fn a_block_damaged_on_the_way_is_sent_again_and_the_file_arrives_identical
     let source = scratch.path().join("data.bin");
     random_file(&source, 8 * MIB);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create_with_env(
-        "alice",
-        &server.url(),
-        &[],
-        &[("PARLOR_TEST_CORRUPT_BLOCK", "3")],
-    )
-    .await;
-    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
+    let hook = [("PARLOR_TEST_CORRUPT_BLOCK", "3")];
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&[], &hook, &["--accept-files", &inbox]).await;
 
     alice.say(&format!("/send {}", source.display())).await;
     let received = bob.wait_for("the file", is_received).await;
@@ -131,11 +156,12 @@ async fn an_offer_to_a_peer_that_takes_no_files_is_declined_and_nothing_is_writt
     let scratch = Scratch::new("files-declined").unwrap_or_else(|e| panic!("{e}"));
     let source = scratch.path().join("note.txt");
     random_file(&source, 1000);
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
-    let mut bob = PeerProcess::join("bob", &alice.link.clone());
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&[], &[], &[]).await;
 
     alice.say(&format!("/send {}", source.display())).await;
     bob.wait_for("the offer", |e| e["event"] == "file-offered")
@@ -158,12 +184,13 @@ async fn a_sender_restarted_with_its_store_offers_the_unfinished_transfer_again_
     let size = 200 * MIB;
     random_file(&source, size);
     let (inbox, store) = (scratch.file("inbox"), scratch.file("alice.db"));
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create_with("alice", &server.url(), &["--store", &store]).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&["--store", &store], &[], &["--accept-files", &inbox]).await;
     let link = alice.link.clone();
-    let mut bob = PeerProcess::join_with("bob", &link, &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
 
     alice.say(&format!("/send {}", source.display())).await;
     bob.wait_for("the transfer under way", |e| {
@@ -187,9 +214,6 @@ async fn a_receiver_restarted_during_a_transfer_goes_on_from_what_it_verified() 
     let size = 200 * MIB;
     random_file(&source, size);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
-    let link = alice.link.clone();
     let identity = scratch.file("bob.pem");
     let bob_options = [
         "--accept-files",
@@ -197,8 +221,14 @@ async fn a_receiver_restarted_during_a_transfer_goes_on_from_what_it_verified() 
         "--identity",
         identity.as_str(),
     ];
-    let mut bob = PeerProcess::join_with("bob", &link, &bob_options);
-    let b = bob.peer_id().await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        b,
+        ..
+    } = room(&[], &[], &bob_options).await;
+    let link = alice.link.clone();
     alice.wait_connected_to(&b).await;
 
     alice.say(&format!("/send {}", source.display())).await;
@@ -236,11 +266,12 @@ async fn two_transfers_at_once_both_make_progress_before_either_finishes() {
     random_file(&first, 150 * MIB);
     random_file(&second, 150 * MIB + 1);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
-    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&[], &[], &["--accept-files", &inbox]).await;
 
     alice.say(&format!("/send {}", first.display())).await;
     alice.say(&format!("/send {}", second.display())).await;
@@ -269,11 +300,12 @@ async fn a_file_changed_on_the_senders_disk_during_the_transfer_fails_clearly_on
     let source = scratch.path().join("draft.bin");
     random_file(&source, 200 * MIB);
     let inbox = scratch.file("inbox");
-    let server = SignalProcess::start(&[]).await;
-    let mut alice = PeerProcess::create("alice", &server.url()).await;
-    let mut bob = PeerProcess::join_with("bob", &alice.link.clone(), &["--accept-files", &inbox]);
-    let b = bob.peer_id().await;
-    alice.wait_connected_to(&b).await;
+    let Room {
+        _server,
+        mut alice,
+        mut bob,
+        ..
+    } = room(&[], &[], &["--accept-files", &inbox]).await;
     // Bob is frozen once the transfer starts, so it cannot finish before
     // the file changes.
     alice.say(&format!("/send {}", source.display())).await;

@@ -6,12 +6,15 @@
 //! `chromium` and `chromium-driver` for the Chromium row; without them the
 //! row says why and the Parlor figures are still written.
 
+#[path = "common/engine.rs"]
+mod engine;
+
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use parlor_bench::{Load, Section, machine_note, number, percentile};
 use parlor_e2e::chromium::{Mdns, OldClient, chat_figures};
-use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, SendError, ServerUrl};
+use parlor_engine::{Event, EventKind, Room, RoomLink, SendError, ServerUrl};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Fresh pairs whose connect time is measured (p50 reported).
@@ -74,31 +77,8 @@ async fn main() -> anyhow::Result<()> {
 
 // ── Parlor ↔ Parlor ─────────────────────────────────────────────────────────────
 
-fn config(link: &RoomLink) -> anyhow::Result<RoomConfig> {
-    let mut config = RoomConfig::new(link.clone());
-    config.bind_addrs = vec!["127.0.0.1:0".parse()?];
-    Ok(config)
-}
-
-/// The next event `matches` accepts.
-async fn next_event(
-    events: &mut UnboundedReceiver<Event>,
-    what: &str,
-    matches: impl Fn(&EventKind) -> bool,
-) -> anyhow::Result<EventKind> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(event)) if matches(&event.kind) => return Ok(event.kind),
-            Ok(Some(_)) => {}
-            Ok(None) => bail!("the room ended while waiting for {what}"),
-            Err(_) => bail!("timed out waiting for {what}"),
-        }
-    }
-}
-
 async fn connected(events: &mut UnboundedReceiver<Event>) -> anyhow::Result<Instant> {
-    next_event(events, "peer-connected", |kind| {
+    engine::next_event(events, "peer-connected", PATIENCE, |kind| {
         matches!(kind, EventKind::PeerConnected { .. })
     })
     .await?;
@@ -107,7 +87,10 @@ async fn connected(events: &mut UnboundedReceiver<Event>) -> anyhow::Result<Inst
 
 async fn leave(room: Room, mut events: UnboundedReceiver<Event>) {
     room.leave();
-    let _ = next_event(&mut events, "left", |kind| matches!(kind, EventKind::Left)).await;
+    let _ = engine::next_event(&mut events, "left", PATIENCE, |kind| {
+        matches!(kind, EventKind::Left)
+    })
+    .await;
 }
 
 async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
@@ -115,7 +98,10 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
     let mut last = None;
     for run in 0..CONNECTS {
         let link = RoomLink::new_room(server.clone());
-        let (a_config, b_config) = (config(&link)?, config(&link)?);
+        let (a_config, b_config) = (
+            engine::loopback_config(&link)?,
+            engine::loopback_config(&link)?,
+        );
         // Both join at the same moment. `join` returns once the server let
         // the room in; that wait is part of connecting, so the clock starts
         // before the calls, as when `join` returned at once.
@@ -155,9 +141,10 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
         let ping = format!("ping {i}");
         let start = Instant::now();
         a.send(ping.clone()).await?;
-        next_event(
+        engine::next_event(
             &mut a_events,
             "the echo",
+            PATIENCE,
             |kind| matches!(kind, EventKind::Message { text, .. } if *text == ping),
         )
         .await?;
@@ -180,7 +167,7 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
             if !matches!(error, SendError::Backlogged { .. }) {
                 return Err(error.into());
             }
-            next_event(&mut a_events, "delivered", |kind| {
+            engine::next_event(&mut a_events, "delivered", PATIENCE, |kind| {
                 matches!(kind, EventKind::Delivered { .. })
             })
             .await?;
@@ -188,7 +175,7 @@ async fn parlor_pair(server: &ServerUrl) -> anyhow::Result<Figures> {
         }
     }
     for _ in delivered..BULK_COUNT {
-        next_event(&mut a_events, "delivered", |kind| {
+        engine::next_event(&mut a_events, "delivered", PATIENCE, |kind| {
             matches!(kind, EventKind::Delivered { .. })
         })
         .await?;

@@ -6,6 +6,9 @@
 //! `cargo bench -p parlor-e2e --bench files` (release build). Needs Debian
 //! `chromium` and `chromium-driver` for the Chromium row.
 
+#[path = "common/engine.rs"]
+mod engine;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,9 +16,8 @@ use anyhow::{Context, bail};
 use parlor_bench::{Load, Section, machine_note};
 use parlor_e2e::chromium::{connected_old_pair, file_figures};
 use parlor_e2e::scratch::write_random_file;
-use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, ServerUrl};
+use parlor_engine::{EventKind, Room, RoomConfig, RoomLink, ServerUrl};
 use parlor_protocol::CHUNK_SIZE;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const SIZE: u64 = 1024 * 1024 * 1024;
 const PATIENCE: Duration = Duration::from_secs(600);
@@ -118,37 +120,16 @@ fn memory() -> anyhow::Result<(u64, u64)> {
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-async fn next_event(
-    events: &mut UnboundedReceiver<Event>,
-    what: &str,
-    matches: impl Fn(&EventKind) -> bool,
-) -> anyhow::Result<EventKind> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(event)) if matches(&event.kind) => return Ok(event.kind),
-            Ok(Some(event)) => {
-                if let EventKind::FileFailed { reason, .. } = event.kind {
-                    bail!("the transfer failed: {reason}");
-                }
-            }
-            Ok(None) => bail!("the room ended while waiting for {what}"),
-            Err(_) => bail!("timed out waiting for {what}"),
-        }
-    }
-}
-
 async fn parlor_transfer(url: &ServerUrl, source: &Path, inbox: &Path) -> anyhow::Result<Figures> {
     let link = RoomLink::new_room(url.clone());
     let config = |accept: Option<&Path>| -> anyhow::Result<RoomConfig> {
-        let mut config = RoomConfig::new(link.clone());
-        config.bind_addrs = vec!["127.0.0.1:0".parse()?];
+        let mut config = engine::loopback_config(&link)?;
         config.accept_files = accept.map(Path::to_path_buf);
         Ok(config)
     };
     let ((a, mut a_events), (b, mut b_events)) =
         tokio::try_join!(Room::join(config(None)?), Room::join(config(Some(inbox))?))?;
-    next_event(&mut a_events, "peer-connected", |k| {
+    engine::next_event(&mut a_events, "peer-connected", PATIENCE, |k| {
         matches!(k, EventKind::PeerConnected { .. })
     })
     .await?;
@@ -163,10 +144,16 @@ async fn parlor_transfer(url: &ServerUrl, source: &Path, inbox: &Path) -> anyhow
     let (idle, _) = memory()?;
     a.send_files(vec![source.to_path_buf()], None).await?;
     let offered = Instant::now();
-    next_event(&mut b_events, "file-received", |k| {
-        matches!(k, EventKind::FileReceived { .. })
+    let end = engine::next_event(&mut b_events, "file-received", PATIENCE, |k| {
+        matches!(
+            k,
+            EventKind::FileReceived { .. } | EventKind::FileFailed { .. }
+        )
     })
     .await?;
+    if let EventKind::FileFailed { reason, .. } = end {
+        bail!("the transfer failed: {reason}");
+    }
     let transfer = offered.elapsed().as_secs_f64();
     let (_, peak) = memory()?;
     a.leave();

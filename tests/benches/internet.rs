@@ -14,12 +14,15 @@
 //! engines run in this process, each on a runtime whose threads live in its
 //! machine's namespace (see [`Inside`]).
 
+#[path = "common/engine.rs"]
+mod engine;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use parlor_bench::{Load, Section, machine_note, number, percentile};
 use parlor_e2e::chromium::{Mdns, OldClient, browser_file, chat_figures};
 use parlor_e2e::coturn::{Coturn, SECRET};
@@ -349,23 +352,6 @@ fn signal_config() -> anyhow::Result<parlor_signal::Config> {
 
 // ── Parlor ↔ Parlor ─────────────────────────────────────────────────────────────
 
-/// The next event `matches` accepts, by `deadline`.
-async fn next_event(
-    events: &mut UnboundedReceiver<Event>,
-    what: &str,
-    deadline: tokio::time::Instant,
-    matches: impl Fn(&EventKind) -> bool,
-) -> anyhow::Result<EventKind> {
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(event)) if matches(&event.kind) => return Ok(event.kind),
-            Ok(Some(_)) => {}
-            Ok(None) => bail!("the room ended while waiting for {what}"),
-            Err(_) => bail!("timed out waiting for {what}"),
-        }
-    }
-}
-
 fn path_name(path: PathKind) -> &'static str {
     match path {
         PathKind::Lan => "lan",
@@ -391,7 +377,7 @@ async fn connected(mut events: UnboundedReceiver<Event>) -> anyhow::Result<Conne
         if let (Some(at), Some(path)) = (at, path) {
             return Ok(Connected { events, at, path });
         }
-        match next_event(
+        match engine::next_event_until(
             &mut events,
             "peer-connected and path-selected",
             deadline,
@@ -418,7 +404,7 @@ async fn join(link: RoomLink) -> anyhow::Result<(Room, UnboundedReceiver<Event>,
 async fn leave(room: Room, mut events: UnboundedReceiver<Event>) {
     room.leave();
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    let _ = next_event(&mut events, "left", deadline, |kind| {
+    let _ = engine::next_event_until(&mut events, "left", deadline, |kind| {
         matches!(kind, EventKind::Left)
     })
     .await;
@@ -502,7 +488,7 @@ async fn chat(a: Room, mut a_events: UnboundedReceiver<Event>) -> anyhow::Result
         let start = Instant::now();
         a.send(ping.clone()).await?;
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        next_event(
+        engine::next_event_until(
             &mut a_events,
             "the echo",
             deadline,
@@ -531,7 +517,7 @@ async fn chat(a: Room, mut a_events: UnboundedReceiver<Event>) -> anyhow::Result
             if !matches!(error, SendError::Backlogged { .. }) {
                 return Err(error.into());
             }
-            let acked = next_event(&mut a_events, "delivered", deadline, |kind| {
+            let acked = engine::next_event_until(&mut a_events, "delivered", deadline, |kind| {
                 matches!(kind, EventKind::Delivered { .. })
             })
             .await;
@@ -543,7 +529,7 @@ async fn chat(a: Room, mut a_events: UnboundedReceiver<Event>) -> anyhow::Result
         }
     }
     while !out_of_time && delivered < BULK_COUNT {
-        let acked = next_event(&mut a_events, "delivered", deadline, |kind| {
+        let acked = engine::next_event_until(&mut a_events, "delivered", deadline, |kind| {
             matches!(kind, EventKind::Delivered { .. })
         })
         .await;

@@ -5,14 +5,16 @@
 //!
 //! `cargo bench -p parlor-e2e --bench store` (release build).
 
+#[path = "common/engine.rs"]
+mod engine;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use parlor_bench::{Load, Section, machine_note, percentile};
-use parlor_engine::{Event, EventKind, Room, RoomConfig, RoomLink, ServerUrl, Store};
+use parlor_engine::{EventKind, Room, RoomConfig, RoomLink, ServerUrl, Store};
 use parlor_store::NewMessage;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Messages per trial: within the receiver's flood burst
 /// (`parlor_session::BURST`), so no trial is cut short by it.
@@ -132,27 +134,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn config(link: &RoomLink, store: Option<Store>) -> anyhow::Result<RoomConfig> {
-    let mut config = RoomConfig::new(link.clone());
-    config.bind_addrs = vec!["127.0.0.1:0".parse()?];
+    let mut config = engine::loopback_config(link)?;
     config.store = store;
     Ok(config)
-}
-
-/// The next event `matches` accepts.
-async fn next_event(
-    events: &mut UnboundedReceiver<Event>,
-    what: &str,
-    matches: impl Fn(&EventKind) -> bool,
-) -> anyhow::Result<EventKind> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(event)) if matches(&event.kind) => return Ok(event.kind),
-            Ok(Some(_)) => {}
-            Ok(None) => bail!("the room ended while waiting for {what}"),
-            Err(_) => bail!("timed out waiting for {what}"),
-        }
-    }
 }
 
 /// One trial: a fresh pair, `MESSAGES` sent (at `pace`, or back to back),
@@ -167,7 +151,7 @@ async fn chat(
         Room::join(config(&link, a_store)?),
         Room::join(config(&link, b_store)?)
     )?;
-    next_event(&mut a_events, "peer-connected", |kind| {
+    engine::next_event(&mut a_events, "peer-connected", PATIENCE, |kind| {
         matches!(kind, EventKind::PeerConnected { .. })
     })
     .await?;
@@ -190,7 +174,7 @@ async fn chat(
     }
     let mut delivered = 0;
     while delivered < MESSAGES {
-        next_event(&mut a_events, "delivered", |kind| {
+        engine::next_event(&mut a_events, "delivered", PATIENCE, |kind| {
             matches!(kind, EventKind::Delivered { .. })
         })
         .await?;
@@ -201,7 +185,7 @@ async fn chat(
 
     a.leave();
     b.leave();
-    let _ = next_event(&mut a_events, "left", |kind| {
+    let _ = engine::next_event(&mut a_events, "left", PATIENCE, |kind| {
         matches!(kind, EventKind::Left)
     })
     .await;
