@@ -372,13 +372,17 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(%error, "cannot raise the open-files limit");
     }
 
+    // Listened for before the address is printed: whoever reads it (a
+    // service manager, a test) may send SIGTERM at once, and a signal that
+    // came before its handler would kill the process without a goodbye.
+    let signals = Signals::listen()?;
     let server = Server::start(config).await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
     stdout.flush()?;
     drop(stdout);
 
-    wait_for_signal(&server, certificate.as_ref()).await?;
+    wait_for_signal(signals, &server, certificate.as_ref()).await;
     server.shutdown().await;
     Ok(())
 }
@@ -388,20 +392,15 @@ async fn main() -> anyhow::Result<()> {
 /// next handshake on, so a renewed certificate needs no restart and drops no
 /// one; a file that does not load leaves the current certificate in place.
 async fn wait_for_signal(
+    mut signals: Signals,
     server: &Server,
     certificate: Option<&(PathBuf, PathBuf)>,
-) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+) {
     loop {
         tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => {
-                interrupted.context("cannot listen for SIGINT")?;
-                return Ok(());
-            }
-            _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => match certificate {
+            _ = signals.interrupt.recv() => return,
+            _ = signals.terminate.recv() => return,
+            _ = signals.hangup.recv() => match certificate {
                 Some((cert, key)) => match TlsConfig::from_pem_files(cert, key) {
                     Ok(fresh) => {
                         server.replace_tls(&fresh);
@@ -415,6 +414,25 @@ async fn wait_for_signal(
                 None => tracing::info!("SIGHUP: no TLS certificate to reload"),
             },
         }
+    }
+}
+
+/// The signals the server answers: SIGINT (Ctrl-C) and SIGTERM stop it,
+/// SIGHUP reloads the TLS certificate.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            hangup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+        })
     }
 }
 
