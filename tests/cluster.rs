@@ -1,7 +1,8 @@
 //! Several `parlor-signal` nodes sharing their rooms through a real
 //! `redis-server` (`--redis`): members of one room on different nodes see
 //! one peer list and reach each other, ids are unique across the cluster,
-//! a dead node's members go, and a Redis restart drops nobody.
+//! a dead node's members go, a Redis restart drops nobody, and the
+//! connections per address are counted across the nodes.
 //!
 //! Each test starts its own Redis and nodes (a few milliseconds each), so
 //! tests that kill a node or Redis disturb no other.
@@ -198,6 +199,69 @@ async fn a_peer_id_taken_on_one_node_is_refused_on_another() {
     let refusal = impostor.recv().await;
     assert_eq!(refusal["code"], "duplicate-peer-id", "{refusal}");
     assert_eq!(u16::from(impostor.expect_close().await.code), 4409);
+}
+
+/// The HTTP status a WebSocket handshake to `node` is refused with, or
+/// `None` if it is accepted (the connection is then closed).
+async fn handshake_refusal(node: &SignalProcess, id: &str) -> Option<u16> {
+    let url = format!("ws://{}/parties/main/lobby?_pk={id}&parlor=1", node.addr());
+    let attempt = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("handshake in time");
+    match attempt {
+        Ok((mut ws, _)) => {
+            let _ = ws.close(None).await;
+            None
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Some(response.status().as_u16())
+        }
+        Err(error) => panic!("{id}: handshake failed otherwise: {error}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_over_its_connection_limit_across_two_nodes_is_refused_as_on_one() {
+    // Loopback counts as one client address here.
+    let limit = ["--max-connections-per-address", "2", "--limit-loopback"];
+    let alone = SignalProcess::start(&limit).await;
+    let mut held = Vec::new();
+    for id in ["alice", "bob"] {
+        let mut client = Client::join(&alone, "lobby", id, None).await;
+        client.recv().await;
+        held.push(client);
+    }
+    let on_one_node = handshake_refusal(&alone, "carol").await;
+    assert_eq!(on_one_node, Some(429), "one node refuses the third");
+
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut args = vec!["--redis", &url, "--redis-node-timeout", NODE_TIMEOUT];
+        args.extend(limit);
+        nodes.push(SignalProcess::start(&args).await);
+    }
+    let mut first = Client::join(&nodes[0], "lobby", "alice", None).await;
+    first.recv().await;
+    let mut second = Client::join(&nodes[1], "lobby", "bob", None).await;
+    second.recv().await;
+    assert_eq!(
+        handshake_refusal(&nodes[0], "carol").await,
+        on_one_node,
+        "node 0 holds one connection of the address, the cluster two"
+    );
+
+    // Its place comes back cluster-wide once a connection closes.
+    drop(second);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while handshake_refusal(&nodes[0], "dave").await.is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed connection's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

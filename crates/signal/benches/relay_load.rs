@@ -22,7 +22,24 @@
 //! Environment: `PARLOR_BENCH_SIZES` (default `100,1000,10000`),
 //! `PARLOR_BENCH_SECONDS` (load phase per run, default 5),
 //! `PARLOR_BENCH_IN_FLIGHT` (messages in flight per pair, default 1).
+//!
+//! Cluster mode (`PARLOR_BENCH_CLUSTER=1`, or `bench/run.sh cluster`):
+//! instead of the Node relay, three `parlor-signal --redis` nodes and a
+//! `redis-server` the bench starts on loopback (free port, temporary
+//! directory, no persistence; stopped after) against one node alone, the
+//! same workload (default size 30000, or less when `RLIMIT_NOFILE`'s hard
+//! limit cannot hold that many in one process). Client `i` connects to node
+//! `i mod 3`, so the two members of every pair sit on different nodes and
+//! every message crosses Redis (a node delivers same-node frames itself):
+//! the worst case for the cluster. CPU per message is summed over every
+//! node and `redis-server`; memory is reported per node.
+//!
+//! Clients bind source addresses `127.0.0.2`–`127.0.0.9` in turn, because
+//! one source address reaches one server port from at most ~28 000
+//! ephemeral ports; all of `127/8` is loopback, so the per-address limits
+//! stay off.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +56,63 @@ use tokio_tungstenite::tungstenite::Message;
 const CONNECT_CONCURRENCY: usize = 200;
 
 /// Bound on each wait of the setup phases.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Source addresses the clients take in turn (`127.0.0.2` onwards).
+const SOURCE_ADDRESSES: u8 = 8;
+
+/// Nodes in cluster mode.
+const CLUSTER_NODES: usize = 3;
 
 /// One server under test.
 struct Target {
     name: &'static str,
     program: PathBuf,
     args: Vec<String>,
+    /// Nodes started with these arguments plus `--redis URL` of a
+    /// `redis-server` started for the run; 0 for one process without Redis.
+    cluster_nodes: usize,
+}
+
+/// The processes of one run: the nodes the clients connect to, and
+/// `redis-server` in cluster mode.
+struct Deployment {
+    nodes: Vec<(Child, String)>,
+    redis: Option<BenchRedis>,
+}
+
+impl Deployment {
+    /// Every process whose CPU time counts.
+    fn pids(&self) -> anyhow::Result<Vec<u32>> {
+        let mut pids = self
+            .nodes
+            .iter()
+            .map(|(child, _)| child.id().context("server pid"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(redis) = &self.redis {
+            pids.push(redis.child.id().context("redis pid")?);
+        }
+        Ok(pids)
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        for (child, _) in &mut self.nodes {
+            stop(child).await?;
+        }
+        if let Some(mut redis) = self.redis.take() {
+            stop(&mut redis.child).await?;
+            // Best effort: a temporary directory with nothing persisted.
+            let _ = std::fs::remove_dir_all(&redis.dir);
+        }
+        Ok(())
+    }
+}
+
+/// A `redis-server` started by the bench.
+struct BenchRedis {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
 }
 
 /// Figures of one run.
@@ -54,15 +121,30 @@ struct Figures {
     p50_us: f64,
     p99_us: f64,
     bytes_per_connection: f64,
-    /// Server CPU time (user + system) per relayed message.
+    /// Server CPU time (user + system) per relayed message, all nodes and
+    /// `redis-server` together.
     cpu_us_per_message: f64,
+    /// Of which `redis-server`'s (0 without Redis).
+    redis_cpu_us_per_message: f64,
+    /// Each node's RSS with every client connected and idle.
+    node_rss_bytes: Vec<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
     // Both servers are children and inherit the raised limit.
     let limit = rlimit::increase_nofile_limit(u64::MAX).context("raise RLIMIT_NOFILE")?;
+    let cluster = std::env::var("PARLOR_BENCH_CLUSTER").is_ok_and(|value| value == "1");
     let sizes: Vec<usize> = std::env::var("PARLOR_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1000,10000".to_owned())
+        .unwrap_or_else(|_| {
+            if cluster {
+                // 30000, or as many as one process may hold (the single
+                // node holds them all, and so does this process) with a
+                // margin for everything else it opens.
+                (30_000.min(limit.saturating_sub(1_000) / 1_000 * 1_000)).to_string()
+            } else {
+                "100,1000,10000".to_owned()
+            }
+        })
         .split(',')
         .map(|size| size.trim().parse().context("PARLOR_BENCH_SIZES"))
         .collect::<anyhow::Result<_>>()?;
@@ -81,49 +163,69 @@ fn main() -> anyhow::Result<()> {
     }
 
     let relay_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/reference-relay");
-    if !relay_dir.join("node_modules/ws").is_dir() {
+    if !cluster && !relay_dir.join("node_modules/ws").is_dir() {
         bail!(
             "the reference relay's dependencies are missing: run `npm install` in {}, or use bench/run.sh",
             relay_dir.display()
         );
     }
-    let targets = [
-        Target {
-            name: "parlor-signal",
-            program: PathBuf::from(env!("CARGO_BIN_EXE_parlor-signal")),
-            // The reference relay has no limits; neither may ours here
-            // (per-address limits do not apply to loopback clients anyway).
-            args: [
-                "--listen",
-                "127.0.0.1:0",
-                "--rate-limit",
-                "1000000000",
-                "--rate-burst",
-                "1000000000",
-                "--byte-rate-limit",
-                "4294967295",
-                "--byte-rate-burst",
-                "4294967295",
-                "--max-connections",
-                "0",
-                "--max-rooms",
-                "0",
-                "--peer-list-interval",
-                "0",
-            ]
-            .map(String::from)
-            .to_vec(),
-        },
-        Target {
-            name: "node ws",
-            program: PathBuf::from("node"),
-            args: vec![
-                relay_dir.join("relay.js").display().to_string(),
-                "--listen".into(),
-                "127.0.0.1:0".into(),
-            ],
-        },
-    ];
+    let ours = Target {
+        name: "parlor-signal",
+        program: PathBuf::from(env!("CARGO_BIN_EXE_parlor-signal")),
+        // The reference relay has no limits; neither may ours here
+        // (per-address limits do not apply to loopback clients anyway).
+        args: [
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "1000000000",
+            "--rate-burst",
+            "1000000000",
+            "--byte-rate-limit",
+            "4294967295",
+            "--byte-rate-burst",
+            "4294967295",
+            "--max-connections",
+            "0",
+            "--max-rooms",
+            "0",
+            "--peer-list-interval",
+            "0",
+        ]
+        .map(String::from)
+        .to_vec(),
+        cluster_nodes: 0,
+    };
+    let targets = if cluster {
+        let mut nodes = Target {
+            name: "3 nodes + redis",
+            program: ours.program.clone(),
+            args: ours.args.clone(),
+            cluster_nodes: CLUSTER_NODES,
+        };
+        // The joins-per-minute bucket lives in Redis; it is off for
+        // loopback like the rest, this only keeps the run self-evident.
+        nodes
+            .args
+            .extend(["--redis-node-timeout".into(), "5".into()]);
+        let mut single = ours;
+        single.name = "1 node";
+        [nodes, single]
+    } else {
+        [
+            ours,
+            Target {
+                name: "node ws",
+                program: PathBuf::from("node"),
+                args: vec![
+                    relay_dir.join("relay.js").display().to_string(),
+                    "--listen".into(),
+                    "127.0.0.1:0".into(),
+                ],
+                cluster_nodes: 0,
+            },
+        ]
+    };
 
     let runtime = tokio::runtime::Runtime::new()?;
     let mut rows = Vec::new();
@@ -133,18 +235,28 @@ fn main() -> anyhow::Result<()> {
             eprintln!("{}: {size} connections ...", target.name);
             let result = runtime.block_on(run(target, size, load, in_flight))?;
             eprintln!(
-                "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection, {:.2} µs CPU/message",
+                "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection, {:.2} µs CPU/message ({:.2} µs redis), node RSS {:?} MiB",
                 result.messages_per_second,
                 result.p50_us,
                 result.p99_us,
                 result.bytes_per_connection / 1024.0,
-                result.cpu_us_per_message
+                result.cpu_us_per_message,
+                result.redis_cpu_us_per_message,
+                result
+                    .node_rss_bytes
+                    .iter()
+                    .map(|&b| b / (1 << 20))
+                    .collect::<Vec<_>>()
             );
             figures.push(result);
         }
         rows.push((size, figures));
     }
-    print_table(&targets, &rows, seconds, in_flight);
+    if cluster {
+        print_cluster_table(&targets, &rows, seconds, in_flight);
+    } else {
+        print_table(&targets, &rows, seconds, in_flight);
+    }
     Ok(())
 }
 
@@ -155,19 +267,32 @@ async fn run(
     load: Duration,
     in_flight: usize,
 ) -> anyhow::Result<Figures> {
-    let (mut server, addr) = spawn(target).await?;
-    let pid = server.id().context("server pid")?;
+    let deployment = deploy(target).await?;
+    let pids = deployment.pids()?;
+    let node_pids = &pids[..deployment.nodes.len()];
+    let addrs: Vec<String> = deployment
+        .nodes
+        .iter()
+        .map(|(_, addr)| addr.clone())
+        .collect();
     let pairs = size / 2;
 
-    let rss_before = rss_bytes(pid)?;
+    let rss_before = total(node_pids, rss_bytes)?;
     let (start_tx, start) = watch::channel(None);
     let (ready_tx, mut ready) = mpsc::channel(pairs * 2);
     let connecting = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut clients = Vec::with_capacity(pairs * 2);
     for pair in 0..pairs {
-        for (me, partner, starts) in [("a", "b", true), ("b", "a", false)] {
+        for (side, (me, partner, starts)) in [("a", "b", true), ("b", "a", false)]
+            .into_iter()
+            .enumerate()
+        {
+            let index = pair * 2 + side;
+            let addr = &addrs[index % addrs.len()];
             let client = Client {
                 url: format!("ws://{addr}/parties/main/r{pair}?_pk={me}{pair}&parlor=1"),
+                server: addr.parse().context("server address")?,
+                source: Ipv4Addr::new(127, 0, 0, 2 + (index % usize::from(SOURCE_ADDRESSES)) as u8),
                 partner: format!("{partner}{pair}"),
                 starts: if starts { in_flight } else { 0 },
             };
@@ -187,17 +312,38 @@ async fn run(
     }
     // Let the server finish whatever the last joins started.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = rss_bytes(pid)?;
+    let node_rss_bytes = node_pids
+        .iter()
+        .map(|&pid| rss_bytes(pid))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rss_idle: u64 = node_rss_bytes.iter().sum();
 
-    let cpu_before = cpu_seconds(pid)?;
+    let cpu_before = pids
+        .iter()
+        .map(|&pid| cpu_seconds(pid))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let epoch = Instant::now();
     start_tx.send_replace(Some((epoch, epoch + load)));
     let mut latencies = Vec::new();
     for client in clients {
         latencies.extend(client.await??);
     }
-    let cpu = cpu_seconds(pid)? - cpu_before;
-    stop(&mut server).await?;
+    let cpu_after = pids
+        .iter()
+        .map(|&pid| cpu_seconds(pid))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cpu_used: Vec<f64> = cpu_after
+        .iter()
+        .zip(&cpu_before)
+        .map(|(a, b)| a - b)
+        .collect();
+    let cpu: f64 = cpu_used.iter().sum();
+    let redis_cpu = if deployment.redis.is_some() {
+        cpu_used.last().copied().unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    deployment.stop().await?;
 
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -212,12 +358,22 @@ async fn run(
         p99_us: percentile(0.99),
         bytes_per_connection: rss_idle.saturating_sub(rss_before) as f64 / (pairs * 2) as f64,
         cpu_us_per_message: cpu * 1e6 / latencies.len().max(1) as f64,
+        redis_cpu_us_per_message: redis_cpu * 1e6 / latencies.len().max(1) as f64,
+        node_rss_bytes,
     })
+}
+
+/// Sum of `measure` over `pids`.
+fn total(pids: &[u32], measure: fn(u32) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
+    pids.iter().map(|&pid| measure(pid)).sum()
 }
 
 /// One load-generating client.
 struct Client {
     url: String,
+    /// Where `url` points, for the socket bound to `source`.
+    server: SocketAddr,
+    source: Ipv4Addr,
     partner: String,
     /// How many messages this client sends first (the pair's messages in
     /// flight; 0 for the partner, which only answers).
@@ -235,9 +391,15 @@ impl Client {
         mut start: watch::Receiver<Option<(Instant, Instant)>>,
     ) -> anyhow::Result<Vec<u64>> {
         let permit = connecting.acquire_owned().await?;
-        let (mut ws, _) = tokio_tungstenite::connect_async(self.url.as_str())
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((self.source, 0)))?;
+        let stream = socket
+            .connect(self.server)
             .await
-            .with_context(|| format!("connect {}", self.url))?;
+            .with_context(|| format!("connect {} from {}", self.server, self.source))?;
+        let (mut ws, _) = tokio_tungstenite::client_async(self.url.as_str(), stream)
+            .await
+            .with_context(|| format!("handshake {}", self.url))?;
         loop {
             let frame = ws.next().await.context("closed during setup")??;
             if let Message::Text(text) = frame {
@@ -301,10 +463,81 @@ impl Client {
     }
 }
 
+/// Starts a target's processes: one server, or `redis-server` and the
+/// nodes pointed at it.
+async fn deploy(target: &Target) -> anyhow::Result<Deployment> {
+    if target.cluster_nodes == 0 {
+        return Ok(Deployment {
+            nodes: vec![spawn(target, &[]).await?],
+            redis: None,
+        });
+    }
+    let redis = start_redis().await?;
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let mut deployment = Deployment {
+        nodes: Vec::new(),
+        redis: Some(redis),
+    };
+    for _ in 0..target.cluster_nodes {
+        match spawn(target, &["--redis".to_owned(), url.clone()]).await {
+            Ok(node) => deployment.nodes.push(node),
+            Err(error) => {
+                deployment.stop().await?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(deployment)
+}
+
+/// `redis-server` on a free loopback port, in a temporary directory,
+/// without persistence (the run needs nothing kept, and a save would cost
+/// CPU that is not Redis's per message).
+async fn start_redis() -> anyhow::Result<BenchRedis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir =
+        std::env::temp_dir().join(format!("parlor-bench-redis-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let child = Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(["--loglevel", "warning", "--maxclients", "1000"])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start redis-server (apt-get install redis-server)")?;
+    let redis = BenchRedis { child, dir, port };
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    loop {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut answer = [0u8; 7];
+            if stream.write_all(b"PING\r\n").await.is_ok()
+                && stream.read_exact(&mut answer).await.is_ok()
+                && &answer == b"+PONG\r\n"
+            {
+                return Ok(redis);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("redis-server on port {port} did not answer in time");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Starts a server and reads its address from the first stdout line.
-async fn spawn(target: &Target) -> anyhow::Result<(Child, String)> {
+async fn spawn(target: &Target, extra: &[String]) -> anyhow::Result<(Child, String)> {
     let mut command = Command::new(&target.program);
-    command.args(&target.args).env("RUST_LOG", "error");
+    command
+        .args(&target.args)
+        .args(extra)
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true);
     parlor_bench::start_listening(command, SETUP_TIMEOUT)
         .await
         .with_context(|| format!("start {}", target.program.display()))
@@ -401,4 +634,51 @@ fn print_table(targets: &[Target], rows: &[(usize, Vec<Figures>)], seconds: u64,
     println!(
         "Ratios: messages/s above 1 means parlor-signal relays more; latency and memory below 1 mean parlor-signal is lower."
     );
+}
+
+/// The cluster-mode table: the cluster row, the single-node row, and what
+/// the cluster costs per message over one node.
+fn print_cluster_table(
+    targets: &[Target],
+    rows: &[(usize, Vec<Figures>)],
+    seconds: u64,
+    in_flight: usize,
+) {
+    println!(
+        "Rooms of two, ping-pong with `to`, {in_flight} message(s) in flight per pair, {seconds} s per run; in the cluster every pair spans two nodes."
+    );
+    println!();
+    println!(
+        "| connections | deployment | messages/s | p50 latency | p99 latency | RSS per node (idle, all connected) | CPU per message (all processes) | of which redis-server |"
+    );
+    println!("|---:|---|---:|---:|---:|---|---:|---:|");
+    for (size, figures) in rows {
+        for (target, f) in targets.iter().zip(figures) {
+            let rss: Vec<String> = f
+                .node_rss_bytes
+                .iter()
+                .map(|&bytes| format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20)))
+                .collect();
+            println!(
+                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {} | {:.2} µs | {:.2} µs |",
+                target.name,
+                f.messages_per_second,
+                f.p50_us,
+                f.p99_us,
+                rss.join(" / "),
+                f.cpu_us_per_message,
+                f.redis_cpu_us_per_message
+            );
+        }
+        if let [cluster, single] = figures.as_slice() {
+            println!(
+                "| {size} | **ratio** cluster / 1 node | {:.2}× | {:.2}× | {:.2}× | | {:.2}× (+{:.2} µs) | |",
+                cluster.messages_per_second / single.messages_per_second,
+                cluster.p50_us / single.p50_us,
+                cluster.p99_us / single.p99_us,
+                cluster.cpu_us_per_message / single.cpu_us_per_message,
+                cluster.cpu_us_per_message - single.cpu_us_per_message
+            );
+        }
+    }
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use axum::http::{HeaderMap, HeaderName};
 
+use crate::cluster::Link;
 use crate::limits::TokenBucket;
 use crate::metrics::Limit;
 
@@ -105,6 +106,29 @@ pub(crate) struct ConnectionPermit {
 pub(crate) struct AddressPermit {
     connections: Arc<Connections>,
     key: AddressKey,
+    /// With `--redis`, once the connection is counted cluster-wide: the
+    /// link that takes the count back from Redis on drop.
+    cluster: Option<Link>,
+}
+
+impl AddressPermit {
+    /// The address this connection counts against.
+    pub(crate) fn key(&self) -> AddressKey {
+        self.key
+    }
+
+    /// Marks the connection as counted in Redis, so that dropping the
+    /// permit also gives the place back there.
+    pub(crate) fn counted_in_cluster(&mut self, link: Link) {
+        self.cluster = Some(link);
+    }
+}
+
+impl ConnectionPermit {
+    /// The per-address part of the permit, if the connection has one.
+    pub(crate) fn address_mut(&mut self) -> Option<&mut AddressPermit> {
+        self.address.as_mut()
+    }
 }
 
 impl Connections {
@@ -122,6 +146,20 @@ impl Connections {
         self.per_address
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most connections one address may hold (0: no limit).
+    pub(crate) fn max_per_address(&self) -> usize {
+        self.max_per_address
+    }
+
+    /// This node's connections per address, for registering them again in
+    /// Redis after it lost them.
+    pub(crate) fn per_address_counts(&self) -> Vec<(AddressKey, usize)> {
+        self.lock()
+            .iter()
+            .map(|(&key, &count)| (key, count))
+            .collect()
     }
 
     /// Connections held now.
@@ -166,6 +204,7 @@ impl Connections {
         Ok(AddressPermit {
             connections: Arc::clone(self),
             key,
+            cluster: None,
         })
     }
 }
@@ -178,6 +217,9 @@ impl Drop for ConnectionPermit {
 
 impl Drop for AddressPermit {
     fn drop(&mut self) {
+        if let Some(link) = &self.cluster {
+            link.release_address(self.key);
+        }
         let mut per_address = self.connections.lock();
         if let Some(count) = per_address.get_mut(&self.key) {
             *count = count.saturating_sub(1);

@@ -18,6 +18,8 @@
 //! | `parlor:room:<room>:version` | counter | membership changes of the room; snapshots carry it |
 //! | `parlor:room:<room>:reserved:<id>` | string, expiring | the key hash a departed member's id is kept for (`--id-reservation`) |
 //! | `parlor:joins:<address>` | hash, expiring | the joins-per-minute token bucket of a client address |
+//! | `parlor:conns:<address>` | hash | node → connections it holds from that client address (`--max-connections-per-address`) |
+//! | `parlor:node:<node>:addresses` | set | the addresses that node counts connections of, so they can be taken back when it dies |
 //! | channel `parlor:room:<room>` | pub/sub | membership snapshots (`L…`) and relayed frames (`M…`) |
 //!
 //! A snapshot is `L<version>` then one line per member in join order,
@@ -61,7 +63,7 @@ use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Script, Val
 use sha1::{Digest, Sha1};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::admission::AddressKey;
+use crate::admission::{AddressKey, AddressPermit, Connections};
 use crate::room::{JoinRefusal, Membership, Outbox, Rooms};
 
 /// Where to find Redis and how soon a silent node counts as dead.
@@ -161,6 +163,8 @@ pub(crate) enum Outgoing {
     },
     /// Stop mirroring a room.
     Unsubscribe { room: RoomName },
+    /// A connection from `address` counted in Redis has closed.
+    ReleaseAddress { address: AddressKey },
 }
 
 /// What [`Rooms`] needs of the cluster: the node's name and its writer.
@@ -206,6 +210,13 @@ impl Link {
             key,
         });
         self.release(room);
+    }
+
+    /// Takes a closed connection from `address` off this node's count in
+    /// Redis. Queued behind the relay's frames rather than awaited: it is
+    /// called from a permit's drop.
+    pub(crate) fn release_address(&self, address: AddressKey) {
+        let _ = self.outgoing.send(Outgoing::ReleaseAddress { address });
     }
 
     /// Registers this node's members again at the next beat.
@@ -413,6 +424,7 @@ for _, gone in ipairs(dead) do
     end
   end
   redis.call('DEL', 'parlor:node:' .. gone)
+  forget_addresses(gone)
   redis.call('ZREM', 'parlor:nodes', gone)
   for room in pairs(rooms) do snapshot(room) end
 end
@@ -482,7 +494,62 @@ return conflicts
 /// ARGV: node. A node shutting down removes itself.
 const RETIRE_LUA: &str = r#"
 redis.call('DEL', 'parlor:node:' .. ARGV[1])
+forget_addresses(ARGV[1])
 redis.call('ZREM', 'parlor:nodes', ARGV[1])
+return 1
+"#;
+
+/// Lua for the scripts that drop a node: take back every connection it
+/// counted per client address.
+const FORGET_ADDRESSES_LUA: &str = r#"
+local function forget_addresses(node)
+  local set = 'parlor:node:' .. node .. ':addresses'
+  for _, address in ipairs(redis.call('SMEMBERS', set)) do
+    local key = 'parlor:conns:' .. address
+    redis.call('HDEL', key, node)
+  end
+  redis.call('DEL', set)
+end
+"#;
+
+/// ARGV: address, node, the most connections per address. Counts one
+/// more connection of the address on the node if the cluster-wide total is
+/// below the limit: 1 if it was counted, 0 if the address is at its limit.
+const ADMIT_ADDRESS_LUA: &str = r#"
+local address, node, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local key = 'parlor:conns:' .. address
+local total = 0
+for _, count in ipairs(redis.call('HVALS', key)) do
+  total = total + tonumber(count)
+end
+if total >= max then return 0 end
+redis.call('HINCRBY', key, node, 1)
+redis.call('SADD', 'parlor:node:' .. node .. ':addresses', address)
+return 1
+"#;
+
+/// ARGV: address, node. One connection of the address on the node closed.
+const RELEASE_ADDRESS_LUA: &str = r#"
+local address, node = ARGV[1], ARGV[2]
+local key = 'parlor:conns:' .. address
+if redis.call('HINCRBY', key, node, -1) <= 0 then
+  redis.call('HDEL', key, node)
+  redis.call('SREM', 'parlor:node:' .. node .. ':addresses', address)
+end
+return 1
+"#;
+
+/// ARGV: node, then per address: address, connections. Makes Redis count
+/// exactly these connections for the node (after Redis lost them, or a
+/// command about them failed).
+const SYNC_ADDRESSES_LUA: &str = r#"
+local node = ARGV[1]
+forget_addresses(node)
+local set = 'parlor:node:' .. node .. ':addresses'
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', 'parlor:conns:' .. ARGV[i], node, ARGV[i + 1])
+  redis.call('SADD', set, ARGV[i])
+end
 return 1
 "#;
 
@@ -513,18 +580,24 @@ struct Scripts {
     sync: Script,
     retire: Script,
     join_rate: Script,
+    admit_address: Script,
+    release_address: String,
+    sync_addresses: Script,
 }
 
 impl Scripts {
     fn new() -> Self {
-        let with_prelude = |body: &str| format!("{SNAPSHOT_LUA}{body}");
+        let with_prelude = |body: &str| format!("{SNAPSHOT_LUA}{FORGET_ADDRESSES_LUA}{body}");
         Self {
             join: Script::new(&with_prelude(JOIN_LUA)),
             leave: with_prelude(LEAVE_LUA),
             beat: Script::new(&with_prelude(BEAT_LUA)),
             sync: Script::new(&with_prelude(SYNC_LUA)),
-            retire: Script::new(RETIRE_LUA),
+            retire: Script::new(&with_prelude(RETIRE_LUA)),
             join_rate: Script::new(&with_prelude(JOIN_RATE_LUA)),
+            admit_address: Script::new(ADMIT_ADDRESS_LUA),
+            release_address: RELEASE_ADDRESS_LUA.to_owned(),
+            sync_addresses: Script::new(&with_prelude(SYNC_ADDRESSES_LUA)),
         }
     }
 }
@@ -535,6 +608,8 @@ pub(crate) struct Cluster {
     redis: ConnectionManager,
     scripts: Arc<Scripts>,
     max_peers_per_room: usize,
+    /// The node's own connection counts, registered again with its members.
+    admission: Arc<Connections>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -550,6 +625,7 @@ pub(crate) struct ClusterSettings {
     pub(crate) redis: RedisConfig,
     pub(crate) max_peers_per_room: usize,
     pub(crate) id_reservation: Duration,
+    pub(crate) admission: Arc<Connections>,
 }
 
 impl Cluster {
@@ -593,6 +669,7 @@ impl Cluster {
             redis,
             scripts: Arc::new(Scripts::new()),
             max_peers_per_room: settings.max_peers_per_room,
+            admission: settings.admission,
         });
         let timeout = settings.redis.node_timeout.max(Duration::from_millis(400));
         cluster
@@ -716,6 +793,40 @@ impl Cluster {
         allowed.ok().map(|allowed| allowed == 1)
     }
 
+    /// Counts the connection of `permit` against its address cluster-wide.
+    /// False when the address already holds the most connections across
+    /// the nodes. When Redis cannot answer, the node's own count (already
+    /// taken) decides, and the next beat registers this node's counts
+    /// again, this connection included.
+    pub(crate) async fn admit_address(&self, permit: &mut AddressPermit) -> bool {
+        let max = self.admission.max_per_address();
+        if max == 0 {
+            return true;
+        }
+        let mut redis = self.redis.clone();
+        let counted: redis::RedisResult<i64> = self
+            .scripts
+            .admit_address
+            .arg(permit.key().to_string())
+            .arg(&*self.link.node)
+            .arg(max)
+            .invoke_async(&mut redis)
+            .await;
+        match counted {
+            Ok(0) => false,
+            Ok(_) => {
+                permit.counted_in_cluster(self.link.clone());
+                true
+            }
+            Err(error) => {
+                tracing::debug!(%error, "connections per address counted on this node only");
+                self.link.request_resync();
+                permit.counted_in_cluster(self.link.clone());
+                true
+            }
+        }
+    }
+
     /// Removes this node from Redis (its members have left by now).
     pub(crate) async fn retire(&self) {
         let mut redis = self.redis.clone();
@@ -779,6 +890,14 @@ impl Cluster {
             "registered this node's members in Redis"
         );
         rooms.evict(&conflicts);
+        if self.admission.max_per_address() != 0 {
+            let mut invocation = self.scripts.sync_addresses.prepare_invoke();
+            invocation.arg(&*self.link.node);
+            for (address, count) in self.admission.per_address_counts() {
+                invocation.arg(address.to_string()).arg(count);
+            }
+            let _: i64 = invocation.invoke_async(&mut redis).await?;
+        }
         Ok(())
     }
 }
@@ -888,6 +1007,14 @@ async fn write(
                     match current {
                         Outgoing::Publish { channel, payload } => {
                             pipe.cmd("PUBLISH").arg(&*channel).arg(payload).ignore();
+                        }
+                        Outgoing::ReleaseAddress { address } => {
+                            pipe.cmd("EVAL")
+                                .arg(&scripts.release_address)
+                                .arg(0)
+                                .arg(address.to_string())
+                                .arg(&*link.node)
+                                .ignore();
                         }
                         Outgoing::Leave {
                             room,

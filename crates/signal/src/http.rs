@@ -87,7 +87,19 @@ async fn room(
     let key = shared.address_key(client);
     let address = match (&shared.proxy_header, key) {
         (Some(_), Some(key)) => match shared.admission.admit_address(key) {
-            Ok(permit) => Some(permit),
+            Ok(mut permit) => {
+                // With `--redis`, counted across the nodes as well.
+                if let Some(cluster) = &shared.cluster {
+                    if !cluster.admit_address(&mut permit).await {
+                        drop(permit);
+                        shared.limit_exceeded(Limit::ConnectionsPerAddress, client, "join refused");
+                        return too_many(
+                            "too many connections from your address; close some and try again\n",
+                        );
+                    }
+                }
+                Some(permit)
+            }
             Err(limit) => {
                 shared.limit_exceeded(limit, client, "join refused");
                 return too_many(

@@ -107,31 +107,55 @@ async fn accept_loop(
             Some(_) => None,
         };
         match shared.admission.admit(address) {
-            Ok(permit) => {
-                let connection = Connection {
-                    remote,
-                    accepted: Instant::now(),
-                    slot: ConnectionSlot {
-                        _permit: Arc::new(permit),
-                    },
-                    router: router.clone(),
-                    shared: Arc::clone(&shared),
-                };
+            Ok(mut permit) => {
                 // The certificate as it is now: a reload serves the next
                 // handshake.
                 let tls = tls.as_ref().map(TlsConfig::acceptor);
                 let task = tasks.clone();
+                let router = router.clone();
+                let shared = Arc::clone(&shared);
+                let refusing = Arc::clone(&refusing);
                 tokio::spawn(async move {
+                    // With `--redis` the address's connections are counted
+                    // across the nodes too; awaited here, not in the accept
+                    // loop, so a slow Redis delays this connection only.
+                    if let (Some(cluster), Some(address)) = (&shared.cluster, permit.address_mut())
+                    {
+                        if !cluster.admit_address(address).await {
+                            drop(permit);
+                            let limit = Limit::ConnectionsPerAddress;
+                            shared.limit_exceeded(limit, remote.ip(), "connection refused");
+                            if let Ok(_permit) = refusing.try_acquire_owned() {
+                                refuse(
+                                    stream,
+                                    tls,
+                                    StatusCode::TOO_MANY_REQUESTS,
+                                    PER_ADDRESS_REFUSAL,
+                                )
+                                .await;
+                            }
+                            drop(task);
+                            return;
+                        }
+                    }
+                    let connection = Connection {
+                        remote,
+                        accepted: Instant::now(),
+                        slot: ConnectionSlot {
+                            _permit: Arc::new(permit),
+                        },
+                        router,
+                        shared,
+                    };
                     connection.run(stream, tls).await;
                     drop(task);
                 });
             }
             Err(limit) => {
                 let (status, body) = match limit {
-                    Limit::ConnectionsPerAddress => (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "too many connections from your address\n",
-                    ),
+                    Limit::ConnectionsPerAddress => {
+                        (StatusCode::TOO_MANY_REQUESTS, PER_ADDRESS_REFUSAL)
+                    }
                     _ => (
                         StatusCode::SERVICE_UNAVAILABLE,
                         "the server has as many connections as it takes; try again later\n",
@@ -282,6 +306,10 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
 /// Answers a connection over a limit: its TLS handshake if any, then reads
 /// its request head and sends `status` with `body`, all within
 /// [`REFUSAL_TIMEOUT`].
+/// The body of the `429` for an address over
+/// `--max-connections-per-address`, on one node or across the cluster.
+const PER_ADDRESS_REFUSAL: &str = "too many connections from your address\n";
+
 async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>, status: StatusCode, body: &str) {
     let answer = async {
         match tls {

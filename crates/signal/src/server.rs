@@ -175,12 +175,15 @@ impl Server {
             Arc::clone(&metrics),
             link.clone(),
         );
+        let admission =
+            Connections::new(config.max_connections, config.max_connections_per_address);
         let cluster = match (&config.redis, link, outgoing) {
             (Some(redis), Some(link), Some(outgoing)) => {
                 let settings = ClusterSettings {
                     redis: redis.clone(),
                     max_peers_per_room: config.max_peers_per_room,
                     id_reservation: config.id_reservation,
+                    admission: Arc::clone(&admission),
                 };
                 let stop = shutdown_rx.clone();
                 Some(Cluster::start(settings, link, outgoing, &rooms, stop).await?)
@@ -190,7 +193,7 @@ impl Server {
         let shared = Arc::new(Shared {
             rooms,
             cluster: cluster.clone(),
-            admission: Connections::new(config.max_connections, config.max_connections_per_address),
+            admission,
             joins: AddressRateLimiter::new(config.joins_per_minute, TRACKED_ADDRESSES),
             turn_requests: AddressRateLimiter::new(
                 config.turn_requests_per_minute,
