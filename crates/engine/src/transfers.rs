@@ -66,6 +66,9 @@ struct IncomingTransfer {
     offer: FileOffer,
     /// Where it is being received; `None` while the person decides.
     receiving: Option<Arc<Mutex<Incoming>>>,
+    /// Where the person accepted it, so an offer made again after a
+    /// reconnection goes on there without asking again.
+    accepted_into: Option<PathBuf>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -267,10 +270,11 @@ impl Transfers {
             self.failed(&transfer, format!("declined: {reason}"));
             return;
         }
+        let mut accepted_before = None;
         if let Some(existing) = self.incoming.get_mut(&transfer) {
             // Offered again after a reconnection: go on where it stopped.
             abort(existing.task.take());
-            existing.receiving = None;
+            accepted_before = existing.accepted_into.take();
         } else {
             self.emit(EventKind::FileOffered {
                 peer: self.peer.clone(),
@@ -288,6 +292,7 @@ impl Transfers {
             IncomingTransfer {
                 offer,
                 receiving: None,
+                accepted_into: None,
                 task: None,
             },
         );
@@ -295,7 +300,7 @@ impl Transfers {
             .download_dir
             .clone()
             .filter(|dir| Incoming::in_progress(dir, &transfer));
-        if let Some(dir) = self.accept_into.clone().or(resumed) {
+        if let Some(dir) = self.accept_into.clone().or(accepted_before).or(resumed) {
             self.accept(&transfer, dir, session);
         }
     }
@@ -315,6 +320,7 @@ impl Transfers {
         let total = entry.offer.total_bytes();
         let receiving = Arc::new(Mutex::new(incoming));
         entry.receiving = Some(receiving);
+        entry.accepted_into = Some(dir);
         match done {
             Ok(done) => {
                 for received in done {
