@@ -233,6 +233,26 @@ impl Member {
         self.list_sent_at.is_none_or(|sent| now >= sent + interval)
     }
 
+    /// A member connected to this node, before its first peer list.
+    fn local(
+        id: PeerId,
+        parlor: bool,
+        key: Option<IdKey>,
+        connection: u64,
+        outbox: Outbox,
+    ) -> Self {
+        Self {
+            id,
+            parlor,
+            key,
+            connection,
+            outbox: Some(outbox),
+            list_sent_at: None,
+            listed: Vec::new(),
+            list_pending: false,
+        }
+    }
+
     /// A member connected to another node, as a snapshot names it.
     fn remote(id: PeerId, parlor: bool, connection: u64) -> Self {
         Self {
@@ -597,16 +617,9 @@ impl Rooms {
         if let Some(first) = first {
             outbox.push(first);
         }
-        entry.members.push(Member {
-            id: id.clone(),
-            parlor,
-            key,
-            connection,
-            outbox: Some(outbox),
-            list_sent_at: None,
-            listed: Vec::new(),
-            list_pending: false,
-        });
+        entry
+            .members
+            .push(Member::local(id.clone(), parlor, key, connection, outbox));
         let due = entry.members_changed(
             Some(connection),
             now,
@@ -906,16 +919,7 @@ impl Rooms {
         if let Some(first) = first {
             outbox.push(first);
         }
-        let member = Member {
-            id: id.clone(),
-            parlor,
-            key,
-            connection,
-            outbox: Some(outbox),
-            list_sent_at: None,
-            listed: Vec::new(),
-            list_pending: false,
-        };
+        let member = Member::local(id.clone(), parlor, key, connection, outbox);
         // A newer snapshot may have named it already, as if it were remote.
         match entry
             .members
