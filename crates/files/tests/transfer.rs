@@ -237,3 +237,33 @@ fn more_bytes_than_the_offer_declared_are_refused() {
         Err(FileError::BadData(_))
     ));
 }
+
+#[test]
+fn an_offer_bigger_than_the_free_disk_space_is_declined_before_anything_is_written() {
+    let to = Dir::new("no-space");
+    let mut huge = offer(&["enormous.bin"]);
+    huge.files[0].size = 1 << 62;
+    assert!(matches!(
+        Incoming::open(&to.0, &huge),
+        Err(FileError::NoSpace { .. })
+    ));
+    assert_eq!(
+        std::fs::read_dir(&to.0).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn more_files_than_one_offer_takes_are_not_offered() {
+    let from = Dir::new("too-many-to-send");
+    let folder = from.0.join("many");
+    std::fs::create_dir_all(&folder).unwrap();
+    for n in 0..=parlor_protocol::MAX_FILES_PER_OFFER {
+        std::fs::write(folder.join(format!("f{n}")), b"x").unwrap();
+    }
+    assert!(matches!(
+        Manifest::build(std::slice::from_ref(&folder)),
+        Err(FileError::TooManyFiles(_))
+    ));
+}
