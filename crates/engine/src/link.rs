@@ -21,8 +21,14 @@ pub enum LinkError {
     #[error("not a Parlor room link (expected parlor://join/<room>?server=...)")]
     NotARoomLink,
     /// The room part is missing or not a valid room name.
-    #[error("the link's room name is not valid: {0}")]
-    BadRoom(String),
+    #[error("the room name {room:?} {reason}")]
+    BadRoom {
+        /// The room name as written in the link (decoded, so a space shows
+        /// as a space, not `%20`).
+        room: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The `server` parameter is missing.
     #[error("the link does not say which signaling server to use")]
     MissingServer,
@@ -59,7 +65,15 @@ impl FromStr for RoomLink {
             return Err(LinkError::NotARoomLink);
         }
         let room = url.path().trim_matches('/');
-        let room = RoomName::from_str(room).map_err(|e| LinkError::BadRoom(e.to_string()))?;
+        let room = RoomName::from_str(room).map_err(|e| {
+            let written = percent_encoding::percent_decode_str(room).decode_utf8_lossy();
+            // The reason names characters of the name as written.
+            let reason = RoomName::from_str(&written).err().unwrap_or(e).to_string();
+            LinkError::BadRoom {
+                room: written.into_owned(),
+                reason,
+            }
+        })?;
         let server = url
             .query_pairs()
             .find(|(key, _)| key == "server")
@@ -133,11 +147,25 @@ mod tests {
         );
         assert!(matches!(
             "parlor://join/a%20b?server=ws://x".parse::<RoomLink>(),
-            Err(LinkError::BadRoom(_))
+            Err(LinkError::BadRoom { .. })
         ));
         assert!(matches!(
             "parlor://join/abc?server=ftp://x".parse::<RoomLink>(),
             Err(LinkError::BadServer(_))
         ));
+    }
+
+    #[test]
+    fn a_room_name_with_a_space_is_reported_as_it_was_typed() {
+        let error = "parlor://join/my room?server=ws://x"
+            .parse::<RoomLink>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("the room name \"my room\" contains ' '"),
+            "{error}"
+        );
+        assert!(!error.contains('%'), "{error}");
     }
 }
