@@ -30,6 +30,11 @@ fn main() {
         "cancel_transfer",
         "open_file",
         "show_in_folder",
+        "show_room",
+        "rename_room",
+        "mute_room",
+        "set_unread",
+        "ui_ready",
     ];
     let attributes = tauri_build::Attributes::new()
         .config_path("../tauri.conf.json")

@@ -1,8 +1,11 @@
 // Parlor's window. Everything it shows is built from the engine's event
-// stream ("engine-event"); commands only start and stop things. Each event
-// carries `room_session`, the room it belongs to: events of any other room
-// are ignored (or held while a join is under way), so a room being left
-// never mixes into the next one.
+// stream ("engine-event"); commands only start and stop things. The window
+// holds any number of rooms at once: each event carries `room_session`, the
+// room it belongs to, and is drawn into that room's own log and peer list
+// whether or not it is on screen (events of a room not joined yet are held
+// while a join is under way; those of a room left are ignored). The room
+// list counts each room's people and unread messages; the total goes to the
+// window's title through Rust, which also decides desktop notifications.
 //
 // Before any link is joined, the window shows where it leads (its signaling
 // server) and asks. Each connected peer's card shows its identity (the
@@ -48,35 +51,91 @@ const BOUNDS = {
 /** Messages per page of history (`messages::HISTORY_PAGE` in Rust). */
 const HISTORY_PAGE = 200;
 
-/** What the window knows about the room, rebuilt from events. */
-const model = {
-  view: "start",
-  room: null, // { link, peerId, qrSvg, server: { host, encrypted, embedded }, session }
-  session: null, // the room whose events are shown
-  joining: false, // a join is under way
-  held: [], // events of other rooms that arrived while joining
+/** What the window holds beside its rooms. */
+const app = {
+  view: "start", // "start" (also "New or join"), "joining" (from the start view) or "room"
+  rooms: new Map(), // session -> a room (see newRoom), in the order they were joined
+  shown: null, // the room on screen, or null
+  joining: 0, // joins under way
+  held: [], // events of rooms not known yet (their join has not answered), held while joining
   identity: null, // { fingerprint, short }: ours
-  peers: new Map(), // id -> { id, name, parlor, state, path, steps: [{ at, label, kind }] (the last BOUNDS.steps),
-  //                           firstAt, earlierSteps, card (its <li> in the peer list),
-  //                           fingerprint, safetyCode: { emoji, digits }, trust: { short, verified, impersonates } }
-  messages: [], // this visit's messages in the log, oldest first:
-  //               { el, mine, session, id, recipients: Map(key -> { label, state }), waiting, sendError, trimmed }
-  history: [], // kept messages shown above them, oldest first (same shape, with `seq`)
-  historyOldestSeq: null, // the smallest seq shown: the next page is the one before
-  historyMore: false, // the last page was full: there may be older messages
-  historyLoading: false,
-  historyTop: null, // the first line of the log: "Show earlier messages", or the beginning
-  separator: null, // the line between the history and this visit
-  shown: new Set(), // "in:<id>" / "out:<id>" of every message in the log
-  byId: new Map(), // message id -> our message in the log
-  sending: 0, // send_message calls under way
-  early: new Map(), // message id -> delivery events that arrived before send_message returned it
-  gone: new Set(), // peers that left; their connections' last events are ignored
-  logEntries: 0, // messages and notes in the log
-  logTrimmed: false, // older entries were removed from the log
-  transfers: new Map(), // "out:<transfer>" / "in:<peer>:<transfer>" -> a transfer card (see "files")
-  preparing: 0, // send_files calls under way (the engine reads and hashes the files first)
+  settings: null, // the saved settings, once read (theme, notifications)
+  recent: [], // the recent rooms (recent_rooms) not open now, for the sidebar
 };
+
+/**
+ * The room being drawn: the one on screen, or the one whose event is being
+ * applied (see `inRoom`). Every function below that draws a room draws
+ * this one, into its own elements.
+ */
+let model = null;
+
+/** What the window knows about one room, rebuilt from its events; its log and peer list are its own elements. */
+function newRoom(info) {
+  const log = el("ol", "message-log");
+  log.setAttribute("aria-label", "Messages");
+  log.tabIndex = 0;
+  log.dataset.session = String(info.session);
+  const peerList = el("ul", "peer-list");
+  peerList.setAttribute("aria-label", "People in the room");
+  const room = {
+    info, // { link, peerId, qrSvg, server: { host, encrypted, embedded, room }, session, label, muted }
+    session: info.session,
+    log,
+    peerList,
+    navItem: null, // its entry in the room list
+    unread: 0, // messages from others that came while it was not on screen (or the window not focused)
+    draft: "", // what was in the box when another room was shown
+    scrollTop: null, // where the log was scrolled when another room was shown (null: at the end)
+    serverStatus: { text: "", tone: "" },
+    peers: new Map(), // id -> { id, name, parlor, state, path, steps: [{ at, label, kind }] (the last BOUNDS.steps),
+    //                           firstAt, earlierSteps, card (its <li> in the peer list),
+    //                           fingerprint, safetyCode: { emoji, digits }, trust: { short, verified, impersonates } }
+    messages: [], // this visit's messages in the log, oldest first:
+    //               { el, mine, room, id, recipients: Map(key -> { label, state }), waiting, sendError, trimmed }
+    history: [], // kept messages shown above them, oldest first (same shape, with `seq`)
+    historyOldestSeq: null, // the smallest seq shown: the next page is the one before
+    historyMore: false, // the last page was full: there may be older messages
+    historyLoading: false,
+    historyTop: null, // the first line of the log: "Show earlier messages", or the beginning
+    separator: null, // the line between the history and this visit
+    shown: new Set(), // "in:<id>" / "out:<id>" of every message in the log
+    byId: new Map(), // message id -> our message in the log
+    sending: 0, // send_message calls under way
+    early: new Map(), // message id -> delivery events that arrived before send_message returned it
+    gone: new Set(), // peers that left; their connections' last events are ignored
+    logEntries: 0, // messages and notes in the log
+    logTrimmed: false, // older entries were removed from the log
+    transfers: new Map(), // "out:<transfer>" / "in:<peer>:<transfer>" -> a transfer card (see "files")
+    preparing: 0, // send_files calls under way (the engine reads and hashes the files first)
+    left: false, // the room was left: late answers about it change nothing
+  };
+  log.addEventListener("click", onMessageLogClick);
+  log.addEventListener("scroll", onLogScroll, { passive: true });
+  peerList.addEventListener("click", onPeerListClick);
+  peerList.addEventListener("keydown", onPeerListKey);
+  return room;
+}
+
+/**
+ * Runs `draw` with `room` as the room being drawn, then puts back the one
+ * that was. Async work (a command's answer) comes back through here, so
+ * what it draws lands in the room that asked, whichever is on screen then.
+ */
+function inRoom(room, draw) {
+  const before = model;
+  model = room;
+  try {
+    return draw();
+  } finally {
+    model = before;
+  }
+}
+
+/** Whether the room being drawn is the one on screen. */
+function drawnOnScreen() {
+  return model !== null && app.shown === model;
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -135,11 +194,19 @@ function showBanner(text, tone = "error") {
   $("banner").hidden = false;
 }
 
+/** The pill of the room on screen. */
+function renderServerStatus() {
+  setServerStatus(model.serverStatus.text, model.serverStatus.tone);
+}
+
 function hideBanner() {
   $("banner").hidden = true;
 }
 
+/** The signaling server's state for the room being drawn; the pill shows the room on screen's. */
 function setServerStatus(text, tone) {
+  if (model) model.serverStatus = { text, tone };
+  if (model && !drawnOnScreen()) return;
   const pill = $("server-status");
   pill.hidden = !text;
   pill.textContent = text || "";
@@ -149,7 +216,7 @@ function setServerStatus(text, tone) {
 // ---------------------------------------------------------------- views
 
 function showView(view) {
-  model.view = view;
+  app.view = view;
   $("start-view").hidden = view === "room";
   $("room-view").hidden = view !== "room";
   const busy = view === "joining";
@@ -158,38 +225,76 @@ function showView(view) {
   $("join-link").disabled = busy;
   for (const button of $("recent-list").querySelectorAll("button")) button.disabled = busy;
   document.body.dataset.view = view;
+  $("nav-home").setAttribute("aria-current", String(view !== "room"));
 }
 
-function resetRoom() {
-  model.room = null;
-  model.session = null;
-  model.peers.clear();
-  model.messages = [];
-  model.byId = new Map();
-  model.early = new Map();
-  model.gone.clear();
-  model.logEntries = 0;
-  model.logTrimmed = false;
-  model.transfers = new Map();
-  $("drop-zone").hidden = true;
-  model.history = [];
-  model.historyOldestSeq = null;
-  model.historyMore = false;
-  model.historyLoading = false;
-  model.historyTop = null;
-  model.separator = null;
-  model.shown = new Set();
-  $("message-log").replaceChildren();
-  delete $("message-log").dataset.history;
-  $("peer-list").replaceChildren();
-  renderPeerCount();
-  $("empty-log").hidden = false;
-  setServerStatus("");
+/** A room's name as the person sees it: theirs for it, or the start of the link's. */
+function roomName(room) {
+  return room.info.label || shortRoomName(room.info.server.room || "");
 }
 
-function enterRoom(info) {
-  model.room = info;
-  model.session = info.session;
+/** Whether a log is scrolled to its end (new entries then keep it there). */
+function atEnd(log) {
+  return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+}
+
+/**
+ * Puts `room` on screen (null: the start view, with every room still
+ * connected). The room's own log and peer list take the places of the
+ * last one's, with the ids the page and its tests know them by; the box
+ * gets the room's draft back, and the log its scroll position.
+ */
+function showRoom(room) {
+  const previous = app.shown;
+  if (previous && previous !== room) {
+    previous.draft = $("message-input").value;
+    previous.scrollTop = atEnd(previous.log) ? null : previous.log.scrollTop;
+    // A scroll to the end asked for the last room is not this one's.
+    followLog = null;
+  }
+  app.shown = room;
+  if (room) {
+    const log = document.querySelector("#room-view .message-log");
+    if (log !== room.log) {
+      log.removeAttribute("id");
+      log.replaceWith(room.log);
+    }
+    room.log.id = "message-log";
+    const peers = document.querySelector("#room-view .peer-list");
+    if (peers !== room.peerList) {
+      peers.removeAttribute("id");
+      peers.replaceWith(room.peerList);
+    }
+    room.peerList.id = "peer-list";
+    inRoom(room, () => {
+      renderRoomHeader();
+      renderPeerCount();
+      renderSendFilesButton();
+      renderServerStatus();
+      $("empty-log").hidden = room.log.childElementCount > 0;
+    });
+    $("drop-zone").hidden = true;
+    // Shown first: a log out of the layout has no height to scroll in.
+    showView("room");
+    $("message-input").value = room.draft;
+    fitComposer();
+    if (room.scrollTop === null) room.log.scrollTop = room.log.scrollHeight;
+    else room.log.scrollTop = room.scrollTop;
+    seen(room);
+  } else {
+    inRoom(null, () => setServerStatus(""));
+    showView("start");
+  }
+  for (const other of app.rooms.values()) renderNavItem(other);
+  invoke("show_room", { session: room ? room.session : null }).catch((error) => showBanner(errorText(error)));
+}
+
+/** The room header and invitation: its name, link, server and QR code. */
+function renderRoomHeader() {
+  const info = model.info;
+  $("room-title").textContent = roomName(model);
+  $("room-title").title = info.link;
+  $("room-mute").checked = !info.muted;
   $("room-link").value = info.link;
   const server = info.server;
   $("room-lan").hidden = !server.embedded;
@@ -204,63 +309,196 @@ function enterRoom(info) {
   } else {
     qr.hidden = true;
   }
-  $("start-progress").hidden = true;
-  showView("room");
-  $("message-input").focus();
-  loadHistory(true);
 }
 
-function leftRoom() {
-  resetRoom();
-  showView("start");
-  $("create-room").focus();
-  loadRecentRooms();
+/** Adds a room the app joined (a join's answer, or the rooms of a reloaded page) and its entry in the room list. */
+function addRoom(info) {
+  const room = newRoom(info);
+  app.rooms.set(info.session, room);
+  const item = el("li", "room-entry");
+  const button = el("button", "room-item");
+  button.type = "button";
+  button.dataset.session = String(info.session);
+  button.title = info.link;
+  button.tabIndex = -1;
+  button.append(
+    el("span", "room-item-name"),
+    el("span", "room-item-people"),
+    el("span", "room-item-unread"),
+    el("span", "visually-hidden room-item-said"),
+  );
+  button.querySelector(".room-item-people").setAttribute("aria-hidden", "true");
+  button.querySelector(".room-item-unread").setAttribute("aria-hidden", "true");
+  item.append(button);
+  room.navItem = button;
+  $("room-list").append(item);
+  renderNavItem(room);
+  renderRecentNav();
+  inRoom(room, () => loadHistory(true));
+  return room;
+}
+
+/** One entry of the room list: name, people connected, unread messages. */
+function renderNavItem(room) {
+  const button = room.navItem;
+  if (!button) return;
+  const name = roomName(room);
+  const connected = [...room.peers.values()].filter((p) => p.state === "connected").length;
+  button.querySelector(".room-item-name").textContent = name;
+  button.querySelector(".room-item-people").textContent = String(connected);
+  button.querySelector(".room-item-people").title = connected === 1 ? "1 person connected" : `${connected} people connected`;
+  const unread = button.querySelector(".room-item-unread");
+  unread.textContent = room.unread > 99 ? "99+" : String(room.unread);
+  unread.hidden = room.unread === 0;
+  button.dataset.unread = String(room.unread);
+  const current = app.shown === room;
+  if (current) button.setAttribute("aria-current", "true");
+  else button.removeAttribute("aria-current");
+  const people = connected === 1 ? "1 person connected" : `${connected} people connected`;
+  const news = room.unread === 0 ? "" : room.unread === 1 ? ", 1 unread message" : `, ${room.unread} unread messages`;
+  button.querySelector(".room-item-said").textContent = `, ${people}${news}${room.info.muted ? ", notifications off" : ""}`;
+  button.dataset.muted = String(room.info.muted);
+  rovingTabStop($("room-list"));
+}
+
+/**
+ * Makes one button of a list the list's only Tab stop (the room on screen,
+ * else the first): the arrow keys move between the others.
+ */
+function rovingTabStop(list) {
+  const buttons = [...list.querySelectorAll("button")];
+  if (buttons.length === 0) return;
+  const stop = buttons.find((b) => b.getAttribute("aria-current") === "true") || buttons[0];
+  for (const button of buttons) button.tabIndex = button === stop ? 0 : -1;
+}
+
+/** Up, Down, Home and End move the focus along a list of buttons (the room lists). */
+function onListKey(event) {
+  const lists = [$("room-list"), $("recent-nav")];
+  const buttons = lists.flatMap((list) => [...list.querySelectorAll("button")]);
+  const index = buttons.indexOf(document.activeElement);
+  if (index < 0) return;
+  const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: buttons.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  const target = buttons[Math.max(0, Math.min(buttons.length - 1, next))];
+  target.focus();
+}
+
+/** A click on an open room in the list: it goes on screen. */
+function onRoomListClick(event) {
+  const button = event.target.closest("button.room-item");
+  if (!button) return;
+  const room = app.rooms.get(Number(button.dataset.session));
+  if (room) {
+    showRoom(room);
+    $("message-input").focus();
+  }
+}
+
+/** Alt+Up and Alt+Down: the room above or below in the list goes on screen. */
+function switchRoom(step) {
+  const rooms = [...app.rooms.values()];
+  if (rooms.length === 0) return;
+  const index = rooms.indexOf(app.shown);
+  const next = index < 0 ? (step > 0 ? 0 : rooms.length - 1) : (index + step + rooms.length) % rooms.length;
+  showRoom(rooms[next]);
+  $("message-input").focus();
+}
+
+/** The rooms of the recent list that are not open, in the sidebar under the open ones. */
+function renderRecentNav() {
+  const open = new Set([...app.rooms.values()].map((room) => room.info.link));
+  const list = $("recent-nav");
+  list.replaceChildren();
+  for (const recent of app.recent.filter((r) => !open.has(r.link)).slice(0, 10)) {
+    const name = shortRoomName(recent.name || recent.room);
+    const button = el("button", "recent-room nav-recent", name);
+    button.type = "button";
+    button.tabIndex = -1;
+    button.dataset.link = recent.link;
+    button.dataset.host = recent.host;
+    button.title = recent.link;
+    button.prepend(el("span", "visually-hidden", "Rejoin room "));
+    const item = el("li", "recent-entry");
+    item.append(button);
+    list.append(item);
+  }
+  $("recent-nav-section").hidden = list.childElementCount === 0;
+  $("open-rooms-section").hidden = app.rooms.size === 0;
+  rovingTabStop($("room-list"));
+  if (app.rooms.size === 0) rovingTabStop(list);
+}
+
+/** Forgets a room that was left: its entry, its elements, its model. */
+function removeRoom(room) {
+  room.left = true;
+  app.rooms.delete(room.session);
+  if (room.navItem) room.navItem.closest("li").remove();
+  if (app.shown === room) {
+    const next = [...app.rooms.values()].pop() || null;
+    showRoom(next);
+    if (!next) {
+      $("create-room").focus();
+      loadRecentRooms();
+    }
+  }
+  renderRecentNav();
+  renderUnreadTotal();
 }
 
 // ---------------------------------------------------------------- joining
 
 /**
- * Joins a room through `call` (create_room or join_room). From the start
- * view the window shows the progress; from a room it stays in that room
- * until the new one is joined, and stays there if the join fails.
+ * Joins a room through `call` (create_room or join_room), keeping every
+ * room already open. From the start view the window shows the progress;
+ * from a room it stays there (a banner says what is under way) until the
+ * new one is joined, and stays there if the join fails. `quiet`: a room
+ * rejoined at start, which does not take the screen.
  */
-async function startJoin(what, call) {
-  if (model.joining) {
-    showBanner("A room is being joined already; try again in a moment.", "info");
-    return;
-  }
+async function startJoin(what, call, { quiet = false } = {}) {
   hideBanner();
   $("join-error").hidden = true;
-  const fromRoom = model.view === "room";
-  model.joining = true;
-  model.held = [];
-  if (fromRoom) {
-    showBanner(what, "info");
-  } else {
-    resetRoom();
-    showView("joining");
-    $("start-progress").textContent = what;
-    $("start-progress").hidden = false;
+  const fromStart = app.view !== "room";
+  app.joining += 1;
+  if (!quiet) {
+    if (fromStart) {
+      showView("joining");
+      $("start-progress").textContent = what;
+      $("start-progress").hidden = false;
+    } else {
+      showBanner(what, "info");
+    }
   }
   try {
     const info = await call();
-    // The new room's first events may have come in before its info did.
-    const early = model.held.filter((event) => event.room_session === info.session);
-    model.joining = false;
-    model.held = [];
-    resetRoom();
-    enterRoom(info);
-    for (const event of early) onEngineEvent(event);
-    if (fromRoom) hideBanner();
-  } catch (error) {
-    model.joining = false;
-    model.held = [];
-    if (fromRoom) {
-      showBanner(`${errorText(error)} You are still in this room.`);
-      return;
+    let room = app.rooms.get(info.session);
+    if (!room) {
+      room = addRoom(info);
+      // The new room's first events may have come in before its info did.
+      const early = app.held.filter((event) => event.room_session === info.session);
+      app.held = app.held.filter((event) => event.room_session !== info.session);
+      for (const event of early) onTaggedEvent(event);
     }
-    resetRoom();
-    showView("start");
+    if (!quiet) {
+      $("start-progress").hidden = true;
+      // Joined: the link is not left in the field for the next one.
+      $("join-link").value = "";
+      showRoom(room);
+      $("message-input").focus();
+      if (!fromStart) hideBanner();
+    }
+    return room;
+  } catch (error) {
+    if (quiet) {
+      showBanner(`${what.replace(/…$/, "")}: ${errorText(error)}`);
+      return null;
+    }
+    if (!fromStart) {
+      showBanner(`${errorText(error)} Your rooms are as they were.`);
+      return null;
+    }
+    showView(app.shown ? "room" : "start");
     $("start-progress").hidden = true;
     if (error && error.kind === "bad-link") {
       $("join-error").textContent = errorText(error);
@@ -269,6 +507,10 @@ async function startJoin(what, call) {
     } else {
       showBanner(errorText(error));
     }
+    return null;
+  } finally {
+    app.joining -= 1;
+    if (app.joining === 0) app.held = [];
   }
 }
 
@@ -302,7 +544,7 @@ function confirmLink(info, source) {
   where.textContent = info.embedded
     ? "This computer's built-in server (LAN only)."
     : "Not this computer's built-in server: a server elsewhere.";
-  $("link-stay").hidden = model.view !== "room";
+  $("link-stay").hidden = app.rooms.size === 0;
   dialog.returnValue = "";
   if (!dialog.open) dialog.showModal();
   (source === "outside" ? $("link-cancel") : $("link-join")).focus();
@@ -331,32 +573,38 @@ async function joinRoom(link, source = "paste") {
   try {
     info = await invoke("inspect_link", { link: trimmed });
   } catch (error) {
-    if (model.view === "start" && source === "paste") fieldError(errorText(error));
+    if (app.view === "start" && source === "paste") fieldError(errorText(error));
     else showBanner(errorText(error));
     return;
   }
-  if (model.room && model.room.link === info.link) {
-    showBanner("You are already in this room.", "info");
+  // A room already open goes on screen; nothing to ask.
+  const open = [...app.rooms.values()].find((room) => room.info.link === info.link);
+  if (open) {
+    $("join-link").value = "";
+    showRoom(open);
+    $("message-input").focus();
     return;
   }
   if (!(await confirmLink(info, source))) return;
   startJoin(`Joining the room on ${info.host}…`, () => invoke("join_room", { link: info.link }));
 }
 
-async function leaveRoom() {
+/** Leaves the room on screen (the Leave button); the other rooms stay connected. */
+async function leaveRoom(room = app.shown) {
+  if (!room || room.left) return;
   try {
-    await invoke("leave_room");
+    await invoke("leave_room", { session: room.session });
   } catch (error) {
     if (!error || error.kind !== "not-in-room") showBanner(errorText(error));
   }
-  leftRoom();
+  removeRoom(room);
 }
 
 /** Joins a link that arrived from outside (command line, deep link). */
 async function takePendingLink() {
   const snapshot = await invoke("get_state");
   if (snapshot.pendingLink) {
-    if (model.view !== "room") $("join-link").value = snapshot.pendingLink;
+    if (app.view !== "room") $("join-link").value = snapshot.pendingLink;
     joinRoom(snapshot.pendingLink, "outside");
   }
   return snapshot;
@@ -382,11 +630,14 @@ function agoText(ms) {
   return `on ${new Date(ms).toLocaleDateString()}`;
 }
 
-/** Lists the rooms this profile was in (recent_rooms), newest first. */
+/** Lists the rooms this profile was in (recent_rooms), newest first: on the start view, and in the sidebar those not open. */
 function renderRecentRooms(rooms) {
+  app.recent = rooms;
+  renderRecentNav();
+  const open = new Set([...app.rooms.values()].map((room) => room.info.link));
   const list = $("recent-list");
   list.replaceChildren();
-  for (const room of rooms) {
+  for (const room of rooms.filter((r) => !open.has(r.link))) {
     const name = shortRoomName(room.name || room.room);
     const where = room.embedded ? `${room.host} · this computer` : room.host;
     const when = agoText(room.lastActiveMs);
@@ -395,8 +646,8 @@ function renderRecentRooms(rooms) {
     button.dataset.link = room.link;
     button.dataset.host = room.host;
     button.title = room.link;
-    button.setAttribute("aria-label", `Rejoin room ${name} on ${where}, last active ${when}`);
     button.append(
+      el("span", "visually-hidden", "Rejoin room "),
       el("span", "recent-name", name),
       el("span", "recent-host", where),
       el("span", "recent-when", `Last active ${when}`),
@@ -405,7 +656,7 @@ function renderRecentRooms(rooms) {
     item.append(button);
     list.append(item);
   }
-  $("recent").hidden = rooms.length === 0;
+  $("recent").hidden = list.childElementCount === 0;
 }
 
 async function loadRecentRooms() {
@@ -424,7 +675,9 @@ function onRecentClick(event) {
   const button = event.target.closest("button.recent-room");
   if (!button) return;
   const { link, host } = button.dataset;
-  startJoin(`Joining the room on ${host}…`, () => invoke("join_room", { link }));
+  startJoin(`Joining the room on ${host}…`, () => invoke("join_room", { link })).then((room) => {
+    if (room) loadRecentRooms();
+  });
 }
 
 // ---------------------------------------------------------------- closing
@@ -473,7 +726,7 @@ function showStoreNotice(notice) {
 // ---------------------------------------------------------------- identity
 
 function showIdentity(identity) {
-  model.identity = identity;
+  app.identity = identity;
   for (const id of ["room-identity", "identity-short"]) {
     $(id).textContent = identity.short;
     $(id).title = identity.fingerprint;
@@ -487,29 +740,38 @@ async function loadIdentity() {
 
 // ---------------------------------------------------------------- verification
 
-/** Asks Rust what the verified contacts say about `peer`, and shows it. */
+/** Asks Rust what the verified contacts say about `peer` (of the room being drawn), and shows it. */
 async function checkPeer(peer) {
   const { id, fingerprint } = peer;
-  const session = model.session;
+  const room = model;
   try {
     const trust = await invoke("check_peer", { fingerprint, name: peer.name || null });
-    const current = model.peers.get(id);
-    if (model.session !== session || !current || current.fingerprint !== fingerprint) return;
+    const current = room.peers.get(id);
+    if (room.left || !current || current.fingerprint !== fingerprint) return;
     current.trust = trust;
-    renderIdentity(current);
-    placeCard(current);
+    inRoom(room, () => {
+      renderIdentity(current);
+      placeCard(current);
+    });
   } catch (error) {
     showBanner(errorText(error));
   }
 }
 
-/** Checks every connected peer again (after the contacts changed). */
+/** Checks every connected peer of every room again (after the contacts changed). */
 function checkAllPeers() {
-  return Promise.all([...model.peers.values()].filter((p) => p.fingerprint).map(checkPeer));
+  const checks = [];
+  for (const room of app.rooms.values()) {
+    inRoom(room, () => {
+      for (const peer of room.peers.values()) if (peer.fingerprint) checks.push(checkPeer(peer));
+    });
+  }
+  return Promise.all(checks);
 }
 
 /** Runs a verify or unverify click, then moves focus to the control that replaced the button. */
 async function verifyAction(peer, action) {
+  const room = model;
   try {
     if (action === "verify") {
       await invoke("mark_verified", { fingerprint: peer.fingerprint, name: peer.name || "" });
@@ -521,7 +783,7 @@ async function verifyAction(peer, action) {
     return;
   }
   await checkAllPeers();
-  const current = model.peers.get(peer.id);
+  const current = room.peers.get(peer.id);
   const item = current && current.card;
   const next = item && item.querySelector(`[data-action="${action === "verify" ? "unverify" : "verify"}"]`);
   if (next && !next.hidden) next.focus();
@@ -529,10 +791,25 @@ async function verifyAction(peer, action) {
 
 function onPeerListClick(event) {
   const button = event.target.closest("button[data-action]");
-  if (!button) return;
+  if (!button || !app.shown) return;
   const item = button.closest(".peer");
-  const peer = item && model.peers.get(item.dataset.peer);
-  if (peer && peer.fingerprint) verifyAction(peer, button.dataset.action);
+  const room = app.shown;
+  const peer = item && room.peers.get(item.dataset.peer);
+  if (peer && peer.fingerprint) inRoom(room, () => verifyAction(peer, button.dataset.action));
+}
+
+/** Up, Down, Home and End move the focus from one person's card to the next. */
+function onPeerListKey(event) {
+  const card = event.target.closest && event.target.closest(".peer");
+  if (!card || event.target !== card) return;
+  const cards = [...event.currentTarget.querySelectorAll(".peer")];
+  const index = cards.indexOf(card);
+  const next = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: cards.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  const target = cards[Math.max(0, Math.min(cards.length - 1, next))];
+  for (const other of cards) other.tabIndex = other === target ? 0 : -1;
+  target.focus();
 }
 
 // ---------------------------------------------------------------- peers
@@ -581,7 +858,9 @@ function addCard(peer) {
   renderPeerHead(peer);
   renderPath(peer);
   renderIdentity(peer);
-  $("peer-list").append(card);
+  // One Tab stop for the list (the first card); the arrow keys go through the rest.
+  card.tabIndex = model.peerList.querySelector(".peer") ? -1 : 0;
+  model.peerList.append(card);
   renderPeerCount();
 }
 
@@ -590,11 +869,19 @@ function removePeer(peer) {
   model.peers.delete(peer.id);
   model.gone.add(peer.id);
   keepLast(model.gone, BOUNDS.gone);
-  if (peer.card) peer.card.remove();
+  if (peer.card) {
+    const wasStop = peer.card.tabIndex === 0;
+    peer.card.remove();
+    const first = model.peerList.querySelector(".peer");
+    if (wasStop && first) first.tabIndex = 0;
+  }
   renderPeerCount();
 }
 
+/** The number of people in the room: beside its "People" heading when on screen, and in the room list. */
 function renderPeerCount() {
+  renderNavItem(model);
+  if (!drawnOnScreen()) return;
   $("peer-count").textContent = String(model.peers.size);
   $("no-peers").hidden = model.peers.size > 0;
 }
@@ -615,7 +902,7 @@ function placeCard(peer) {
   if (card.nextElementSibling === before) return;
   // Moving an element takes the keyboard focus off it: put it back.
   const focused = card.contains(document.activeElement) ? document.activeElement : null;
-  $("peer-list").insertBefore(card, before);
+  model.peerList.insertBefore(card, before);
   if (focused && !focused.hidden && document.activeElement !== focused) focused.focus();
 }
 
@@ -628,9 +915,14 @@ function setState(peer, state) {
 /** A card's head: name and state. */
 function renderPeerHead(peer) {
   const card = peer.card;
+  const wasConnected = card.dataset.state === "connected";
   card.dataset.state = peer.state;
-  card.querySelector(".peer-name").textContent = peerLabel(peer.id);
-  card.querySelector(".peer-state").textContent = STATE_LABELS[peer.state] || peer.state;
+  const label = peerLabel(peer.id);
+  const state = STATE_LABELS[peer.state] || peer.state;
+  card.querySelector(".peer-name").textContent = label;
+  card.querySelector(".peer-state").textContent = state;
+  // The room list counts the people connected.
+  if (wasConnected !== (peer.state === "connected")) renderNavItem(model);
 }
 
 /** A card's path line (hidden until a path is known). */
@@ -715,8 +1007,8 @@ function renderIdentity(peer) {
     badge.textContent = renamed ? `✓ Verified as ${verified.name}` : "✓ Verified";
     badge.title = `Verified on ${new Date(verified.verifiedAt).toLocaleString()}`;
   }
-  verify.setAttribute("aria-label", `Mark ${other} as verified`);
-  unverify.setAttribute("aria-label", `Unverify ${other}`);
+  verify.setAttribute("aria-label", `Mark as verified: ${other}`);
+  unverify.setAttribute("aria-label", `Unverify: ${other}`);
 }
 
 // ---------------------------------------------------------------- messages
@@ -730,11 +1022,19 @@ function renderIdentity(peer) {
 let followLog = null;
 
 function scrollLogSoon(force) {
-  const log = $("message-log");
+  // A room off screen keeps its place, or its end when it was there (or we wrote).
+  if (!drawnOnScreen()) {
+    if (force) model.scrollTop = null;
+    return;
+  }
+  const log = model.log;
   if (followLog === null) {
     followLog = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    // The frame may come late (WebKit paints only when it must): by then
+    // another room may be on screen, whose log is the one to scroll.
     requestAnimationFrame(() => {
-      if (followLog) log.scrollTop = log.scrollHeight;
+      const shown = app.shown && app.shown.log;
+      if (followLog && shown) shown.scrollTop = shown.scrollHeight;
       followLog = null;
     });
   }
@@ -743,16 +1043,16 @@ function scrollLogSoon(force) {
 
 /** The first entry of this visit (after the history and its separator, if any). */
 function firstLive() {
-  return model.separator ? model.separator.nextElementSibling : $("message-log").firstElementChild;
+  return model.separator ? model.separator.nextElementSibling : model.log.firstElementChild;
 }
 
 /** Adds an entry (a message or a note) at the end of the log, keeping this visit's entries within BOUNDS.logItems. */
 function appendToLog(item, scroll) {
   scrollLogSoon(scroll);
-  const log = $("message-log");
+  const log = model.log;
   log.append(item);
   model.logEntries += 1;
-  $("empty-log").hidden = true;
+  if (drawnOnScreen()) $("empty-log").hidden = true;
   // The oldest entries go, and a line at the top says so; it counts too.
   while (model.logEntries + (model.logTrimmed ? 1 : 0) > BOUNDS.logItems) {
     const first = firstLive();
@@ -794,6 +1094,33 @@ function whenText(ms) {
   return date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
+/** The date and time in full, for a message time's tooltip. */
+function fullTime(ms) {
+  return new Date(ms).toLocaleString([], { dateStyle: "full", timeStyle: "medium" });
+}
+
+/** Web addresses in a message: marked so they stand out, never made clickable. */
+const LINK_PATTERN = /\b(?:https?:\/\/|www\.|parlor:\/\/)[^\s<>"]+/gi;
+
+/**
+ * A message's text, with its line breaks, as text nodes only. Addresses in
+ * it are shown as addresses to select and copy: a link from a stranger is
+ * never opened by a click.
+ */
+function messageText(text) {
+  const body = el("div", "text");
+  let last = 0;
+  for (const match of text.matchAll(LINK_PATTERN)) {
+    if (match.index > last) body.append(text.slice(last, match.index));
+    const link = el("span", "message-link", match[0]);
+    link.title = "Links are not opened from Parlor: select the address to copy it";
+    body.append(link);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) body.append(text.slice(last));
+  return body;
+}
+
 /**
  * Makes a message's entry. `sender` is { label, short, title, trust } for
  * someone else's message (trust marks a verified contact or an impostor).
@@ -816,11 +1143,12 @@ function makeMessage({ mine, sender, text, at, id = null }) {
   }
   const time = el("time", "message-time", whenText(at));
   time.dateTime = new Date(at).toISOString();
+  time.title = fullTime(at);
   meta.append(time);
   const status = el("span", "delivery");
   status.append(el("span", "delivery-text"));
   meta.append(status);
-  item.append(meta, el("div", "text", text));
+  item.append(meta, messageText(text));
   const message = {
     el: item,
     mine,
@@ -971,40 +1299,52 @@ function holdEarly(event) {
  * and shown as waiting; it goes out when someone comes.
  */
 async function sendMessage() {
+  const room = app.shown;
   const input = $("message-input");
   const text = input.value;
-  if (!text.trim()) return;
+  if (!room || !text.trim()) return;
   input.value = "";
-  const message = appendMessage({ mine: true, text, at: Date.now() });
-  model.sending += 1;
+  room.draft = "";
+  fitComposer();
+  const message = inRoom(room, () => appendMessage({ mine: true, text, at: Date.now() }));
+  room.sending += 1;
   try {
-    const id = await invoke("send_message", { text });
+    const id = await invoke("send_message", { session: room.session, text });
     message.id = id;
-    if (!message.trimmed && message.session === model.session) {
-      // The history may have drawn it already (it was kept before the
-      // reply came): this entry replaces that one.
-      const drawn = model.byId.get(id);
-      if (drawn && drawn !== message) {
-        for (const [key, recipient] of drawn.recipients) message.recipients.set(key, recipient);
-        removeHistoryMessage(drawn);
+    inRoom(room, () => {
+      if (!message.trimmed) {
+        // The history may have drawn it already (it was kept before the
+        // reply came): this entry replaces that one.
+        const drawn = room.byId.get(id);
+        if (drawn && drawn !== message) {
+          for (const [key, recipient] of drawn.recipients) message.recipients.set(key, recipient);
+          removeHistoryMessage(drawn);
+        }
+        room.byId.set(id, message);
+        markShown(true, id);
       }
-      model.byId.set(id, message);
-      markShown(true, id);
-    }
-    // Its first delivery events may have come in before its id did.
-    for (const event of model.early.get(id) || []) applyDelivery(message, event);
-    model.early.delete(id);
-    renderDelivery(message);
+      // Its first delivery events may have come in before its id did.
+      for (const event of room.early.get(id) || []) applyDelivery(message, event);
+      room.early.delete(id);
+      renderDelivery(message);
+    });
   } catch (error) {
     message.sendError = true;
-    renderDelivery(message);
-    // Nothing typed is lost: a refused message goes back into the box (if
-    // nothing new was typed there meanwhile) to be sent again.
-    if (!input.value) input.value = text;
+    inRoom(room, () => renderDelivery(message));
+    // Nothing typed is lost: a refused message goes back into its room's
+    // box (if nothing new was typed there meanwhile) to be sent again.
+    if (app.shown === room) {
+      if (!input.value) {
+        input.value = text;
+        fitComposer();
+      }
+    } else if (!room.draft) {
+      room.draft = text;
+    }
     showBanner(errorText(error));
   } finally {
-    model.sending -= 1;
-    forgetHeldEvents();
+    room.sending -= 1;
+    inRoom(room, forgetHeldEvents);
   }
 }
 
@@ -1015,9 +1355,10 @@ function forgetHeldEvents() {
 
 /** The Retry button of one of our messages that failed to reach someone. */
 async function retryMessage(message) {
+  const room = model;
   if (message.id === null) return;
   try {
-    await invoke("retry_message", { id: message.id });
+    await invoke("retry_message", { session: room.session, id: message.id });
   } catch (error) {
     showBanner(errorText(error));
     return;
@@ -1027,14 +1368,20 @@ async function retryMessage(message) {
   for (const recipient of message.recipients.values()) {
     if (recipient.state === "failed") recipient.state = "queued";
   }
-  renderDelivery(message);
+  inRoom(room, () => renderDelivery(message));
   const input = $("message-input");
   if (input) input.focus();
 }
 
 function onMessageLogClick(event) {
   const button = event.target.closest("button");
-  if (!button) return;
+  const room = app.rooms.get(Number(event.currentTarget.dataset.session));
+  if (!button || !room) return;
+  inRoom(room, () => onLogButton(button));
+}
+
+/** A button in the room being drawn's log: Retry, earlier messages, or a transfer's. */
+function onLogButton(button) {
   if (button.classList.contains("retry")) {
     const item = button.closest(".message");
     if (item && item.message) retryMessage(item.message);
@@ -1205,12 +1552,12 @@ function renderOfferHead(entry) {
 async function checkOfferSender(entry) {
   const peer = model.peers.get(entry.peer);
   if (!peer || !peer.fingerprint || peer.trust) return;
-  const session = model.session;
+  const room = model;
   try {
     const trust = await invoke("check_peer", { fingerprint: peer.fingerprint, name: peer.name || null });
-    if (model.session !== session || model.transfers.get(entry.key) !== entry) return;
+    if (room.left || room.transfers.get(entry.key) !== entry) return;
     peer.trust = trust;
-    renderOfferHead(entry);
+    inRoom(room, () => renderOfferHead(entry));
   } catch (error) {
     showBanner(errorText(error));
   }
@@ -1240,7 +1587,7 @@ function ensureRow(entry, peer) {
       transferButton("decline", "Decline", "ghost", `Decline the files from ${who}`),
     );
   }
-  actions.append(transferButton("cancel", "Cancel", "danger", mine ? `Stop sending to ${who}` : `Stop receiving from ${who}`));
+  actions.append(transferButton("cancel", "Cancel", "danger", mine ? `Cancel sending to ${who}` : `Cancel receiving from ${who}`));
   item.append(label, progress, stats, status, actions);
   row = {
     peer, state: "offered", bytes: 0, total: entry.total, samples: [], el: item, progress, stats, status, busy: false, pending: null, reason: null,
@@ -1424,7 +1771,7 @@ function onFileReceived(event) {
     item.dataset.received = "true";
     const actions = item.querySelector(".file-actions");
     const open = transferButton("open", "Open", "secondary", `Open ${name}`);
-    const reveal = transferButton("reveal", "Show in folder", "ghost", `Show ${name} in its folder`);
+    const reveal = transferButton("reveal", "Show in folder", "ghost", `Show in folder: ${name}`);
     open.dataset.path = event.path;
     reveal.dataset.path = event.path;
     actions.replaceChildren(open, reveal);
@@ -1461,28 +1808,30 @@ function onFileFailed(event) {
 }
 
 /** Offers `paths` (from the picker or a drop) to everyone in the room. */
+/** Offers `paths` (from the picker or a drop) to everyone in the room on screen. */
 async function sendFiles(paths) {
   if (!paths || paths.length === 0) return;
-  if (!model.room) {
+  const room = app.shown;
+  if (!room) {
     showBanner("Join a room first to send files.");
     return;
   }
-  const session = model.session;
-  model.preparing += 1;
-  renderSendFilesButton();
+  room.preparing += 1;
+  inRoom(room, renderSendFilesButton);
   try {
-    const offer = await invoke("send_files", { paths });
-    if (model.session === session) showSentOffer(offer);
+    const offer = await invoke("send_files", { session: room.session, paths });
+    if (!room.left) inRoom(room, () => showSentOffer(offer));
   } catch (error) {
-    if (model.session === session) showBanner(errorText(error));
+    if (!room.left) showBanner(errorText(error));
   } finally {
-    model.preparing -= 1;
-    renderSendFilesButton();
+    room.preparing -= 1;
+    inRoom(room, renderSendFilesButton);
   }
 }
 
-/** The Send files button says when files are being read before they are offered. */
+/** The Send files button says when the room's files are being read before they are offered. */
 function renderSendFilesButton() {
+  if (!drawnOnScreen()) return;
   const button = $("send-files");
   button.textContent = model.preparing > 0 ? "Preparing files…" : "Send files…";
   button.setAttribute("aria-busy", String(model.preparing > 0));
@@ -1501,10 +1850,10 @@ async function pickAndSendFiles() {
   await sendFiles(paths);
 }
 
-/** Files dragged over the window (Tauri's drag-and-drop, with real paths). */
+/** Files dragged over the window (Tauri's drag-and-drop, with real paths): for the room on screen. */
 function onDragDrop(payload) {
   const zone = $("drop-zone");
-  if (model.view !== "room" || !payload) {
+  if (app.view !== "room" || !payload) {
     zone.hidden = true;
     return;
   }
@@ -1534,8 +1883,8 @@ async function onTransferClick(button) {
   const rowEl = button.closest(".transfer-row");
   const row = rowEl && entry.rows.get(rowEl.dataset.peer);
   if (!row || row.busy) return;
-  const args = { peer: row.peer, transfer: entry.transfer };
-  const session = model.session;
+  const room = model;
+  const args = { session: room.session, peer: row.peer, transfer: entry.transfer };
   if (action === "accept") {
     row.state = "starting";
   } else {
@@ -1547,17 +1896,17 @@ async function onTransferClick(button) {
   const command = { accept: "accept_files", decline: "decline_files", cancel: "cancel_transfer" }[action];
   try {
     const answer = await invoke(command, args);
-    if (action === "accept" && model.session === session) {
+    if (action === "accept" && !room.left) {
       entry.dir = answer;
-      renderRow(entry, row);
+      inRoom(room, () => renderRow(entry, row));
     }
   } catch (error) {
-    if (model.session !== session) return;
+    if (room.left) return;
     showBanner(errorText(error));
     row.busy = false;
     row.pending = null;
     if (action === "accept" && row.state === "starting") row.state = "offered";
-    renderRow(entry, row);
+    inRoom(room, () => renderRow(entry, row));
   }
 }
 
@@ -1592,7 +1941,7 @@ function removeHistoryMessage(message) {
 
 /** The line at the top of the history: a button for older messages, or why there are none. */
 function renderHistoryTop() {
-  const log = $("message-log");
+  const log = model.log;
   if (!model.historyTop) {
     model.historyTop = el("li", "history-more");
     log.prepend(model.historyTop);
@@ -1615,27 +1964,27 @@ function renderHistoryTop() {
  * entering the room) or the page before the oldest shown (scrolling up).
  */
 async function loadHistory(initial) {
-  if (!model.room || model.historyLoading) return;
-  if (!initial && (!model.historyMore || model.history.length >= BOUNDS.history)) return;
-  const session = model.session;
-  model.historyLoading = true;
+  const room = model;
+  if (!room || room.historyLoading) return;
+  if (!initial && (!room.historyMore || room.history.length >= BOUNDS.history)) return;
+  room.historyLoading = true;
   try {
     const page = await invoke("room_history", {
-      link: model.room.link,
-      beforeSeq: initial ? null : model.historyOldestSeq,
+      link: room.info.link,
+      beforeSeq: initial ? null : room.historyOldestSeq,
     });
-    if (model.session === session) showHistoryPage(page, initial);
+    if (!room.left) inRoom(room, () => showHistoryPage(page, initial));
   } catch (error) {
-    if (model.session === session) showBanner(errorText(error));
+    if (!room.left) showBanner(errorText(error));
   } finally {
-    model.historyLoading = false;
-    forgetHeldEvents();
+    room.historyLoading = false;
+    inRoom(room, forgetHeldEvents);
   }
 }
 
 /** Draws one page of history above what the log shows, without moving what the reader looks at. */
 function showHistoryPage(page, initial) {
-  const log = $("message-log");
+  const log = model.log;
   if (page.length > 0) model.historyOldestSeq = page[0].seq;
   model.historyMore = page.length >= HISTORY_PAGE;
   const fresh = page.filter((stored) => !isShown(stored.outgoing, stored.id));
@@ -1645,7 +1994,6 @@ function showHistoryPage(page, initial) {
   }
   if (!model.separator) {
     model.separator = el("li", "history-separator", "Earlier messages above");
-    model.separator.setAttribute("role", "separator");
     log.prepend(model.separator);
   }
   const fromBottom = log.scrollHeight - log.scrollTop;
@@ -1665,27 +2013,94 @@ function showHistoryPage(page, initial) {
   model.history = [...messages, ...model.history];
   renderHistoryTop();
   log.dataset.history = String(model.history.length);
-  $("empty-log").hidden = true;
+  if (drawnOnScreen()) $("empty-log").hidden = true;
   if (initial) scrollLogSoon(true);
   else log.scrollTop = log.scrollHeight - fromBottom;
 }
 
 /** Scrolling to the top of the log loads the page before. */
-function onLogScroll() {
-  const log = $("message-log");
-  if (log.scrollTop < 40 && model.historyMore && !model.historyLoading && model.separator) loadHistory(false);
+function onLogScroll(event) {
+  const log = event.currentTarget;
+  const room = app.rooms.get(Number(log.dataset.session));
+  if (!room || app.shown !== room) return;
+  if (log.scrollTop < 40 && room.historyMore && !room.historyLoading && room.separator) inRoom(room, () => loadHistory(false));
+  // Reading to the end of the log is reading what came.
+  if (atEnd(log)) seen(room);
 }
 
 // ---------------------------------------------------------------- engine events
 
-/** An engine event: shown if it belongs to the room shown, held if a join may want it. */
+/**
+ * An engine event: drawn into its room (on screen or not), held if it is
+ * of a room whose join has not answered yet, ignored if of a room left.
+ */
 function onTaggedEvent(event) {
-  if (event.room_session === model.session && model.session !== null) {
-    onEngineEvent(event);
-  } else if (model.joining) {
-    model.held.push(event);
-    if (model.held.length > BOUNDS.held) model.held.shift();
+  const room = app.rooms.get(event.room_session);
+  if (room) {
+    inRoom(room, () => onEngineEvent(event));
+  } else if (app.joining > 0) {
+    app.held.push(event);
+    if (app.held.length > BOUNDS.held) app.held.shift();
   }
+}
+
+// ---------------------------------------------------------------- unread
+
+/** The unread total last told to Rust (window title, badge). */
+let toldUnread = 0;
+
+/**
+ * A message from someone else arrived in the room being drawn: unread
+ * unless the person is looking at it (its room on screen, the window
+ * focused); said to screen readers either way (the log itself is not a
+ * live region, so history drawn into it is never read out).
+ */
+function noteIncoming(label, text) {
+  const room = model;
+  const looking = app.shown === room && document.hasFocus();
+  if (!looking) {
+    room.unread += 1;
+    renderNavItem(room);
+    renderUnreadTotal();
+  }
+  const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  announce(app.shown === room ? `${label}: ${short}` : `New message in ${roomName(room)} from ${label}`);
+}
+
+/** The person sees the room now: its unread count goes. */
+function seen(room) {
+  if (!room || room.unread === 0 || !document.hasFocus()) return;
+  room.unread = 0;
+  renderNavItem(room);
+  renderUnreadTotal();
+}
+
+/** A change of the total waiting to be told (at most five times a second, however fast messages come). */
+let unreadTimer = null;
+
+function unreadTotal() {
+  return [...app.rooms.values()].reduce((sum, room) => sum + room.unread, 0);
+}
+
+/** The unread total of every room, above the room list and in the window's title (and badge) through Rust. */
+function renderUnreadTotal() {
+  const total = unreadTotal();
+  $("nav-unread").textContent = total === 0 ? "" : `${total} unread`;
+  if (total === toldUnread || unreadTimer !== null) return;
+  unreadTimer = setTimeout(() => {
+    unreadTimer = null;
+    toldUnread = unreadTotal();
+    invoke("set_unread", { total: toldUnread }).catch(() => {});
+  }, 200);
+}
+
+/** Says `text` to screen readers, once (a polite live region, emptied before each). */
+function announce(text) {
+  const region = $("announcer");
+  region.textContent = "";
+  requestAnimationFrame(() => {
+    region.textContent = text;
+  });
 }
 
 /**
@@ -1696,14 +2111,13 @@ function onTaggedEvent(event) {
  * the keyboard focus and the scroll position stay where they are.
  */
 function onEngineEvent(event) {
-  if (model.view === "start") return;
   const at = event.at_ms;
   if (event.event === "peer-joined") model.gone.delete(event.peer);
   else if (event.peer && model.gone.has(event.peer)) return;
   const peer = event.peer ? model.peers.get(event.peer) : undefined;
   switch (event.event) {
     case "identity":
-      if (!model.identity || model.identity.fingerprint !== event.fingerprint) {
+      if (!app.identity || app.identity.fingerprint !== event.fingerprint) {
         showIdentity({ fingerprint: event.fingerprint, short: shortFingerprint(event.fingerprint) });
       }
       break;
@@ -1712,9 +2126,7 @@ function onEngineEvent(event) {
       break;
     case "signaling-disconnected":
       setServerStatus(`Signaling server lost, retrying in ${Math.ceil(event.retry_in_ms / 1000)} s`, "warn");
-      if (model.view === "room") {
-        appendNote(`Lost the signaling server (${event.reason}). Open connections stay up; reconnecting…`, at);
-      }
+      appendNote(`Lost the signaling server (${event.reason}). Open connections stay up; reconnecting…`, at);
       break;
     case "peer-joined": {
       const joined = ensurePeer(event.peer, event.parlor);
@@ -1787,6 +2199,7 @@ function onEngineEvent(event) {
       // Already drawn from the history (it was kept before the page asked).
       if (isShown(false, event.id)) break;
       appendMessage({ mine: false, from: event.from, name: event.name, text: event.text, at, id: event.id });
+      noteIncoming(peerLabel(event.from, event.name), event.text);
       break;
     case "waiting":
     case "queued":
@@ -1810,8 +2223,8 @@ function onEngineEvent(event) {
     case "join-refused":
       // Usually reported by the join command itself; a refusal that comes
       // later still ends the room.
-      showBanner(`The signaling server refused to let you in: ${event.reason}`);
-      if (model.view === "room") leaveRoom();
+      showBanner(`The signaling server refused to let ${roomName(model)} in: ${event.reason}`);
+      leaveRoom(model);
       return;
     case "file-offered":
       onFileOffered(event);
@@ -1854,13 +2267,22 @@ function textToIce(text) {
     });
 }
 
+/** Draws the page in the theme setting: the system's (no attribute), light or dark. */
+function applyTheme(theme) {
+  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
+}
+
 async function openSettings() {
   $("settings-error").hidden = true;
   try {
     const settings = await invoke("get_settings");
+    app.settings = settings;
     $("display-name").value = settings.displayName;
     $("signaling-server").value = settings.signalingServer;
     $("ice-servers").value = iceToText(settings.iceServers);
+    $("theme").value = settings.theme || "system";
+    $("notifications").checked = settings.notifications !== false;
     await loadIdentity();
   } catch (error) {
     $("settings-error").textContent = errorText(error);
@@ -1876,9 +2298,12 @@ async function saveSettings(event) {
     displayName: $("display-name").value,
     signalingServer: $("signaling-server").value,
     iceServers: textToIce($("ice-servers").value),
+    theme: $("theme").value,
+    notifications: $("notifications").checked,
   };
   try {
-    await invoke("save_settings", { settings });
+    app.settings = await invoke("save_settings", { settings });
+    applyTheme(app.settings.theme);
     $("settings-dialog").close();
   } catch (error) {
     $("settings-error").textContent = errorText(error);
@@ -1886,11 +2311,90 @@ async function saveSettings(event) {
   }
 }
 
+// ---------------------------------------------------------------- the room's own settings
+
+/** Opens the dialog that names the room on screen on this computer. */
+function openRename() {
+  const room = app.shown;
+  if (!room) return;
+  $("rename-input").value = room.info.label || "";
+  $("rename-input").placeholder = shortRoomName(room.info.server.room || "");
+  $("rename-error").hidden = true;
+  $("rename-dialog").dataset.session = String(room.session);
+  $("rename-dialog").showModal();
+  $("rename-input").select();
+}
+
+async function saveRename(event) {
+  event.preventDefault();
+  const room = app.rooms.get(Number($("rename-dialog").dataset.session));
+  if (!room) {
+    $("rename-dialog").close();
+    return;
+  }
+  try {
+    room.info = await invoke("rename_room", { session: room.session, name: $("rename-input").value });
+    $("rename-dialog").close();
+    updateRoomInfo(room);
+    $("rename-room").focus();
+  } catch (error) {
+    $("rename-error").textContent = errorText(error);
+    $("rename-error").hidden = false;
+  }
+}
+
+/** The Notifications switch of the room on screen. */
+async function toggleMute() {
+  const room = app.shown;
+  if (!room) return;
+  const muted = !$("room-mute").checked;
+  try {
+    room.info = await invoke("mute_room", { session: room.session, muted });
+    updateRoomInfo(room);
+  } catch (error) {
+    $("room-mute").checked = !room.info.muted;
+    showBanner(errorText(error));
+  }
+}
+
+/** A room's name or switch changed: its list entry, and its header if on screen. */
+function updateRoomInfo(room) {
+  renderNavItem(room);
+  if (app.shown === room) inRoom(room, renderRoomHeader);
+}
+
+// ---------------------------------------------------------------- composer
+
+/** The box grows with what is typed, up to a few lines, then scrolls. */
+function fitComposer() {
+  const input = $("message-input");
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
+}
+
+/** Enter sends; Shift+Enter starts a new line (as does Enter while composing with an input method). */
+function onComposerKey(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    sendMessage();
+  }
+}
+
 // ---------------------------------------------------------------- copy
+
+/** A short note at the bottom of the window ("Link copied"), read out by screen readers. */
+function showToast(text) {
+  const toast = $("toast");
+  toast.textContent = text;
+  toast.hidden = false;
+  clearTimeout(showToast.timer);
+  showToast.timer = setTimeout(() => {
+    toast.hidden = true;
+  }, 2000);
+}
 
 async function copyLink() {
   const field = $("room-link");
-  const button = $("copy-link");
   let copied = false;
   try {
     await navigator.clipboard.writeText(field.value);
@@ -1899,11 +2403,12 @@ async function copyLink() {
     field.select();
     copied = document.execCommand("copy");
   }
-  button.textContent = copied ? "Copied" : "Select and copy";
-  if (!copied) field.select();
-  setTimeout(() => {
-    button.textContent = "Copy";
-  }, 1600);
+  if (copied) {
+    showToast("Link copied: send it to the people you want in the room");
+  } else {
+    field.select();
+    showToast("Press Ctrl+C to copy the selected link");
+  }
 }
 
 // ---------------------------------------------------------------- wiring
@@ -1925,10 +2430,22 @@ function wire() {
     linkChoice = null;
     if (choice) choice($("link-dialog").returnValue === "join");
   });
-  $("peer-list").addEventListener("click", onPeerListClick);
-  $("message-log").addEventListener("click", onMessageLogClick);
-  $("message-log").addEventListener("scroll", onLogScroll, { passive: true });
   $("recent-list").addEventListener("click", onRecentClick);
+  $("recent-nav").addEventListener("click", onRecentClick);
+  $("room-list").addEventListener("click", onRoomListClick);
+  $("room-nav").addEventListener("keydown", onListKey);
+  $("nav-home").addEventListener("click", () => {
+    showRoom(null);
+    $("join-link").focus();
+  });
+  $("rename-room").addEventListener("click", openRename);
+  $("rename-form").addEventListener("submit", saveRename);
+  $("rename-cancel").addEventListener("click", () => $("rename-dialog").close());
+  $("room-mute").addEventListener("change", toggleMute);
+  $("message-input").addEventListener("keydown", onComposerKey);
+  $("message-input").addEventListener("input", fitComposer);
+  // Coming back to the window is seeing the room on screen.
+  window.addEventListener("focus", () => seen(app.shown));
   $("store-notice-close").addEventListener("click", () => {
     showStoreNotice(null);
     $("create-room").focus();
@@ -1946,7 +2463,7 @@ function wire() {
     event.preventDefault();
     sendMessage();
   });
-  $("leave-room").addEventListener("click", leaveRoom);
+  $("leave-room").addEventListener("click", () => leaveRoom());
   $("send-files").addEventListener("click", pickAndSendFiles);
   $("copy-link").addEventListener("click", copyLink);
   $("banner-close").addEventListener("click", hideBanner);
@@ -1954,13 +2471,41 @@ function wire() {
   $("settings-form").addEventListener("submit", saveSettings);
   $("settings-cancel").addEventListener("click", () => $("settings-dialog").close());
   document.addEventListener("keydown", (event) => {
-    const dialogOpen = $("settings-dialog").open || $("link-dialog").open || $("close-dialog").open;
+    const dialogOpen = [...document.querySelectorAll("dialog")].some((dialog) => dialog.open);
     if (event.key === "Escape" && !$("banner").hidden && !dialogOpen) hideBanner();
     if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "q") {
       event.preventDefault();
       requestClose();
     }
+    if (event.altKey && !event.ctrlKey && !dialogOpen && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      event.preventDefault();
+      switchRoom(event.key === "ArrowDown" ? 1 : -1);
+    }
   });
+}
+
+/**
+ * Rejoins the rooms that were open when the app last closed (they are the
+ * person's own: no question), one after another so the room list keeps
+ * its order, and puts the one that was on screen back on screen.
+ */
+async function restoreRooms(restore) {
+  const count = restore.rooms.length;
+  $("start-progress").textContent = count === 1 ? "Rejoining your room…" : `Rejoining your ${count} rooms…`;
+  $("start-progress").hidden = false;
+  const joined = [];
+  for (const link of restore.rooms) {
+    const room = await startJoin(`Rejoining ${link}…`, () => invoke("join_room", { link }), { quiet: true });
+    if (room) joined.push([link, room]);
+  }
+  $("start-progress").hidden = true;
+  if (app.shown) return;
+  const shown = joined.find(([link]) => link === restore.shown) || joined[0];
+  if (shown) {
+    showRoom(shown[1]);
+    $("message-input").focus();
+  }
+  loadRecentRooms();
 }
 
 async function main() {
@@ -1971,31 +2516,43 @@ async function main() {
     takePendingLink().catch((error) => showBanner(errorText(error)));
   });
   await listen("close-requested", (event) => onCloseRequested(event.payload));
+  // A click on a notification: its room goes on screen.
+  await listen("open-room", (event) => {
+    const room = app.rooms.get(event.payload.session);
+    if (room) showRoom(room);
+  });
   // Files dropped on the window arrive with their real paths (the page's
   // own drop events carry none).
   const webview = window.__TAURI__.webview;
   if (webview && webview.getCurrentWebview) {
     await webview.getCurrentWebview().onDragDropEvent((event) => onDragDrop(event.payload));
   }
+  let restore = null;
   try {
-    // A window that reloads shows the room it was in; a link waiting to be
-    // joined is then offered from there.
+    // A window that reloads shows the rooms it was in; a link waiting to
+    // be joined is then offered from there.
     const snapshot = await invoke("get_state");
+    applyTheme(snapshot.theme);
     $("app-version").textContent = `Parlor ${snapshot.version}`;
     showStoreNotice(snapshot.storeNotice);
-    if (snapshot.room) enterRoom(snapshot.room);
+    for (const info of snapshot.rooms) addRoom(info);
+    const shown = app.rooms.get(snapshot.shown) || [...app.rooms.values()].pop();
+    if (shown) showRoom(shown);
+    restore = snapshot.restore;
     if (snapshot.pendingLink) {
-      if (model.view !== "room") $("join-link").value = snapshot.pendingLink;
+      if (app.view !== "room") $("join-link").value = snapshot.pendingLink;
       joinRoom(snapshot.pendingLink, "outside");
     }
   } catch (error) {
     showBanner(errorText(error));
   }
   loadIdentity().catch((error) => showBanner(errorText(error)));
-  if (model.view === "start") {
-    $("create-room").focus();
-    await loadRecentRooms();
-  }
+  if (app.view === "start") $("create-room").focus();
+  await loadRecentRooms();
+  invoke("ui_ready").catch(() => {});
+  if (restore && restore.rooms.length > 0) await restoreRooms(restore);
+  // Started, and the rooms of the last run are back: what tests wait for.
+  document.body.dataset.ready = "true";
 }
 
 main();

@@ -1,8 +1,6 @@
 //! The commands the UI invokes. Each is a thin call into [`AppState`] or the
 //! engine; errors come back as [`AppError`] with a readable message.
 
-use std::str::FromStr;
-
 use parlor_engine::{MessageId, RoomLink};
 use tauri::{AppHandle, Manager, Runtime, State};
 
@@ -25,29 +23,93 @@ pub async fn create_room<R: Runtime>(
     state.join(&app, RoomLink::new_room(server)).await
 }
 
-/// Joins the room of a pasted or clicked link.
+/// Joins the room of a pasted or clicked link, keeping the rooms we are
+/// in; a room already open is returned as it is (the window shows it).
 #[tauri::command]
 pub async fn join_room<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     link: String,
 ) -> Result<RoomInfo, AppError> {
-    let link = RoomLink::from_str(&link)?;
+    let link = crate::links::parse_link(&link)?;
     state.join(&app, link).await
 }
 
-/// Sends a chat message to everyone in the room and returns its id, which
-/// the `waiting`, `queued`, `delivered` and `send-failed` engine events
-/// name. With nobody here it is kept and goes out when someone comes.
+/// Sends a chat message to everyone in the room `session` and returns its
+/// id, which the `waiting`, `queued`, `delivered` and `send-failed` engine
+/// events name. With nobody there it is kept and goes out when someone comes.
 #[tauri::command]
-pub async fn send_message(state: State<'_, AppState>, text: String) -> Result<MessageId, AppError> {
-    state.send(&text).await
+pub async fn send_message(
+    state: State<'_, AppState>,
+    session: u64,
+    text: String,
+) -> Result<MessageId, AppError> {
+    state.send(session, &text).await
 }
 
-/// Leaves the room.
+/// Leaves the room `session`; the other rooms stay connected.
 #[tauri::command]
-pub async fn leave_room(state: State<'_, AppState>) -> Result<(), AppError> {
-    state.leave().await
+pub async fn leave_room(state: State<'_, AppState>, session: u64) -> Result<(), AppError> {
+    state.leave(session).await
+}
+
+/// The window shows the room `session` (`None`: the start view). Its
+/// messages then raise no notification while the window is focused, and
+/// it is the room on screen at the next start.
+#[tauri::command]
+pub async fn show_room(state: State<'_, AppState>, session: Option<u64>) -> Result<(), AppError> {
+    state.show_room(session).await;
+    Ok(())
+}
+
+/// Names the room `session` on this computer (an empty name: the link's).
+#[tauri::command]
+pub async fn rename_room(
+    state: State<'_, AppState>,
+    session: u64,
+    name: String,
+) -> Result<RoomInfo, AppError> {
+    state.rename_room(session, &name).await
+}
+
+/// Turns the room `session`'s notifications off (`muted`) or on.
+#[tauri::command]
+pub async fn mute_room(
+    state: State<'_, AppState>,
+    session: u64,
+    muted: bool,
+) -> Result<RoomInfo, AppError> {
+    state.mute_room(session, muted).await
+}
+
+/// The unread messages in every room, counted by the window: shown in the
+/// window's title and, where the desktop has one, as a badge on the app.
+#[tauri::command]
+pub fn set_unread<R: Runtime>(app: AppHandle<R>, total: u32) -> Result<(), AppError> {
+    let Some(window) = app.get_webview_window(crate::links::MAIN_WINDOW) else {
+        return Ok(());
+    };
+    let title = if total == 0 {
+        "Parlor".to_owned()
+    } else {
+        format!("Parlor ({total})")
+    };
+    window
+        .set_title(&title)
+        .map_err(|e| AppError::Window(e.to_string()))?;
+    // Not every desktop has badges (Windows, most Linux docks): the title
+    // says it there.
+    if let Err(error) = window.set_badge_count((total > 0).then_some(i64::from(total))) {
+        tracing::debug!(%error, "no badge for the unread count");
+    }
+    Ok(())
+}
+
+/// The page has drawn its start view and answers the keyboard: logged, so
+/// the startup benchmark can time it.
+#[tauri::command]
+pub fn ui_ready() {
+    tracing::info!(target: "parlor_app::startup", "start view interactive");
 }
 
 /// The saved settings.
@@ -62,10 +124,12 @@ pub fn get_settings(state: State<'_, AppState>) -> Result<Settings, AppError> {
 pub fn save_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings, AppError> {
     let settings = settings.validated()?;
     state.settings.save(&settings)?;
+    state.notifier.set_enabled(settings.notifications);
     Ok(settings)
 }
 
-/// The room we are in and any link waiting to be joined, for a UI that (re)loads.
+/// The rooms we are in, the one on screen, any link waiting to be joined
+/// and the rooms of the last run to rejoin, for a UI that (re)loads.
 #[tauri::command]
 pub async fn get_state(state: State<'_, AppState>) -> Result<AppSnapshot, AppError> {
     Ok(state.snapshot().await)
@@ -151,8 +215,12 @@ pub fn undelivered_count(state: State<'_, AppState>) -> Result<usize, AppError> 
 /// people it did not reach; returns how many. The others get it when they
 /// come back.
 #[tauri::command]
-pub async fn retry_message(state: State<'_, AppState>, id: String) -> Result<usize, AppError> {
-    state.retry(MessageId::new(id)).await
+pub async fn retry_message(
+    state: State<'_, AppState>,
+    session: u64,
+    id: String,
+) -> Result<usize, AppError> {
+    state.retry(session, MessageId::new(id)).await
 }
 
 /// Closes the window as its close button does (Ctrl+Q in the window), so
@@ -206,15 +274,17 @@ pub async fn pick_files<R: Runtime>(app: AppHandle<R>) -> Result<Option<Vec<Stri
     }))
 }
 
-/// Offers the files (and folders) at `paths` to everyone in the room: those
-/// connected now, and members once they connect. Returns the offer as its
-/// card shows it; its transfer id is what the `file-*` events name.
+/// Offers the files (and folders) at `paths` to everyone in the room
+/// `session`: those connected now, and members once they connect. Returns
+/// the offer as its card shows it; its transfer id is what the `file-*`
+/// events name.
 #[tauri::command]
 pub async fn send_files(
     state: State<'_, AppState>,
+    session: u64,
     paths: Vec<String>,
 ) -> Result<SentOffer, AppError> {
-    state.send_files(paths).await
+    state.send_files(session, paths).await
 }
 
 /// Takes `peer`'s offer `transfer`: its files are received into the
@@ -222,20 +292,22 @@ pub async fn send_files(
 #[tauri::command]
 pub async fn accept_files(
     state: State<'_, AppState>,
+    session: u64,
     peer: String,
     transfer: String,
 ) -> Result<String, AppError> {
-    state.accept_files(&peer, transfer).await
+    state.accept_files(session, &peer, transfer).await
 }
 
 /// Turns `peer`'s offer `transfer` down; the sender is told.
 #[tauri::command]
 pub async fn decline_files(
     state: State<'_, AppState>,
+    session: u64,
     peer: String,
     transfer: String,
 ) -> Result<(), AppError> {
-    state.decline_files(&peer, transfer).await
+    state.decline_files(session, &peer, transfer).await
 }
 
 /// Stops the transfer `transfer` with `peer`, sending or receiving; the
@@ -243,10 +315,11 @@ pub async fn decline_files(
 #[tauri::command]
 pub async fn cancel_transfer(
     state: State<'_, AppState>,
+    session: u64,
     peer: String,
     transfer: String,
 ) -> Result<(), AppError> {
-    state.cancel_transfer(&peer, transfer).await
+    state.cancel_transfer(session, &peer, transfer).await
 }
 
 /// Opens a received file with the desktop's app for it. Only paths that a

@@ -11,8 +11,16 @@ use serde::ser::SerializeStruct;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The pasted or clicked link is not a room link.
-    #[error("This link cannot be opened: {0}.")]
-    BadLink(#[from] LinkError),
+    #[error("“{link}” cannot be opened: {reason}.")]
+    BadLink {
+        /// The link as the person gave it (cut short if long).
+        link: String,
+        /// What is wrong with it.
+        reason: LinkError,
+    },
+    /// Joining one more room would pass the bound on open rooms.
+    #[error("You are in {0} rooms already: leave one to join another.")]
+    TooManyRooms(usize),
     /// The signaling server did not answer, or dropped us before we joined.
     #[error("Cannot reach the signaling server at {server}: {reason}.")]
     ServerUnreachable {
@@ -113,7 +121,8 @@ impl AppError {
     /// A stable, kebab-case name for the UI.
     pub fn kind(&self) -> &'static str {
         match self {
-            AppError::BadLink(_) => "bad-link",
+            AppError::BadLink { .. } => "bad-link",
+            AppError::TooManyRooms(_) => "too-many-rooms",
             AppError::ServerUnreachable { .. } => "server-unreachable",
             AppError::RoomFull { .. } => "room-full",
             AppError::DuplicateId { .. } => "duplicate-id",

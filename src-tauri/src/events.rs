@@ -1,10 +1,11 @@
-//! Forwards the engine's event stream to the UI as one Tauri event, each
-//! event unchanged but for one added field, `room_session`, naming the room
-//! it belongs to; the UI builds the peer list, progress timelines and message
-//! log from it.
+//! Forwards each room's engine event stream to the UI as one Tauri event,
+//! each event unchanged but for one added field, `room_session`, naming the
+//! room it belongs to; the UI builds every room's peer list, progress
+//! timelines, message log and unread count from it. A message may also
+//! raise a desktop notification ([`notify`](crate::notify)).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use parlor_engine::{Event, EventKind};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::files::ReceivedFiles;
+use crate::notify::{self, Notifier};
 
 /// The Tauri event carrying one serialized engine [`Event`].
 pub const ENGINE_EVENT: &str = "engine-event";
@@ -35,25 +37,33 @@ pub struct Tagged<'a> {
     pub event: &'a Event,
 }
 
-/// Emits every event of one room to the UI while that room is the current
-/// one (`session == current`); stops once a newer room replaced it, so stale
-/// events never mix into the new room's view. Each file received is noted
-/// in `received` first, so the window's Open button for it works as soon
-/// as it shows.
+/// Emits every event of the room `session` to the UI until the room's
+/// stream ends (it was left). Each file received is noted in `received`
+/// first, so the window's Open button for it works as soon as it shows; a
+/// message is offered to `notifier`.
 pub fn forward<R: Runtime>(
     app: AppHandle<R>,
     mut events: mpsc::UnboundedReceiver<Event>,
     session: u64,
-    current: Arc<AtomicU64>,
+    notifier: Arc<Notifier>,
     received: ReceivedFiles,
 ) {
     tauri::async_runtime::spawn(async move {
         while let Some(event) = events.recv().await {
-            if let EventKind::FileReceived { path, .. } = &event.kind {
-                received.remember(path);
-            }
-            if current.load(Ordering::SeqCst) != session {
-                break;
+            match &event.kind {
+                EventKind::FileReceived { path, .. } => received.remember(path),
+                EventKind::Message {
+                    from, name, text, ..
+                } => {
+                    let sender = match name {
+                        Some(name) if !name.trim().is_empty() => name.clone(),
+                        _ => format!("Peer {}", from.chars().take(8).collect::<String>()),
+                    };
+                    if let Some(note) = notifier.message(session, &sender, text, Instant::now()) {
+                        notify::show(&app, note);
+                    }
+                }
+                _ => {}
             }
             let tagged = Tagged {
                 room_session: session,

@@ -11,13 +11,19 @@ pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod json_file;
 pub mod links;
 pub mod messages;
+pub mod notify;
 pub mod qr;
+pub mod room_prefs;
 pub mod settings;
 pub mod state;
+pub mod window_state;
 
-use tauri::{App, Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri::{
+    App, Builder, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, Window, WindowEvent,
+};
 
 use crate::cli::Launch;
 use crate::state::AppState;
@@ -61,8 +67,13 @@ pub fn build<R: Runtime>(
             commands::cancel_transfer,
             commands::open_file,
             commands::show_in_folder,
+            commands::show_room,
+            commands::rename_room,
+            commands::mute_room,
+            commands::set_unread,
+            commands::ui_ready,
         ])
-        .on_window_event(closing::on_window_event)
+        .on_window_event(on_window_event)
         .build(context)?;
     let config_dir = match &launch.profile {
         Some(dir) => dir.clone(),
@@ -73,6 +84,15 @@ pub fn build<R: Runtime>(
     let downloads = app.path().download_dir().ok();
     app.manage(AppState::new(launch, &config_dir, downloads));
     Ok(app)
+}
+
+/// What the main window's events change: its close may be held
+/// ([`closing`]), its place is kept ([`window_state`]), its focus decides
+/// notifications ([`notify`]).
+fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
+    closing::on_window_event(window, event);
+    window_state::on_window_event(window, event);
+    notify::on_window_event(window, event);
 }
 
 /// Runs the app until its window closes.
@@ -88,6 +108,9 @@ pub fn run(launch: Launch) -> tauri::Result<()> {
     // The native picker behind "Send files"; the page is granted none of its
     // commands, only the app's own `pick_files` uses it.
     app = app.plugin(tauri_plugin_dialog::init());
+    // Desktop notifications, shown from Rust only (the page is granted none
+    // of the plugin's commands).
+    app = app.plugin(tauri_plugin_notification::init());
     let app = build(
         app,
         tauri::generate_context!("../tauri.conf.json"),
@@ -95,10 +118,20 @@ pub fn run(launch: Launch) -> tauri::Result<()> {
     )?;
 
     links::listen(app.handle(), launch.single_instance());
+    notify::open_rooms_on_click(app.handle());
+    let place = app.state::<AppState>().window.saved().place;
+    let (width, height) = place.map_or(window_state::DEFAULT_SIZE, |p| p.size());
     let mut window = WebviewWindowBuilder::new(&app, links::MAIN_WINDOW, WebviewUrl::default())
         .title("Parlor")
-        .inner_size(1080.0, 740.0)
-        .min_inner_size(760.0, 540.0);
+        .inner_size(width, height)
+        .min_inner_size(window_state::MIN_SIZE.0, window_state::MIN_SIZE.1);
+    let monitors = app.available_monitors().unwrap_or_default();
+    if let Some((x, y)) = place.and_then(|p| p.position_on(&monitors)) {
+        window = window.position(x, y);
+    }
+    if place.is_some_and(|p| p.maximized) {
+        window = window.maximized(true);
+    }
     if let Some(profile) = &launch.profile {
         // A separate browser data directory, so two instances never share
         // WebKit's storage.

@@ -8,14 +8,30 @@
 //! it to the person: a link names the server that sees who joins and relays
 //! the connection set-up, so nobody should be sent to one unawares.
 
+use std::str::FromStr;
+
 use parlor_engine::{RoomLink, ServerUrl};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tracing::{info, warn};
 
+use crate::error::AppError;
 use crate::events::OPEN_LINK_EVENT;
 use crate::state::AppState;
+
+/// `text` as a room link, or an error that quotes it (cut to 80
+/// characters), so the person sees which text was wrong.
+pub fn parse_link(text: &str) -> Result<RoomLink, AppError> {
+    RoomLink::from_str(text).map_err(|reason| {
+        let trimmed = text.trim();
+        let mut link: String = trimmed.chars().take(80).collect();
+        if trimmed.chars().count() > 80 {
+            link.push('…');
+        }
+        AppError::BadLink { link, reason }
+    })
+}
 
 /// The label of the one window.
 pub const MAIN_WINDOW: &str = "main";

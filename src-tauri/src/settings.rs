@@ -11,6 +11,7 @@ use parlor_engine::{IceServer, ServerUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::json_file;
 
 /// The settings file's name inside the config directory.
 const FILE_NAME: &str = "settings.json";
@@ -18,8 +19,21 @@ const FILE_NAME: &str = "settings.json";
 /// Longest display name accepted; names show in other people's peer lists.
 const MAX_NAME_CHARS: usize = 64;
 
+/// The window's colours: the system's choice unless the person picked one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    /// Light or dark as the desktop is set.
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
 /// What the settings view edits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Settings {
     /// The name other members see; empty means none.
@@ -30,6 +44,24 @@ pub struct Settings {
     /// STUN/TURN servers to use besides the ones the signaling server hands
     /// out, in the same form (`{"urls":[…],"username":…,"credential":…}`).
     pub ice_servers: Vec<IceServer>,
+    /// Light, dark, or as the system is set.
+    pub theme: Theme,
+    /// Desktop notifications for messages in rooms not on screen (each room
+    /// can also be muted on its own).
+    pub notifications: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            display_name: String::new(),
+            signaling_server: String::new(),
+            ice_servers: Vec::new(),
+            theme: Theme::System,
+            // A message nobody notices is as good as lost: on until turned off.
+            notifications: true,
+        }
+    }
 }
 
 impl Settings {
@@ -101,33 +133,21 @@ impl SettingsStore {
     /// The saved settings; defaults when there is no file yet. A file that
     /// cannot be read is reported (and not overwritten behind the person's back).
     pub fn load(&self) -> Result<Settings, AppError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AppError::Settings {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(AppError::Settings {
-                path: self.path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        }
+        json_file::read(&self.path)
+            .map(Option::unwrap_or_default)
+            .map_err(|reason| self.error(reason))
     }
 
-    /// Writes `settings` atomically (temporary file, then rename), so a crash
-    /// never leaves half a file.
+    /// Writes `settings` atomically, so a crash never leaves half a file.
     pub fn save(&self, settings: &Settings) -> Result<(), AppError> {
-        let failed = |e: &dyn std::fmt::Display| AppError::Settings {
+        json_file::write(&self.path, settings).map_err(|reason| self.error(reason))
+    }
+
+    fn error(&self, reason: String) -> AppError {
+        AppError::Settings {
             path: self.path.display().to_string(),
-            reason: e.to_string(),
-        };
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+            reason,
         }
-        let json = serde_json::to_vec_pretty(settings).map_err(|e| failed(&e))?;
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(|e| failed(&e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| failed(&e))
     }
 }
 
@@ -147,6 +167,7 @@ mod tests {
                 },
                 IceServer::default(),
             ],
+            ..Default::default()
         };
         let tidy = settings.validated().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(tidy.display_name, "Ada");
@@ -173,5 +194,17 @@ mod tests {
             bad_ice.validated(),
             Err(AppError::InvalidSettings(_))
         ));
+    }
+
+    #[test]
+    fn settings_from_before_themes_and_notifications_read_with_notifications_on() {
+        let old: Settings =
+            serde_json::from_str(r#"{"displayName":"Ada"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.theme, Theme::System);
+        assert!(old.notifications);
+        let dark: Settings = serde_json::from_str(r#"{"theme":"dark","notifications":false}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(dark.theme, Theme::Dark);
+        assert!(!dark.notifications);
     }
 }

@@ -1,8 +1,11 @@
 //! What the app holds between commands: settings, verified contacts, the
-//! message store, the room it is in, the embedded signaling server once
-//! started, a link waiting for the UI, and the files received (see
+//! message store, the rooms it is in (any number at once, each with its own
+//! connections, named by a `session` number the window uses), the embedded
+//! signaling server once started (one for every room this app creates), a
+//! link waiting for the UI, the window's place and the files received (see
 //! [`files`](crate::files)).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,8 +24,11 @@ use crate::events;
 use crate::files::{self, ReceivedFiles, SentOffer};
 use crate::links::LinkInfo;
 use crate::messages::{self, HistoryMessage, RecentRoom};
+use crate::notify::Notifier;
 use crate::qr;
+use crate::room_prefs::RoomPrefsStore;
 use crate::settings::SettingsStore;
+use crate::window_state::WindowStateStore;
 
 /// The identity file's name inside the profile (config) directory.
 const IDENTITY_FILE: &str = "identity.pem";
@@ -31,6 +37,11 @@ const IDENTITY_FILE: &str = "identity.pem";
 /// (see [`AppState::revive_embedded`]): far more than anyone rejoins from.
 const KNOWN_ROOMS: usize = 1000;
 
+/// Rooms open at once. Each holds a signaling socket and a connection per
+/// peer; far more than a person follows, and a bound on what a script
+/// driving the window could make the app hold.
+pub const MAX_OPEN_ROOMS: usize = 32;
+
 /// The app's shared state, managed by Tauri.
 pub struct AppState {
     launch: Launch,
@@ -38,6 +49,12 @@ pub struct AppState {
     pub settings: SettingsStore,
     /// Where verified contacts are kept.
     pub contacts: ContactsStore,
+    /// Each room's name of the person's own and notification switch.
+    pub room_prefs: RoomPrefsStore,
+    /// The window's place and the rooms open, kept for the next start.
+    pub window: WindowStateStore,
+    /// Whether a message raises a desktop notification.
+    pub notifier: Arc<Notifier>,
     /// Where messages are kept (the engine writes it, the window reads it).
     store: Option<Store>,
     /// Whether the store is a file (messages outlive the app) or in memory.
@@ -47,9 +64,14 @@ pub struct AppState {
     /// The person chose to close with messages undelivered: the window's
     /// close is no longer held up.
     closing: AtomicBool,
-    room: tokio::sync::Mutex<Option<Joined>>,
-    /// Which room's events reach the UI; bumped on every join and leave.
-    session: Arc<AtomicU64>,
+    /// The rooms open, by session.
+    rooms: tokio::sync::Mutex<BTreeMap<u64, Joined>>,
+    /// The last session number handed out.
+    sessions: AtomicU64,
+    /// The room on screen (for the window's place at the next start).
+    shown: Mutex<Option<u64>>,
+    /// The rooms of the last run to rejoin, handed to the window once.
+    restore: Mutex<Option<Restore>>,
     embedded: tokio::sync::Mutex<Option<Embedded>>,
     pending_link: Mutex<Option<String>>,
     /// Where this profile's identity is kept, and the identity once read.
@@ -61,8 +83,8 @@ pub struct AppState {
     received: ReceivedFiles,
 }
 
-/// The room we are in. Shared, so a command that waits on the engine for
-/// long (hashing files to offer) does not hold the room's lock meanwhile.
+/// A room we are in. Shared, so a command that waits on the engine for
+/// long (hashing files to offer) does not hold the rooms' lock meanwhile.
 struct Joined {
     room: Arc<Room>,
     info: RoomInfo,
@@ -81,9 +103,23 @@ pub struct RoomInfo {
     /// The server the room is on (the built-in one's rooms are LAN only).
     pub server: LinkInfo,
     /// Which room this is: every engine event the window gets carries it as
-    /// `room_session`, so events of a room being left never mix into the
-    /// next one's view.
+    /// `room_session`, and the commands about one room name it.
     pub session: u64,
+    /// The name the person gave the room on this computer, if any.
+    pub label: Option<String>,
+    /// Whether its notifications are off.
+    pub muted: bool,
+}
+
+/// The rooms that were open when the app last closed, for the window to
+/// rejoin at start (they are the person's own: no question asked).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restore {
+    /// Their links, in the order they were joined.
+    pub rooms: Vec<String>,
+    /// The one that was on screen.
+    pub shown: Option<String>,
 }
 
 /// This profile's identity, as the window shows it.
@@ -100,8 +136,14 @@ pub struct IdentityInfo {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppSnapshot {
-    /// The room we are in, if any.
-    pub room: Option<RoomInfo>,
+    /// The rooms we are in, in the order they were joined.
+    pub rooms: Vec<RoomInfo>,
+    /// The room on screen, if the window said.
+    pub shown: Option<u64>,
+    /// The rooms of the last run to rejoin (given once, at the first start).
+    pub restore: Option<Restore>,
+    /// The theme setting, so the page is drawn in it from the start.
+    pub theme: crate::settings::Theme,
     /// A link that arrived (command line, deep link) and should be joined.
     pub pending_link: Option<String>,
     /// The app's version, for the settings view.
@@ -126,16 +168,30 @@ impl AppState {
             config_dir,
         );
         let opened = messages::open(config_dir, crate::contacts::now_ms());
+        let settings = SettingsStore::new(config_dir);
+        // Unreadable settings are reported where they are edited; until
+        // then notifications are on, as by default.
+        let notify = settings.load().map(|s| s.notifications).unwrap_or(true);
+        let window = WindowStateStore::open(config_dir);
+        let restore = (!window.saved().rooms.is_empty()).then(|| Restore {
+            rooms: window.saved().rooms.clone(),
+            shown: window.saved().shown.clone(),
+        });
         Self {
             launch,
-            settings: SettingsStore::new(config_dir),
+            settings,
             contacts: ContactsStore::new(config_dir),
+            room_prefs: RoomPrefsStore::new(config_dir),
+            window,
+            notifier: Arc::new(Notifier::new(notify)),
             store: opened.store,
             store_kept: opened.kept,
             store_notice: opened.notice,
             closing: AtomicBool::new(false),
-            room: tokio::sync::Mutex::new(None),
-            session: Arc::new(AtomicU64::new(0)),
+            rooms: tokio::sync::Mutex::new(BTreeMap::new()),
+            sessions: AtomicU64::new(0),
+            shown: Mutex::new(None),
+            restore: Mutex::new(restore),
             embedded: tokio::sync::Mutex::new(None),
             pending_link: Mutex::new(pending_link),
             identity_path: config_dir.join(IDENTITY_FILE),
@@ -173,7 +229,7 @@ impl AppState {
     /// What a room link leads to: its server, whether the connection to it is
     /// encrypted, and whether it is this app's built-in server.
     pub async fn inspect_link(&self, link: &str) -> Result<LinkInfo, AppError> {
-        let link = RoomLink::from_str(link)?;
+        let link = crate::links::parse_link(link)?;
         Ok(self.link_info(&link).await)
     }
 
@@ -194,12 +250,24 @@ impl AppState {
         }
     }
 
-    /// The room, and the pending link (which is handed out once).
+    /// The rooms, and the pending link and the rooms to restore (each
+    /// handed out once).
     pub async fn snapshot(&self) -> AppSnapshot {
-        let room = self.room.lock().await.as_ref().map(|j| j.info.clone());
+        let rooms = self
+            .rooms
+            .lock()
+            .await
+            .values()
+            .map(|j| j.info.clone())
+            .collect();
         let pending_link = self.pending_link.lock().ok().and_then(|mut p| p.take());
+        let restore = self.restore.lock().ok().and_then(|mut r| r.take());
+        let shown = self.shown.lock().ok().and_then(|s| *s);
         AppSnapshot {
-            room,
+            rooms,
+            shown,
+            restore,
+            theme: self.settings.load().map(|s| s.theme).unwrap_or_default(),
             pending_link,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             store_notice: self.store_notice.clone(),
@@ -240,7 +308,7 @@ impl AppState {
         before_seq: Option<i64>,
     ) -> Result<Vec<HistoryMessage>, AppError> {
         // The store keys rooms by the link as the engine writes it.
-        let link = RoomLink::from_str(link)?.to_string();
+        let link = crate::links::parse_link(link)?.to_string();
         let Some(store) = &self.store else {
             return Ok(Vec::new());
         };
@@ -292,14 +360,24 @@ impl AppState {
         Ok(url)
     }
 
-    /// Joins `link`, and once the server let us in, leaves the room we were
-    /// in (so a join that fails keeps the current room). No lock is held
-    /// while joining: the engine bounds how long that takes.
+    /// Joins `link`, keeping every room we are in. A room already open is
+    /// not joined twice: its info is returned, and the window shows it. No
+    /// lock is held while joining: the engine bounds how long that takes.
     pub async fn join<R: Runtime>(
         &self,
         app: &AppHandle<R>,
         link: RoomLink,
     ) -> Result<RoomInfo, AppError> {
+        let key = link.to_string();
+        {
+            let rooms = self.rooms.lock().await;
+            if let Some(open) = rooms.values().find(|j| j.info.link == key) {
+                return Ok(open.info.clone());
+            }
+            if rooms.len() >= MAX_OPEN_ROOMS {
+                return Err(AppError::TooManyRooms(MAX_OPEN_ROOMS));
+            }
+        }
         let settings = self.settings.load()?;
         self.revive_embedded(&link).await;
         let mut config = RoomConfig::new(link);
@@ -317,51 +395,109 @@ impl AppState {
         let (room, events) = Room::join(config).await?;
 
         let link = room.link().to_owned();
-        let mut current = self.room.lock().await;
-        let session = self.session.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rooms = self.rooms.lock().await;
+        // Joined twice at once (two clicks): the first one in stays.
+        if let Some(open) = rooms.values().find(|j| j.info.link == link) {
+            room.leave();
+            return Ok(open.info.clone());
+        }
+        let session = self.sessions.fetch_add(1, Ordering::SeqCst) + 1;
+        let prefs = self.room_prefs.get(&link).unwrap_or_default();
         let info = RoomInfo {
             qr_svg: qr::svg(&link),
             peer_id: room.peer_id().to_string(),
-            link,
+            label: prefs.name.clone(),
+            muted: prefs.muted,
             server,
+            link,
             session,
         };
+        self.notifier
+            .set_room(session, &room_label(&info), prefs.muted);
         events::forward(
             app.clone(),
             events,
             session,
-            self.session.clone(),
+            self.notifier.clone(),
             self.received.clone(),
         );
-        if let Some(previous) = current.replace(Joined {
-            room: Arc::new(room),
-            info: info.clone(),
-        }) {
-            previous.room.leave();
-        }
+        rooms.insert(
+            session,
+            Joined {
+                room: Arc::new(room),
+                info: info.clone(),
+            },
+        );
+        self.keep_open_rooms(&rooms);
         Ok(info)
     }
 
-    /// Sends `text` to everyone in the room; returns the message's id, which
-    /// the engine's `queued`/`delivered` events name.
-    pub async fn send(&self, text: &str) -> Result<MessageId, AppError> {
+    /// The room `session` is on screen (`None`: the start view): its
+    /// messages no longer notify while the window is focused, and it is the
+    /// room shown at the next start.
+    pub async fn show_room(&self, session: Option<u64>) {
+        if let Ok(mut shown) = self.shown.lock() {
+            *shown = session;
+        }
+        self.notifier.set_shown(session);
+        let rooms = self.rooms.lock().await;
+        self.keep_open_rooms(&rooms);
+    }
+
+    /// Writes the open rooms and the one on screen to the window state.
+    fn keep_open_rooms(&self, rooms: &BTreeMap<u64, Joined>) {
+        let shown = self.shown.lock().ok().and_then(|s| *s);
+        let links = rooms.values().map(|j| j.info.link.clone()).collect();
+        let shown = shown
+            .and_then(|session| rooms.get(&session))
+            .map(|j| j.info.link.clone());
+        self.window.set_rooms(links, shown);
+    }
+
+    /// Gives the room `session` a name of the person's own (empty: the
+    /// link's name again); returns its info as the sidebar shows it.
+    pub async fn rename_room(&self, session: u64, name: &str) -> Result<RoomInfo, AppError> {
+        self.change_prefs(session, |link| self.room_prefs.rename(link, name))
+            .await
+    }
+
+    /// Turns the room `session`'s notifications off (`muted`) or back on.
+    pub async fn mute_room(&self, session: u64, muted: bool) -> Result<RoomInfo, AppError> {
+        self.change_prefs(session, |link| self.room_prefs.set_muted(link, muted))
+            .await
+    }
+
+    /// Changes the room `session`'s preferences with `change` (given its
+    /// link), and what the room's info and notifications say of them.
+    async fn change_prefs(
+        &self,
+        session: u64,
+        change: impl FnOnce(&str) -> Result<crate::room_prefs::RoomPrefs, AppError>,
+    ) -> Result<RoomInfo, AppError> {
+        let mut rooms = self.rooms.lock().await;
+        let joined = rooms.get_mut(&session).ok_or(AppError::NotInRoom)?;
+        let prefs = change(&joined.info.link)?;
+        joined.info.label = prefs.name;
+        joined.info.muted = prefs.muted;
+        self.notifier
+            .set_room(session, &room_label(&joined.info), prefs.muted);
+        Ok(joined.info.clone())
+    }
+
+    /// Sends `text` to everyone in the room `session`; returns the
+    /// message's id, which the engine's `queued`/`delivered` events name.
+    pub async fn send(&self, session: u64, text: &str) -> Result<MessageId, AppError> {
         if text.trim().is_empty() {
             return Err(AppError::EmptyMessage);
         }
-        match self.room.lock().await.as_ref() {
-            Some(joined) => Ok(joined.room.send(text).await?),
-            None => Err(AppError::NotInRoom),
-        }
+        Ok(self.room(session).await?.send(text).await?)
     }
 
     /// Sends our message `id` again to the connected people it failed to
     /// reach; returns to how many it went out. The others are owed it again
     /// and get it when they come back.
-    pub async fn retry(&self, id: MessageId) -> Result<usize, AppError> {
-        match self.room.lock().await.as_ref() {
-            Some(joined) => Ok(joined.room.retry(id).await?),
-            None => Err(AppError::NotInRoom),
-        }
+    pub async fn retry(&self, session: u64, id: MessageId) -> Result<usize, AppError> {
+        Ok(self.room(session).await?.retry(id).await?)
     }
 
     /// Starts the built-in server again for a room made on it before a
@@ -396,9 +532,9 @@ impl AppState {
         }
     }
 
-    /// The room we are in, shared: the lock is not held while the engine works.
-    async fn current_room(&self) -> Result<Arc<Room>, AppError> {
-        match self.room.lock().await.as_ref() {
+    /// The room `session`, shared: the lock is not held while the engine works.
+    async fn room(&self, session: u64) -> Result<Arc<Room>, AppError> {
+        match self.rooms.lock().await.get(&session) {
             Some(joined) => Ok(joined.room.clone()),
             None => Err(AppError::NotInRoom),
         }
@@ -408,13 +544,17 @@ impl AppState {
     /// to members once they connect). The engine reads and hashes them
     /// first, which takes a while for big files; the room stays usable
     /// meanwhile. Returns what the offer's card shows.
-    pub async fn send_files(&self, paths: Vec<String>) -> Result<SentOffer, AppError> {
+    pub async fn send_files(
+        &self,
+        session: u64,
+        paths: Vec<String>,
+    ) -> Result<SentOffer, AppError> {
         let paths: Vec<PathBuf> = paths
             .into_iter()
             .filter(|path| !path.trim().is_empty())
             .map(PathBuf::from)
             .collect();
-        let room = self.current_room().await?;
+        let room = self.room(session).await?;
         let transfer = room.send_files(paths.clone(), None).await?;
         tokio::task::spawn_blocking(move || files::summarize(transfer, &paths))
             .await
@@ -423,9 +563,14 @@ impl AppState {
 
     /// Takes `peer`'s offer `transfer` into the downloads folder (made if
     /// missing); returns that folder.
-    pub async fn accept_files(&self, peer: &str, transfer: String) -> Result<String, AppError> {
+    pub async fn accept_files(
+        &self,
+        session: u64,
+        peer: &str,
+        transfer: String,
+    ) -> Result<String, AppError> {
         let peer = parse_peer(peer)?;
-        let room = self.current_room().await?;
+        let room = self.room(session).await?;
         std::fs::create_dir_all(&self.downloads).map_err(|e| {
             AppError::Files(format!(
                 "The folder {} cannot receive files: {e}",
@@ -437,16 +582,26 @@ impl AppState {
     }
 
     /// Turns `peer`'s offer `transfer` down.
-    pub async fn decline_files(&self, peer: &str, transfer: String) -> Result<(), AppError> {
+    pub async fn decline_files(
+        &self,
+        session: u64,
+        peer: &str,
+        transfer: String,
+    ) -> Result<(), AppError> {
         let peer = parse_peer(peer)?;
-        self.current_room().await?.decline_files(peer, transfer);
+        self.room(session).await?.decline_files(peer, transfer);
         Ok(())
     }
 
     /// Stops the transfer `transfer` with `peer`, whichever way it goes.
-    pub async fn cancel_transfer(&self, peer: &str, transfer: String) -> Result<(), AppError> {
+    pub async fn cancel_transfer(
+        &self,
+        session: u64,
+        peer: &str,
+        transfer: String,
+    ) -> Result<(), AppError> {
         let peer = parse_peer(peer)?;
-        self.current_room().await?.cancel_transfer(peer, transfer);
+        self.room(session).await?.cancel_transfer(peer, transfer);
         Ok(())
     }
 
@@ -455,17 +610,29 @@ impl AppState {
         self.received.check(path)
     }
 
-    /// Leaves the room. Its last events (peers closing, `left`) still reach
-    /// the UI; nothing after.
-    pub async fn leave(&self) -> Result<(), AppError> {
-        match self.room.lock().await.take() {
-            Some(joined) => {
-                joined.room.leave();
-                Ok(())
-            }
-            None => Err(AppError::NotInRoom),
+    /// Leaves the room `session`, and only it. Its last events (peers
+    /// closing, `left`) still reach the window, which knows the room is gone.
+    pub async fn leave(&self, session: u64) -> Result<(), AppError> {
+        let mut rooms = self.rooms.lock().await;
+        let joined = rooms.remove(&session).ok_or(AppError::NotInRoom)?;
+        joined.room.leave();
+        self.notifier.forget_room(session);
+        if let Ok(mut shown) = self.shown.lock()
+            && *shown == Some(session)
+        {
+            *shown = None;
         }
+        self.keep_open_rooms(&rooms);
+        Ok(())
     }
+}
+
+/// The name a room goes by in notifications: the person's own for it, or
+/// the link's.
+fn room_label(info: &RoomInfo) -> String {
+    info.label
+        .clone()
+        .unwrap_or_else(|| info.server.room.clone())
 }
 
 /// A peer id from the window (as the engine's events name peers).

@@ -97,7 +97,8 @@ fn settings_are_validated_saved_and_read_back() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         defaults,
-        json!({"displayName": "", "signalingServer": "", "iceServers": []})
+        json!({"displayName": "", "signalingServer": "", "iceServers": [],
+               "theme": "system", "notifications": true})
     );
 
     let saved = app
@@ -141,6 +142,21 @@ fn a_malformed_link_says_what_is_wrong() {
 }
 
 #[test]
+fn a_link_with_a_space_is_quoted_as_typed_in_its_error() {
+    let app = TestApp::new("space-link");
+    let (kind, message) = app.error_kind(
+        "inspect_link",
+        json!({"link": " parlor://join/my room?server=ws%3A%2F%2F127.0.0.1%3A1 "}),
+    );
+    assert_eq!(kind, "bad-link");
+    assert!(
+        message.contains("“parlor://join/my room?server=") && message.contains("\"my room\""),
+        "{message}"
+    );
+    assert!(!message.contains("%20"), "{message}");
+}
+
+#[test]
 fn an_unreachable_server_is_reported_not_retried_forever() {
     let app = TestApp::new("unreachable");
     // A port that was free a moment ago: nothing listens there.
@@ -154,8 +170,8 @@ fn an_unreachable_server_is_reported_not_retried_forever() {
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert_eq!(
         app.invoke("get_state", json!({}))
-            .unwrap_or_else(|e| panic!("{e}"))["room"],
-        Value::Null
+            .unwrap_or_else(|e| panic!("{e}"))["rooms"],
+        json!([])
     );
 }
 
@@ -179,21 +195,34 @@ fn create_room_starts_the_embedded_server_and_leaving_ends_the_room() {
     let state = app
         .invoke("get_state", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(state["room"]["link"], room["link"]);
+    assert_eq!(state["rooms"][0]["link"], room["link"]);
+    let session = room["session"].clone();
 
     assert_eq!(
-        app.error_kind("send_message", json!({"text": "  "})).0,
+        app.error_kind("send_message", json!({"session": session, "text": "  "}))
+            .0,
         "empty-message"
     );
     // A message with no one to receive it is kept for whoever comes.
     let id = app
-        .invoke("send_message", json!({"text": "anyone?"}))
+        .invoke(
+            "send_message",
+            json!({"session": session, "text": "anyone?"}),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(id.as_str().is_some_and(|id| !id.is_empty()), "{id}");
-    assert_eq!(app.invoke("leave_room", json!({})), Ok(Value::Null));
-    assert_eq!(app.error_kind("leave_room", json!({})).0, "not-in-room");
     assert_eq!(
-        app.error_kind("send_message", json!({"text": "hi"})).0,
+        app.invoke("leave_room", json!({ "session": session })),
+        Ok(Value::Null)
+    );
+    assert_eq!(
+        app.error_kind("leave_room", json!({ "session": session }))
+            .0,
+        "not-in-room"
+    );
+    assert_eq!(
+        app.error_kind("send_message", json!({"session": session, "text": "hi"}))
+            .0,
         "not-in-room"
     );
 
@@ -232,6 +261,117 @@ fn a_full_room_is_refused_with_a_readable_error() {
     assert_eq!(kind, "room-full", "{message}");
     assert!(message.contains("full"), "{message}");
     tauri::async_runtime::block_on(server.shutdown());
+}
+
+#[test]
+fn rooms_joined_one_after_another_are_all_kept_and_leaving_one_keeps_the_other() {
+    let app = TestApp::new("two-rooms");
+    let first = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(first["session"], second["session"]);
+    let sessions = |app: &TestApp| {
+        app.invoke("get_state", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"))["rooms"]
+            .as_array()
+            .map(|rooms| {
+                rooms
+                    .iter()
+                    .map(|r| r["session"].clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        sessions(&app),
+        [first["session"].clone(), second["session"].clone()]
+    );
+
+    // Joining a room already open gives it back rather than joining twice.
+    let again = app
+        .invoke("join_room", json!({"link": first["link"]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again["session"], first["session"]);
+
+    assert_eq!(
+        app.invoke("leave_room", json!({"session": first["session"]})),
+        Ok(Value::Null)
+    );
+    assert_eq!(sessions(&app), [second["session"].clone()]);
+    let sent = app.invoke(
+        "send_message",
+        json!({"session": second["session"], "text": "still here"}),
+    );
+    assert!(sent.is_ok(), "{sent:?}");
+}
+
+#[test]
+fn a_room_renamed_and_muted_keeps_both_after_a_restart() {
+    let app = TestApp::new("rename");
+    let room = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let session = room["session"].clone();
+    assert_eq!(room["label"], Value::Null);
+    let renamed = app
+        .invoke(
+            "rename_room",
+            json!({"session": session, "name": "  Book club "}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(renamed["label"], "Book club");
+    let muted = app
+        .invoke("mute_room", json!({"session": session, "muted": true}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(muted["muted"], true);
+    assert_eq!(muted["label"], "Book club");
+    let (kind, _) = app.error_kind("rename_room", json!({"session": 999, "name": "x"}));
+    assert_eq!(kind, "not-in-room");
+
+    // Left and joined again, it has the name and the switch it had.
+    assert_eq!(
+        app.invoke("leave_room", json!({ "session": session })),
+        Ok(Value::Null)
+    );
+    let rejoined = app
+        .invoke("join_room", json!({"link": room["link"]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(rejoined["session"], session);
+    assert_eq!(rejoined["label"], "Book club");
+    assert_eq!(rejoined["muted"], true);
+}
+
+#[test]
+fn the_rooms_open_and_the_one_on_screen_are_kept_for_the_next_start() {
+    let app = TestApp::new("window-state");
+    let first = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = app
+        .invoke("create_room", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        app.invoke("show_room", json!({"session": first["session"]})),
+        Ok(Value::Null)
+    );
+    let kept: Value = std::fs::read(app.profile.join("window.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        kept["rooms"],
+        json!([first["link"], second["link"]]),
+        "{kept}"
+    );
+    assert_eq!(kept["shown"], first["link"], "{kept}");
+    assert_eq!(
+        app.invoke("get_state", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"))["shown"],
+        first["session"]
+    );
 }
 
 /// A well-formed fingerprint made of one repeated byte.
@@ -376,11 +516,11 @@ fn inspect_link_tells_the_embedded_server_from_another() {
 
     let (kind, _) = app.error_kind("inspect_link", json!({"link": "https://example.org"}));
     assert_eq!(kind, "bad-link");
-    // Inspecting joins nothing: we are still in the room we created.
+    // Inspecting joins nothing: we are in the room we created, only.
     let state = app
         .invoke("get_state", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(state["room"]["link"], room["link"]);
+    assert_eq!(state["rooms"], json!([room]));
 }
 
 #[test]
@@ -405,8 +545,12 @@ fn a_message_sent_to_nobody_is_kept_listed_and_counted() {
         .invoke("create_room", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
     let link = room["link"].clone();
+    let session = room["session"].clone();
     let id = app
-        .invoke("send_message", json!({"text": "for whoever comes"}))
+        .invoke(
+            "send_message",
+            json!({"session": session, "text": "for whoever comes"}),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(app.invoke("undelivered_count", json!({})), Ok(json!(1)));
     assert!(
@@ -456,7 +600,7 @@ fn a_message_sent_to_nobody_is_kept_listed_and_counted() {
     );
     // Retrying a message that failed nowhere sends it to nobody.
     assert_eq!(
-        app.invoke("retry_message", json!({ "id": id })),
+        app.invoke("retry_message", json!({ "session": session, "id": id })),
         Ok(json!(0))
     );
 }
@@ -498,10 +642,14 @@ fn a_damaged_message_store_is_moved_aside_and_a_fresh_one_started() {
         "{notice}"
     );
     // The fresh store works.
-    app.invoke("create_room", json!({}))
+    let room = app
+        .invoke("create_room", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
-    app.invoke("send_message", json!({"text": "kept again"}))
-        .unwrap_or_else(|e| panic!("{e}"));
+    app.invoke(
+        "send_message",
+        json!({"session": room["session"], "text": "kept again"}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(app.invoke("undelivered_count", json!({})), Ok(json!(1)));
 }
 
@@ -527,8 +675,11 @@ fn a_message_store_that_cannot_be_opened_leaves_the_app_working_without_it() {
     let room = app
         .invoke("create_room", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
-    app.invoke("send_message", json!({"text": "not kept"}))
-        .unwrap_or_else(|e| panic!("{e}"));
+    app.invoke(
+        "send_message",
+        json!({"session": room["session"], "text": "not kept"}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let history = app
         .invoke("room_history", json!({"link": room["link"]}))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -614,23 +765,26 @@ fn files_are_offered_in_a_room_and_transfer_commands_check_their_arguments() {
     std::fs::write(&file, "twelve bytes").unwrap_or_else(|e| panic!("{e}"));
     let path = file.display().to_string();
     assert_eq!(
-        app.error_kind("send_files", json!({ "paths": [path] })).0,
+        app.error_kind("send_files", json!({ "session": 1, "paths": [path] }))
+            .0,
         "not-in-room"
     );
     assert_eq!(
         app.error_kind(
             "accept_files",
-            json!({"peer": "not a peer id!", "transfer": "t"})
+            json!({"session": 1, "peer": "not a peer id!", "transfer": "t"})
         )
         .0,
         "bad-peer"
     );
 
-    app.invoke("create_room", json!({}))
+    let room = app
+        .invoke("create_room", json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
+    let session = room["session"].clone();
     // Offered to everyone (nobody is here yet: it waits for whoever comes).
     let offer = app
-        .invoke("send_files", json!({ "paths": [path] }))
+        .invoke("send_files", json!({ "session": session, "paths": [path] }))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         offer["transfer"].as_str().is_some_and(|t| !t.is_empty()),
@@ -640,18 +794,22 @@ fn files_are_offered_in_a_room_and_transfer_commands_check_their_arguments() {
     assert_eq!(offer["totalBytes"], 12, "{offer}");
 
     let missing = app.profile.join("gone.txt").display().to_string();
-    let (kind, message) = app.error_kind("send_files", json!({ "paths": [missing] }));
+    let (kind, message) = app.error_kind(
+        "send_files",
+        json!({ "session": session, "paths": [missing] }),
+    );
     assert_eq!(kind, "files", "{message}");
     assert!(message.contains("gone.txt"), "{message}");
     assert_eq!(
-        app.error_kind("send_files", json!({ "paths": [] })).0,
+        app.error_kind("send_files", json!({ "session": session, "paths": [] }))
+            .0,
         "files"
     );
     // A transfer nobody offered: the engine ignores it, nothing fails.
     assert_eq!(
         app.invoke(
             "cancel_transfer",
-            json!({"peer": "somebody", "transfer": "none"})
+            json!({"session": session, "peer": "somebody", "transfer": "none"})
         ),
         Ok(Value::Null)
     );

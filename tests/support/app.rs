@@ -113,6 +113,9 @@ pub enum Isolation<'a> {
     ProfileAt(&'a Path),
     /// No profile: the single-instance plugin is on, on this bus.
     SingleInstance(&'a SessionBus),
+    /// `PARLOR_PROFILE` in this directory (kept by the test), on this
+    /// session bus (where its notifications go).
+    ProfileOnBus(&'a Path, &'a SessionBus),
 }
 
 /// One app instance with a WebDriver session on its window.
@@ -181,6 +184,10 @@ impl AppWindow {
             Isolation::SingleInstance(bus) => {
                 env.push(("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus.address.clone()));
             }
+            Isolation::ProfileOnBus(dir, bus) => {
+                env.push(("PARLOR_PROFILE".to_owned(), dir.display().to_string()));
+                env.push(("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus.address.clone()));
+            }
         }
         let driver = ProcessGroup::spawn(
             Command::new(tauri_driver())
@@ -210,8 +217,9 @@ impl AppWindow {
             downloads,
             _driver: driver,
         };
+        // Loaded, and the rooms open at its last close rejoined.
         window
-            .wait_until("document.body && document.body.dataset.view === 'start'")
+            .wait_until("document.body && document.body.dataset.ready === 'true'")
             .await?;
         Ok(window)
     }
@@ -362,10 +370,21 @@ impl AppWindow {
 
     /// Clicks "Create room" and returns the room link the window shows.
     pub async fn create_room(&self) -> anyhow::Result<String> {
-        self.click("#create-room").await?;
-        self.wait_until(
-            "document.body.dataset.view === 'room' && document.getElementById('room-link').value.startsWith('parlor://join/')",
+        let before = self
+            .eval("return document.getElementById('room-link').value", vec![])
+            .await?;
+        let before = serde_json::to_string(before.as_str().unwrap_or_default())?;
+        // From a room, "New room or join" shows the button (the room stays open).
+        self.eval(
+            "if (document.body.dataset.view === 'room') document.getElementById('nav-home').click()",
+            vec![],
         )
+        .await?;
+        self.click("#create-room").await?;
+        self.wait_until(&format!(
+            "document.body.dataset.view === 'room' && document.getElementById('room-link').value.startsWith('parlor://join/') \
+             && document.getElementById('room-link').value !== {before}"
+        ))
         .await?;
         let link = self
             .eval("return document.getElementById('room-link').value", vec![])
@@ -377,6 +396,12 @@ impl AppWindow {
     /// that shows where the link leads (Join has the focus) presses Enter
     /// again, and waits for the room view.
     pub async fn join_room(&self, link: &str) -> anyhow::Result<()> {
+        // From a room, "New room or join" shows the field (the room stays open).
+        self.eval(
+            "if (document.body.dataset.view === 'room') document.getElementById('nav-home').click()",
+            vec![],
+        )
+        .await?;
         self.type_into("#join-link", &format!("{link}{ENTER}"))
             .await?;
         self.wait_link_dialog().await?;

@@ -12,6 +12,7 @@ pub mod coturn;
 pub mod impair;
 pub mod internet;
 pub mod netns;
+pub mod notifications;
 pub mod old_relay;
 pub mod peer;
 pub mod process;
