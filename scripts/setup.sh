@@ -41,6 +41,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# axe-core: the accessibility rules tests/ui_a11y.rs runs over every view of
+# the window's page (ui/), from npm into a cache outside the clone.
+AXE_DIR=/var/cache/parlor/npm
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+  say "installing axe-core into $AXE_DIR"
+  $SUDO mkdir -p "$AXE_DIR"
+  $SUDO npm install --prefix "$AXE_DIR" --no-save --no-audit --no-fund --no-package-lock \
+    --loglevel=error axe-core@4 >/dev/null
+fi
+
 # Rust: Debian 12's own rustc is too old for the 2024 edition, so a fresh
 # machine gets the stable toolchain from rustup.
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
