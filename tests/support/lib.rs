@@ -11,6 +11,7 @@ pub mod chromium;
 pub mod coturn;
 pub mod impair;
 pub mod internet;
+pub mod memory;
 pub mod netns;
 pub mod notifications;
 pub mod old_relay;
