@@ -229,6 +229,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         rate,
         bytes,
         errors: ErrorCounter::new(shared.config.error_limit, now),
+        paused_until: None,
         ice_refresh,
     };
     let ending = reader.read(&mut stream, &control).await;
@@ -295,6 +296,10 @@ async fn reject(
     }
 }
 
+/// The longest a connection over its rate goes unread (see
+/// [`Reader::pause_after_refusal`]); well below the pong timeout.
+const MAX_READ_PAUSE: Duration = Duration::from_secs(2);
+
 /// Frames read after our close frame while waiting for the client's; a
 /// flooder that ignores the close is cut off after these instead of being
 /// read at line rate for the whole grace period.
@@ -342,6 +347,10 @@ struct Reader<'a> {
     /// Bytes per second.
     bytes: TokenBucket,
     errors: ErrorCounter,
+    /// Reading is paused until then: a frame was refused for its rate, and
+    /// the next is not read before the budget could take one (see
+    /// [`Reader::pause_after_refusal`]).
+    paused_until: Option<std::time::Instant>,
     /// When the member's ICE servers are due again (its TURN credentials
     /// would otherwise run out while it stays); `None` when they are not.
     ice_refresh: Option<Duration>,
@@ -360,10 +369,12 @@ impl Reader<'_> {
         let refresh = tokio::time::sleep(refresh_every);
         tokio::pin!(refresh);
         let mut shutdown = self.shared.shutdown.clone();
+        let resume = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(resume);
 
         loop {
             tokio::select! {
-                incoming = stream.next() => {
+                incoming = stream.next(), if self.paused_until.is_none() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
                         Some(Err(error)) => return ending_for(error),
@@ -373,6 +384,14 @@ impl Reader<'_> {
                     if let Some(ending) = self.handle(message) {
                         return ending;
                     }
+                    if let Some(until) = self.paused_until {
+                        resume.as_mut().reset(until.into());
+                    }
+                }
+                () = &mut resume, if self.paused_until.is_some() => {
+                    self.paused_until = None;
+                    // Its pongs were not read meanwhile: that was our doing.
+                    silence.as_mut().reset(Instant::now() + config.pong_timeout);
                 }
                 _ = ping.tick() => {
                     if let Err(mpsc::error::TrySendError::Closed(_)) = control.try_send(Control::Ping) {
@@ -422,10 +441,13 @@ impl Reader<'_> {
                 if !self.rate.try_take(now) {
                     self.shared
                         .limit_exceeded(Limit::FrameRate, self.client, "frame refused");
+                    self.pause_after_refusal(self.rate.time_until(1.0, now), now);
                     Refusal::new(ErrorCode::RateLimited, "sending too fast; frame dropped")
                 } else if !self.bytes.try_take_n(text.len() as f64, now) {
                     self.shared
                         .limit_exceeded(Limit::ByteRate, self.client, "frame refused");
+                    let largest = self.shared.config.max_message_size as f64;
+                    self.pause_after_refusal(self.bytes.time_until(largest, now), now);
                     Refusal::new(
                         ErrorCode::RateLimited,
                         "sending too many bytes per second; frame dropped",
@@ -453,6 +475,19 @@ impl Reader<'_> {
             close_code::POLICY_VIOLATION,
             "too many errors",
         ))
+    }
+
+    /// After a frame refused for its rate, reads nothing more from the
+    /// client until its budget could take a frame again (`wait`; at most
+    /// [`MAX_READ_PAUSE`], also when it never refills). What it sends
+    /// meanwhile waits in the socket, so TCP slows the sender down: a
+    /// flooder costs the server one refusal per refill instead of reading,
+    /// parsing and refusing every frame it can push.
+    fn pause_after_refusal(&mut self, wait: Option<Duration>, now: std::time::Instant) {
+        let wait = wait.unwrap_or(MAX_READ_PAUSE).min(MAX_READ_PAUSE);
+        if !wait.is_zero() {
+            self.paused_until = Some(now + wait);
+        }
     }
 
     fn relay(&self, text: &str) -> Result<(), Refusal> {

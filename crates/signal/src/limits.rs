@@ -68,6 +68,17 @@ impl TokenBucket {
         }
     }
 
+    /// How long until the bucket holds `n` tokens (`n` at most its
+    /// capacity), from `now`; `None` if it never will (no refill).
+    pub(crate) fn time_until(&self, n: f64, now: Instant) -> Option<std::time::Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        let missing = n.min(self.capacity) - (self.tokens + elapsed * self.rate);
+        if missing <= 0.0 {
+            return Some(std::time::Duration::ZERO);
+        }
+        (self.rate > 0.0).then(|| std::time::Duration::from_secs_f64(missing / self.rate))
+    }
+
     /// Whether the bucket would be full at `now`: such a bucket is no
     /// different from a new one and need not be kept.
     pub(crate) fn is_full_at(&self, now: Instant) -> bool {
@@ -177,6 +188,34 @@ mod tests {
         assert!(!bucket.try_take(start));
         assert!(bucket.try_take(start + Duration::from_millis(100)));
         assert!(!bucket.try_take(start + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_bucket_says_how_long_until_it_can_take_a_frame_again() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::bytes(
+            ByteRateLimit {
+                bytes_per_second: 1000,
+                burst: 2000,
+            },
+            start,
+        );
+        assert_eq!(bucket.time_until(500.0, start), Some(Duration::ZERO));
+        assert!(bucket.try_take_n(2000.0, start));
+        assert_eq!(
+            bucket.time_until(500.0, start),
+            Some(Duration::from_millis(500))
+        );
+        // Never more than the capacity is waited for.
+        assert_eq!(
+            bucket.time_until(9000.0, start),
+            Some(Duration::from_secs(2))
+        );
+        let dry = TokenBucket::with(0.0, 1.0, start);
+        assert_eq!(dry.time_until(1.0, start), Some(Duration::ZERO));
+        let mut spent = TokenBucket::with(0.0, 1.0, start);
+        assert!(spent.try_take(start));
+        assert_eq!(spent.time_until(1.0, start), None);
     }
 
     #[test]

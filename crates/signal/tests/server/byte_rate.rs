@@ -112,3 +112,32 @@ async fn loopback_clients_start_each_connection_with_a_full_byte_budget_unless_l
     again.send_json(padded(2, 900)).await;
     assert_eq!(bob.recv_message().await["n"], 2);
 }
+
+#[tokio::test]
+async fn a_sender_over_its_byte_rate_is_not_read_until_its_budget_could_take_a_frame() {
+    // 10 000 bytes a second, 1000 at once: after each refusal the next
+    // frame is read only once a whole frame's budget is back, so of ten
+    // 900-byte frames sent at once every other one passes; read at once,
+    // all but the first would be refused.
+    let server = start(Config {
+        max_message_size: 1000,
+        byte_rate_limit: ByteRateLimit {
+            bytes_per_second: 10_000,
+            burst: 1000,
+        },
+        ..config()
+    })
+    .await;
+    let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
+    for n in 1..=10 {
+        clients[0].send_json(padded(n, 900)).await;
+    }
+    for n in [1, 3, 5, 7, 9] {
+        assert_eq!(clients[1].recv_message().await["n"], n);
+    }
+    for _ in 0..5 {
+        clients[0].expect_error("rate-limited").await;
+    }
+    let page = metrics(server.local_addr()).await;
+    assert_eq!(metric(&page, &limit_metric("byte-rate")), 5);
+}
