@@ -16,6 +16,9 @@ use parlor_e2e::peer::PeerProcess;
 use parlor_e2e::scratch::Scratch;
 use serde_json::Value;
 
+/// The WebDriver "Shift" key: pressed, then released by the next one.
+const SHIFT: &str = "\u{E008}";
+
 /// The WebDriver "ArrowDown" key.
 const ARROW_DOWN: &str = "\u{E015}";
 
@@ -173,9 +176,41 @@ async fn two_rooms_at_once_count_unread_notify_and_leaving_one_keeps_the_other()
     ))
     .await?;
 
-    // Leaving the second room leaves only it: the first one still chats.
+    // What is typed stays with its room; Shift+Enter is a new line.
+    app.click(&nav_item(1)).await?;
+    app.type_into("#message-input", "half a thought").await?;
     app.click(&nav_item(2)).await?;
     app.wait_message("are you there?").await?;
+    assert_eq!(
+        app.eval(
+            "return document.getElementById('message-input').value",
+            vec![]
+        )
+        .await?,
+        ""
+    );
+    app.click(&nav_item(1)).await?;
+    app.wait_until("document.getElementById('message-input').value === 'half a thought'")
+        .await?;
+    app.type_into(
+        "#message-input",
+        &format!(", finished{SHIFT}{ENTER}{SHIFT}on two lines{ENTER}"),
+    )
+    .await?;
+    bob.wait_event(
+        "message",
+        Some(("text", "half a thought, finished\non two lines")),
+    )
+    .await;
+    app.wait_until(
+        "[...document.querySelectorAll('#message-log .message.mine .text')].some(e => \
+           e.textContent === 'half a thought, finished\\non two lines' && e.getClientRects().length === 1 && \
+           e.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(e).lineHeight))",
+    )
+    .await?;
+
+    // Leaving the second room leaves only it: the first one still chats.
+    app.click(&nav_item(2)).await?;
     app.click("#leave-room").await?;
     carol
         .wait_event("peer-left", Some(("peer", &app_in_second)))
