@@ -23,7 +23,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -205,14 +204,7 @@ impl Browser {
         let profile =
             std::env::temp_dir().join(format!("parlor-ui-a11y-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&profile)?;
-        let driver = ProcessGroup::spawn(
-            Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            profile.clone(),
-        )
-        .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
+        let driver = parlor_e2e::chromium::chromedriver(port, &profile)?;
         let mut args = vec![
             "--headless".to_owned(),
             "--no-sandbox".to_owned(),

@@ -24,6 +24,19 @@ pub enum Mdns {
     Expose,
 }
 
+/// Starts `chromedriver` on loopback port `port`, in its own process group
+/// (killed on drop, with the Chromium it started) kept in `dir`.
+pub fn chromedriver(port: u16, dir: &Path) -> anyhow::Result<ProcessGroup> {
+    ProcessGroup::spawn(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        dir.to_path_buf(),
+    )
+    .context("starting chromedriver (apt-get install chromium chromium-driver)")
+}
+
 /// One headless Chromium with one WebDriver session.
 pub struct Chromium {
     client: fantoccini::Client,
@@ -38,14 +51,7 @@ impl Chromium {
     pub async fn launch(mdns: Mdns) -> anyhow::Result<Self> {
         let port = free_port()?;
         let profile = profile_dir(port)?;
-        let driver = ProcessGroup::spawn(
-            Command::new("chromedriver")
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            profile.clone(),
-        )
-        .context("starting chromedriver (apt-get install chromium chromium-driver)")?;
+        let driver = chromedriver(port, &profile)?;
         Self::session(port, driver, None, profile, mdns).await
     }
 
