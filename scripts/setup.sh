@@ -28,6 +28,9 @@ DEBIAN_PACKAGES=(
   # parlor-signal's cluster tests (tests/cluster.rs) start their own
   # redis-server on loopback; the package's system service is not used.
   redis-server
+  # A real notification server for the window tests: the app's
+  # notifications land there, and dunstctl clicks one.
+  dunst
 )
 if ! command -v node >/dev/null 2>&1; then DEBIAN_PACKAGES+=(nodejs npm); fi
 

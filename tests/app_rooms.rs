@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use parlor_e2e::PATIENCE;
 use parlor_e2e::app::{AppWindow, ENTER, Isolation, SessionBus, one_at_a_time};
-use parlor_e2e::notifications::NotificationWatch;
+use parlor_e2e::notifications::{NotificationServer, NotificationWatch};
 use parlor_e2e::peer::PeerProcess;
 use parlor_e2e::scratch::Scratch;
 use serde_json::Value;
@@ -296,5 +296,37 @@ async fn the_window_reopens_at_its_size_with_its_rooms_and_the_one_on_screen() -
         .await?;
     assert_eq!(links, serde_json::json!([first, second]));
     again.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicking_a_notification_shows_its_room() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let profile = Scratch::new("app-click-notification")?;
+    let bus = SessionBus::start()?;
+    let server = NotificationServer::start(&bus).await?;
+    let notifications = NotificationWatch::start(&bus).await?;
+    let app =
+        AppWindow::launch_with("clicked", Isolation::ProfileOnBus(profile.path(), &bus)).await?;
+    let first = app.create_room().await?;
+    let (mut bob, _) = peer_in("bob", &first).await;
+    let second = app.create_room().await?;
+
+    // The other room is on screen when bob writes in the first.
+    bob.say("look over here").await;
+    notifications.wait_for("look over here").await?;
+    assert_eq!(
+        app.eval("return document.getElementById('room-link').value", vec![])
+            .await?,
+        second.as_str()
+    );
+    server.click_latest().await?;
+    app.wait_until(&format!(
+        "document.body.dataset.view === 'room' && document.getElementById('room-link').value === {}",
+        serde_json::to_string(&first)?
+    ))
+    .await?;
+    app.wait_message("look over here").await?;
+    app.close().await;
     Ok(())
 }

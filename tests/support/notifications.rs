@@ -79,3 +79,65 @@ impl NotificationWatch {
         Ok(())
     }
 }
+
+/// A real notification server, dunst, on a private session bus (and the
+/// test's X display): it shows the app's notifications and, like a person
+/// clicking one, invokes a notification's default action on request.
+pub struct NotificationServer {
+    bus: String,
+    _dunst: Child,
+}
+
+impl NotificationServer {
+    /// Starts dunst on `bus` and waits until it answers as the desktop's
+    /// notification server.
+    pub async fn start(bus: &SessionBus) -> anyhow::Result<Self> {
+        let dunst = Command::new("dunst")
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting dunst (apt-get install dunst)")?;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let answered = Command::new("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.Notifications",
+                ])
+                .args([
+                    "/org/freedesktop/Notifications",
+                    "org.freedesktop.Notifications.GetServerInformation",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await?;
+            if answered.success() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("dunst never took the notification server's name");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            bus: bus.address.clone(),
+            _dunst: dunst,
+        })
+    }
+
+    /// Clicks the notification on top: its default action.
+    pub async fn click_latest(&self) -> anyhow::Result<()> {
+        let clicked = Command::new("dunstctl")
+            .args(["action", "0"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .status()
+            .await?;
+        anyhow::ensure!(clicked.success(), "dunstctl action failed");
+        Ok(())
+    }
+}
