@@ -43,7 +43,34 @@ pub(crate) struct OutboxBudget {
     total_limit: usize,
     total: AtomicUsize,
     /// Every member's queue, to find the largest when the total is over.
-    queues: Mutex<Vec<Weak<OutboxState>>>,
+    queues: Mutex<Queues>,
+}
+
+/// The queues of [`OutboxBudget`], with those of members gone swept out
+/// now and then rather than on every join: sweeping on each one cost a scan
+/// of every connection per new connection, 9 % of the server's CPU while
+/// 5 000 clients joined at once.
+#[derive(Debug, Default)]
+struct Queues {
+    list: Vec<Weak<OutboxState>>,
+    /// How many were left after the last sweep; the next one comes when
+    /// the list has doubled since.
+    after_sweep: usize,
+}
+
+impl Queues {
+    /// Sweeps before the list grows past twice its last live size (at
+    /// least [`Queues::SMALLEST_SWEEP`]), so each join costs O(1) amortized
+    /// and the list holds at most about twice the live queues.
+    const SMALLEST_SWEEP: usize = 64;
+
+    fn push(&mut self, queue: Weak<OutboxState>) {
+        if self.list.len() >= (2 * self.after_sweep).max(Self::SMALLEST_SWEEP) {
+            self.list.retain(|queue| queue.strong_count() > 0);
+            self.after_sweep = self.list.len();
+        }
+        self.list.push(queue);
+    }
 }
 
 impl OutboxBudget {
@@ -53,13 +80,12 @@ impl OutboxBudget {
             per_member,
             total_limit: total,
             total: AtomicUsize::new(0),
-            queues: Mutex::new(Vec::new()),
+            queues: Mutex::new(Queues::default()),
         })
     }
 
     fn register(&self, queue: &Arc<OutboxState>) {
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        queues.retain(|queue| queue.strong_count() > 0);
         queues.push(Arc::downgrade(queue));
     }
 
@@ -70,6 +96,7 @@ impl OutboxBudget {
     fn largest(&self) -> Option<Arc<OutboxState>> {
         let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         queues
+            .list
             .iter()
             .filter_map(Weak::upgrade)
             .max_by_key(|queue| queue.queued.load(Ordering::Acquire))
@@ -1041,5 +1068,28 @@ impl Rooms {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outboxes_of_members_gone_are_swept_out_as_others_join() {
+        let budget = OutboxBudget::new(1024, 1 << 20);
+        let live: Vec<_> = (0..100).map(|_| Outbox::new(budget.clone())).collect();
+        for _ in 0..10_000 {
+            drop(Outbox::new(budget.clone()));
+        }
+        let queues = budget.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            queues.list.len() <= 2 * live.len() + Queues::SMALLEST_SWEEP,
+            "{} queues kept for {} members",
+            queues.list.len(),
+            live.len()
+        );
+        let alive = queues.list.iter().filter(|q| q.strong_count() > 0).count();
+        assert_eq!(alive, live.len());
     }
 }
