@@ -17,6 +17,7 @@ use parlor_protocol::{fingerprint_hex, sanitize_name};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::json_file;
 
 /// The contacts file's name inside the profile (config) directory.
 pub const FILE_NAME: &str = "contacts.json";
@@ -231,16 +232,9 @@ impl ContactsStore {
         self.save(&contacts)
     }
 
-    /// Writes `contacts` atomically (temporary file, then rename), so a
-    /// crash never leaves half a file.
+    /// Writes `contacts` atomically, so a crash never leaves half a file.
     fn save(&self, contacts: &Contacts) -> Result<(), AppError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.file_error(&e))?;
-        }
-        let json = serde_json::to_vec_pretty(contacts).map_err(|e| self.file_error(&e))?;
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(|e| self.file_error(&e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.file_error(&e))
+        json_file::write(&self.path, contacts).map_err(|reason| self.file_error(&reason))
     }
 
     fn file_error(&self, error: &dyn std::fmt::Display) -> AppError {
