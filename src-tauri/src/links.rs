@@ -124,6 +124,21 @@ pub fn focus<R: Runtime>(app: &AppHandle<R>) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_long_bad_link_is_quoted_cut_to_80_characters() {
+        let pasted = format!("  parlor://join/{}  ", "é".repeat(200));
+        match parse_link(&pasted) {
+            Err(AppError::BadLink { link, .. }) => {
+                assert_eq!(link.chars().count(), 81, "{link}");
+                assert!(
+                    link.starts_with("parlor://join/é") && link.ends_with('…'),
+                    "{link}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn info(link: &str, embedded: bool) -> LinkInfo {
         let link: RoomLink = link.parse().unwrap_or_else(|e| panic!("{link}: {e}"));
         LinkInfo::new(&link, embedded)

@@ -309,6 +309,25 @@ fn rooms_joined_one_after_another_are_all_kept_and_leaving_one_keeps_the_other()
 }
 
 #[test]
+fn one_room_more_than_the_bound_is_refused_and_the_others_stay() {
+    let app = TestApp::new("too-many-rooms");
+    for _ in 0..parlor_app::state::MAX_OPEN_ROOMS {
+        app.invoke("create_room", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let (kind, message) = app.error_kind("create_room", json!({}));
+    assert_eq!(kind, "too-many-rooms", "{message}");
+    assert!(message.contains("leave one"), "{message}");
+    let open = app
+        .invoke("get_state", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"))["rooms"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    assert_eq!(open, parlor_app::state::MAX_OPEN_ROOMS);
+}
+
+#[test]
 fn a_room_renamed_and_muted_keeps_both_after_a_restart() {
     let app = TestApp::new("rename");
     let room = app

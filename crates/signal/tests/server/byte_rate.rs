@@ -141,3 +141,20 @@ async fn a_sender_over_its_byte_rate_is_not_read_until_its_budget_could_take_a_f
     let page = metrics(server.local_addr()).await;
     assert_eq!(metric(&page, &limit_metric("byte-rate")), 5);
 }
+
+#[tokio::test]
+async fn a_sender_whose_budget_never_refills_is_read_again_after_two_seconds_and_refused_again() {
+    let server = start(spent_budgets()).await;
+    let mut clients = join_all(&server, "room", &["alice", "bob"]).await;
+    for n in 1..=3 {
+        clients[0].send_json(padded(n, 400)).await;
+    }
+    clients[0].expect_error("rate-limited").await;
+    // Sent while the server does not read: read once the pause ends.
+    clients[0].send_json(padded(4, 400)).await;
+    clients[0].expect_error("rate-limited").await;
+    assert_eq!(clients[1].recv_message().await["n"], 1);
+    assert_eq!(clients[1].recv_message().await["n"], 2);
+    let page = metrics(server.local_addr()).await;
+    assert_eq!(metric(&page, &limit_metric("byte-rate")), 2);
+}
