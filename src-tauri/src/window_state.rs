@@ -127,6 +127,11 @@ impl WindowStateStore {
         &self.saved
     }
 
+    /// The window's place as last kept, in this run or the last.
+    pub fn place(&self) -> Option<Place> {
+        self.current.lock().ok().and_then(|current| current.place)
+    }
+
     /// The window moved, was resized, maximized or restored.
     pub fn set_place(&self, place: Place) {
         self.change(|state| state.place = Some(place));
@@ -166,41 +171,43 @@ pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
     let Some(state) = window.try_state::<AppState>() else {
         return;
     };
-    let Some(place) = place_of(window, state.window.saved().place) else {
+    let Some(place) = place_of(window, state.window.place()) else {
         return;
     };
     state.window.set_place(place);
 }
 
-/// The window's place now. While maximized (or minimized: a zero size) the
-/// size it goes back to is kept from `before`.
+/// The window's place now (see [`kept_place`]).
 fn place_of<R: Runtime>(window: &Window<R>, before: Option<Place>) -> Option<Place> {
     let scale = window.scale_factor().ok()?;
-    let maximized = window.is_maximized().unwrap_or(false);
     let size = window.inner_size().ok()?.to_logical::<f64>(scale);
+    if size.width < 1.0 || size.height < 1.0 {
+        return None;
+    }
     let position = window
         .outer_position()
         .ok()
         .map(|p| p.to_logical::<f64>(scale));
-    if size.width < 1.0 || size.height < 1.0 {
-        return None;
-    }
-    let (width, height, x, y) = match (maximized, before) {
-        (true, Some(before)) => (before.width, before.height, before.x, before.y),
-        _ => (
-            size.width,
-            size.height,
-            position.map(|p| p.x),
-            position.map(|p| p.y),
-        ),
+    let now = Place {
+        width: size.width,
+        height: size.height,
+        x: position.map(|p| p.x),
+        y: position.map(|p| p.y),
+        maximized: window.is_maximized().unwrap_or(false),
     };
-    Some(Place {
-        width,
-        height,
-        x,
-        y,
-        maximized,
-    })
+    Some(kept_place(now, before))
+}
+
+/// What to keep of the window's place `now`: while it is maximized, the
+/// size and position it goes back to are the ones kept `before`.
+fn kept_place(now: Place, before: Option<Place>) -> Place {
+    match before {
+        Some(before) if now.maximized => Place {
+            maximized: true,
+            ..before
+        },
+        _ => now,
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +239,33 @@ mod tests {
             }
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_maximized_window_keeps_the_size_it_goes_back_to() {
+        let normal = Place {
+            width: 900.0,
+            height: 600.0,
+            x: Some(10.0),
+            y: Some(20.0),
+            maximized: false,
+        };
+        let full = Place {
+            width: 1280.0,
+            height: 800.0,
+            x: Some(0.0),
+            y: Some(0.0),
+            maximized: true,
+        };
+        assert_eq!(
+            kept_place(full, Some(normal)),
+            Place {
+                maximized: true,
+                ..normal
+            }
+        );
+        assert_eq!(kept_place(full, None), full);
+        assert_eq!(kept_place(normal, Some(full)), normal);
     }
 
     #[test]
