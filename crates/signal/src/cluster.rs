@@ -64,7 +64,8 @@ use sha1::{Digest, Sha1};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::admission::{AddressKey, AddressPermit, Connections};
-use crate::room::{JoinRefusal, Membership, Outbox, Rooms};
+use crate::outbox::Outbox;
+use crate::room::{JoinRefusal, Membership, Rooms};
 
 /// Where to find Redis and how soon a silent node counts as dead.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,8 @@ use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
     ErrorCode, IdKey, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
 use tracing::Instrument;
 
@@ -25,8 +26,9 @@ use crate::admission::AddressPermit;
 use crate::limits::{ErrorCounter, TokenBucket};
 use crate::listener::ConnectionSlot;
 use crate::metrics::Limit;
+use crate::outbox::{Outbox, OutboxReceiver};
 use crate::relay::{self, Refusal};
-use crate::room::{JoinRefusal, Membership, Outbox, OutboxReceiver};
+use crate::room::{JoinRefusal, Membership};
 use crate::server::{Shared, stopping};
 use crate::turn;
 
@@ -52,13 +54,6 @@ pub(crate) struct JoinRequest {
     pub(crate) slot: ConnectionSlot,
     /// Its place in its address's count, behind a trusted proxy.
     pub(crate) address: Option<AddressPermit>,
-}
-
-/// Messages from the reader to the writer that jump the outbox queue.
-enum Control {
-    Ping,
-    /// Send what is queued, then this close frame, then stop.
-    Close(u16, &'static str),
 }
 
 /// Why the read loop ended.
@@ -91,23 +86,28 @@ impl Drop for OpenConnection<'_> {
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
-/// Runs a freshly upgraded connection to its end.
-pub(crate) async fn serve(socket: WebSocket, mut request: JoinRequest, shared: Arc<Shared>) {
-    let _open = OpenConnection::new(&shared.connections);
-    let _slot = request.slot.clone();
-    let _address = request.address.take();
-    shared.metrics.connection_opened();
+/// Runs a freshly upgraded connection to its end, on a task of its own.
+///
+/// Its own task rather than axum's upgrade task: that one's future also
+/// holds the upgrade and the whole socket for as long as the connection
+/// lives, about 0.7 KiB more per idle connection.
+pub(crate) fn spawn(socket: WebSocket, request: JoinRequest, shared: Arc<Shared>) {
     let id = shared.next_connection_id();
     let span = if request.client == request.remote.ip() {
         tracing::info_span!("conn", id, remote = %request.remote)
     } else {
         tracing::info_span!("conn", id, remote = %request.remote, client = %request.client)
     };
-    run(socket, request, &shared).instrument(span).await;
+    let (sink, stream) = socket.split();
+    tokio::spawn(serve(sink, stream, request, shared).instrument(span));
 }
 
-async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
-    let (mut sink, mut stream) = socket.split();
+async fn serve(mut sink: Sink, mut stream: Stream, mut request: JoinRequest, shared: Arc<Shared>) {
+    let shared = &*shared;
+    let _open = OpenConnection::new(&shared.connections);
+    let _slot = request.slot.clone();
+    let _address = request.address.take();
+    shared.metrics.connection_opened();
     let room = match request.room {
         Ok(room) => room,
         Err(error) => {
@@ -205,9 +205,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
     tracing::info!(%peer, parlor = request.parlor, "joined");
 
     let write_timeout = shared.config.pong_timeout;
-    let (control, control_rx) = mpsc::channel(4);
-    let mut writer =
-        tokio::spawn(write_frames(sink, frames, control_rx, write_timeout).in_current_span());
+    let mut writer = tokio::spawn(write_frames(sink, frames, write_timeout).in_current_span());
     // A client that reconnects gets the rate buckets its address left, not
     // a fresh burst.
     let address = shared.address_key(request.client);
@@ -232,7 +230,7 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
         paused_until: None,
         ice_refresh,
     };
-    let ending = reader.read(&mut stream, &control).await;
+    let ending = reader.read(&mut stream, &writer).await;
     if let Some(key) = address {
         let Reader { rate, bytes, .. } = reader;
         shared
@@ -254,8 +252,9 @@ async fn run(socket: WebSocket, request: JoinRequest, shared: &Shared) {
             }
             // The writer sends what is queued, then the close frame; then the
             // client's close frame (or the grace period) ends the read side.
+            outbox.close(code, reason);
             let finish = async {
-                if control.send(Control::Close(code, reason)).await.is_ok() {
+                if !writer.is_finished() {
                     let _ = (&mut writer).await;
                     drain_until_closed(&mut stream).await;
                 }
@@ -358,7 +357,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Reads until the connection should end, and says why.
-    async fn read(&mut self, stream: &mut Stream, control: &mpsc::Sender<Control>) -> Ending {
+    async fn read(&mut self, stream: &mut Stream, writer: &JoinHandle<()>) -> Ending {
         let config = &self.shared.config;
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
@@ -394,10 +393,11 @@ impl Reader<'_> {
                     silence.as_mut().reset(Instant::now() + config.pong_timeout);
                 }
                 _ = ping.tick() => {
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = control.try_send(Control::Ping) {
+                    if writer.is_finished() {
                         // The writer gave up on this client.
                         return Ending::Gone;
                     }
+                    self.outbox.ping();
                 }
                 () = &mut silence => return Ending::Silent,
                 () = &mut refresh, if self.ice_refresh.is_some() => {
@@ -526,46 +526,27 @@ fn ending_for(error: axum::Error) -> Ending {
     }
 }
 
-/// The writing half: sends outbox frames and control frames until told to
-/// close, the outbox ends, or a write takes longer than `write_timeout`.
-async fn write_frames(
-    mut sink: Sink,
-    mut frames: OutboxReceiver,
-    mut control: mpsc::Receiver<Control>,
-    write_timeout: Duration,
-) {
+/// The writing half: sends what the outbox holds (pings first, then frames,
+/// all in one flush) until told to close, or a write takes longer than
+/// `write_timeout`.
+async fn write_frames(mut sink: Sink, mut outbox: OutboxReceiver, write_timeout: Duration) {
     loop {
-        let first = tokio::select! {
-            biased;
-            control = control.recv() => match control {
-                Some(Control::Ping) => Message::Ping(Bytes::new()),
-                Some(Control::Close(code, reason)) => {
-                    let close = async {
-                        while let Ok(frame) = frames.try_recv() {
-                            sink.feed(Message::Text(frame.text())).await?;
-                        }
-                        sink.send(close_message(code, reason)).await
-                    };
-                    let _ = timeout(write_timeout, close).await;
-                    return;
-                }
-                None => return,
-            },
-            frame = frames.recv() => match frame {
-                Some(frame) => Message::Text(frame.text()),
-                None => return,
-            },
-        };
-        // Queue whatever else is ready so one flush carries it all.
+        let work = outbox.ready().await;
         let batch = async {
-            sink.feed(first).await?;
-            while let Ok(frame) = frames.try_recv() {
-                sink.feed(Message::Text(frame.text())).await?;
+            if work.ping {
+                sink.feed(Message::Ping(Bytes::new())).await?;
             }
-            sink.flush().await
+            while let Some(frame) = outbox.next_frame() {
+                sink.feed(Message::Text(frame)).await?;
+            }
+            match work.close {
+                Some((code, reason)) => sink.send(close_message(code, reason)).await,
+                None => sink.flush().await,
+            }
         };
         match timeout(write_timeout, batch).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) if work.close.is_none() => {}
+            Ok(Ok(())) => return,
             Ok(Err(error)) => {
                 tracing::debug!(%error, "write failed");
                 return;

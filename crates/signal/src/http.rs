@@ -25,8 +25,10 @@ use crate::server::Shared;
 use crate::turn;
 
 /// Buffer for reading frames; small because signaling frames are small, and
-/// idle connections should cost little. It grows for larger frames.
-const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// idle connections should cost little: tungstenite zero-fills all of it, so
+/// every byte is resident for every connection. A larger frame grows it (its
+/// header says how much), so an offer still takes two reads, not one per KiB.
+const READ_BUFFER_SIZE: usize = 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let router = Router::new()
@@ -142,7 +144,10 @@ async fn room(
         .max_frame_size(limit)
         .read_buffer_size(READ_BUFFER_SIZE)
         .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::serve(socket, request, shared))
+        .on_upgrade(move |socket| {
+            connection::spawn(socket, request, shared);
+            std::future::ready(())
+        })
 }
 
 /// The room named in the path, or why it is not a valid name.

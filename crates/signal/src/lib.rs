@@ -92,6 +92,7 @@ mod http;
 mod limits;
 mod listener;
 mod metrics;
+mod outbox;
 mod relay;
 mod room;
 mod server;

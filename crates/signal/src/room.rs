@@ -21,219 +21,16 @@
 //! that peer lists, `to` lookups and local deliveries need no round trip.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{IdKey, JoinRejection, PeerId, PeerList, RoomName, ServerMessage};
-use tokio::sync::{Notify, mpsc};
 
 use crate::cluster::{Link, Snapshot};
-use crate::metrics::{Limit, Metrics};
-
-/// What each queued frame costs beyond its length, so that a flood of tiny
-/// frames is bounded too (roughly the queue's own bookkeeping per frame).
-pub(crate) const FRAME_OVERHEAD: usize = 64;
-
-/// The byte budgets of all outboxes: one per member and one for the server.
-#[derive(Debug)]
-pub(crate) struct OutboxBudget {
-    per_member: usize,
-    total_limit: usize,
-    total: AtomicUsize,
-    /// Every member's queue, to find the largest when the total is over.
-    queues: Mutex<Queues>,
-}
-
-/// The queues of [`OutboxBudget`], with those of members gone swept out
-/// now and then rather than on every join: sweeping on each one cost a scan
-/// of every connection per new connection, 9 % of the server's CPU while
-/// 5 000 clients joined at once.
-#[derive(Debug, Default)]
-struct Queues {
-    list: Vec<Weak<OutboxState>>,
-    /// How many were left after the last sweep; the next one comes when
-    /// the list has doubled since.
-    after_sweep: usize,
-}
-
-impl Queues {
-    /// Sweeps before the list grows past twice its last live size (at
-    /// least [`Queues::SMALLEST_SWEEP`]), so each join costs O(1) amortized
-    /// and the list holds at most about twice the live queues.
-    const SMALLEST_SWEEP: usize = 64;
-
-    fn push(&mut self, queue: Weak<OutboxState>) {
-        if self.list.len() >= (2 * self.after_sweep).max(Self::SMALLEST_SWEEP) {
-            self.list.retain(|queue| queue.strong_count() > 0);
-            self.after_sweep = self.list.len();
-        }
-        self.list.push(queue);
-    }
-}
-
-impl OutboxBudget {
-    /// Zero for either budget turns it off.
-    pub(crate) fn new(per_member: usize, total: usize) -> Arc<Self> {
-        Arc::new(Self {
-            per_member,
-            total_limit: total,
-            total: AtomicUsize::new(0),
-            queues: Mutex::new(Queues::default()),
-        })
-    }
-
-    fn register(&self, queue: &Arc<OutboxState>) {
-        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        queues.push(Arc::downgrade(queue));
-    }
-
-    /// The queue holding the most bytes: the member most behind on reading,
-    /// which is the one to drop when all queues together are over budget
-    /// (not whoever a frame happens to be for next, which would close
-    /// well-behaved members of other rooms).
-    fn largest(&self) -> Option<Arc<OutboxState>> {
-        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        queues
-            .list
-            .iter()
-            .filter_map(Weak::upgrade)
-            .max_by_key(|queue| queue.queued.load(Ordering::Acquire))
-    }
-
-    /// Bytes queued across all outboxes now.
-    pub(crate) fn queued(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
-    }
-}
-
-/// One member's share of the budget, and how its connection is told to end.
-#[derive(Debug)]
-struct OutboxState {
-    budget: Arc<OutboxBudget>,
-    queued: AtomicUsize,
-    /// Why the queue overflowed, set once.
-    overflow_reason: OnceLock<Limit>,
-    /// Woken when the queue overflows, so the connection closes itself.
-    overflow: Notify,
-    /// Woken when the member's owner connected again: this connection is a
-    /// stale one the server had not yet noticed was dead.
-    replaced: Notify,
-}
-
-impl OutboxState {
-    /// Tells the connection to close, for the budget it broke (the first
-    /// reason given stays).
-    fn overflowed_by(&self, limit: Limit) {
-        let _ = self.overflow_reason.set(limit);
-        self.overflow.notify_one();
-    }
-
-    fn release(&self, cost: usize) {
-        self.queued.fetch_sub(cost, Ordering::AcqRel);
-        self.budget.total.fetch_sub(cost, Ordering::AcqRel);
-    }
-}
-
-/// A frame in a member's queue; it gives its bytes back to the budgets when
-/// it is taken out or dropped with the queue.
-#[derive(Debug)]
-pub(crate) struct QueuedFrame {
-    text: Utf8Bytes,
-    cost: usize,
-    state: Arc<OutboxState>,
-}
-
-impl QueuedFrame {
-    /// The frame's text (the budget is released when `self` is dropped).
-    pub(crate) fn text(&self) -> Utf8Bytes {
-        self.text.clone()
-    }
-}
-
-impl Drop for QueuedFrame {
-    fn drop(&mut self) {
-        self.state.release(self.cost);
-    }
-}
-
-/// The receiving end of an outbox, for the connection's writer.
-pub(crate) type OutboxReceiver = mpsc::UnboundedReceiver<QueuedFrame>;
-
-/// The sending side of a member's queue of outgoing frames. The queue is
-/// bounded in bytes: a member whose frames pile up past its budget is not
-/// reading, and is disconnected rather than allowed to make the server
-/// buffer without bound.
-#[derive(Clone, Debug)]
-pub(crate) struct Outbox {
-    frames: mpsc::UnboundedSender<QueuedFrame>,
-    state: Arc<OutboxState>,
-}
-
-impl Outbox {
-    pub(crate) fn new(budget: Arc<OutboxBudget>) -> (Self, OutboxReceiver) {
-        let (frames, receiver) = mpsc::unbounded_channel();
-        let state = Arc::new(OutboxState {
-            budget,
-            queued: AtomicUsize::new(0),
-            overflow_reason: OnceLock::new(),
-            overflow: Notify::new(),
-            replaced: Notify::new(),
-        });
-        state.budget.register(&state);
-        (Self { frames, state }, receiver)
-    }
-
-    /// Queues a frame; false if the member is gone or not keeping up.
-    pub(crate) fn push(&self, frame: Utf8Bytes) -> bool {
-        let cost = frame.len() + FRAME_OVERHEAD;
-        let budget = &self.state.budget;
-        let queued = self.state.queued.fetch_add(cost, Ordering::AcqRel) + cost;
-        let total = budget.total.fetch_add(cost, Ordering::AcqRel) + cost;
-        if budget.per_member != 0 && queued > budget.per_member {
-            self.state.release(cost);
-            self.state.overflowed_by(Limit::Outbox);
-            return false;
-        }
-        if budget.total_limit != 0 && total > budget.total_limit {
-            match budget.largest() {
-                Some(largest) if !Arc::ptr_eq(&largest, &self.state) => {
-                    // Its queue goes when its connection closes, which
-                    // gives the budget back; this frame is queued.
-                    largest.overflowed_by(Limit::OutboxTotal);
-                }
-                _ => {
-                    self.state.release(cost);
-                    self.state.overflowed_by(Limit::OutboxTotal);
-                    return false;
-                }
-            }
-        }
-        let queued = QueuedFrame {
-            text: frame,
-            cost,
-            state: Arc::clone(&self.state),
-        };
-        // A send error hands the frame back, and dropping it releases it.
-        self.frames.send(queued).is_ok()
-    }
-
-    /// Resolves when the queue has overflowed, with the budget it broke.
-    pub(crate) async fn overflowed(&self) -> Limit {
-        self.state.overflow.notified().await;
-        self.state
-            .overflow_reason
-            .get()
-            .copied()
-            .unwrap_or(Limit::Outbox)
-    }
-
-    /// Resolves when a newer connection of the member's owner replaced it.
-    pub(crate) async fn replaced(&self) {
-        self.state.replaced.notified().await;
-    }
-}
+use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 
 struct Member {
     id: PeerId,
@@ -611,7 +408,7 @@ impl Rooms {
             if owns(entry.members[index].key.as_ref()) {
                 let stale = entry.members.remove(index);
                 if let Some(outbox) = &stale.outbox {
-                    outbox.state.replaced.notify_one();
+                    outbox.replace();
                 }
                 Ok(())
             } else {
@@ -872,7 +669,7 @@ impl Room {
                 continue;
             };
             if members.iter().any(|m| m.id == member.id) {
-                outbox.state.replaced.notify_one();
+                outbox.replace();
             } else {
                 resync = true;
                 members.push(member);
@@ -1064,32 +861,9 @@ impl Rooms {
         for member in rooms.values().flat_map(|room| room.members.iter()) {
             if let Some(outbox) = &member.outbox {
                 if connections.contains(&member.connection) {
-                    outbox.state.replaced.notify_one();
+                    outbox.replace();
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outboxes_of_members_gone_are_swept_out_as_others_join() {
-        let budget = OutboxBudget::new(1024, 1 << 20);
-        let live: Vec<_> = (0..100).map(|_| Outbox::new(budget.clone())).collect();
-        for _ in 0..10_000 {
-            drop(Outbox::new(budget.clone()));
-        }
-        let queues = budget.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(
-            queues.list.len() <= 2 * live.len() + Queues::SMALLEST_SWEEP,
-            "{} queues kept for {} members",
-            queues.list.len(),
-            live.len()
-        );
-        let alive = queues.list.iter().filter(|q| q.strong_count() > 0).count();
-        assert_eq!(alive, live.len());
     }
 }

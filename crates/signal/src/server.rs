@@ -18,7 +18,8 @@ use crate::cluster::{self, Cluster, ClusterSettings};
 use crate::config::{Config, TurnAuth, TurnServer};
 use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
-use crate::room::{OutboxBudget, RoomLimits, Rooms};
+use crate::outbox::OutboxBudget;
+use crate::room::{RoomLimits, Rooms};
 use crate::{http, listener};
 
 /// How long [`Server::shutdown`] waits for clients to finish their close
