@@ -16,6 +16,8 @@
 //!    messages carrying a send timestamp: `PARLOR_BENCH_IN_FLIGHT` messages
 //!    in flight per pair (default 1), every receipt is a latency sample
 //!    (send → delivery through the relay) and sends the next message;
+//!    The clients run on [`CLIENT_THREADS`] threads, each a current-thread
+//!    runtime, so each is served in turn whichever server is measured;
 //! 4. the server's CPU time over the load phase (`utime + stime` in
 //!    `/proc/<pid>/stat`) divided by the messages relayed.
 //!
@@ -39,6 +41,7 @@
 //! ephemeral ports; all of `127/8` is loopback, so the per-address limits
 //! stay off.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,12 +231,13 @@ fn main() -> anyhow::Result<()> {
     };
 
     let runtime = tokio::runtime::Runtime::new()?;
+    let clients = ClientThreads::start(CLIENT_THREADS)?;
     let mut rows = Vec::new();
     for &size in &sizes {
         let mut figures = Vec::new();
         for target in &targets {
             eprintln!("{}: {size} connections ...", target.name);
-            let result = runtime.block_on(run(target, size, load, in_flight))?;
+            let result = runtime.block_on(run(target, size, load, in_flight, &clients))?;
             eprintln!(
                 "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection, {:.2} µs CPU/message ({:.2} µs redis), node RSS {:?} MiB",
                 result.messages_per_second,
@@ -266,6 +270,7 @@ async fn run(
     size: usize,
     load: Duration,
     in_flight: usize,
+    threads: &ClientThreads,
 ) -> anyhow::Result<Figures> {
     let deployment = deploy(target).await?;
     let pids = deployment.pids()?;
@@ -298,9 +303,10 @@ async fn run(
             };
             let permit = Arc::clone(&connecting);
             let (ready_tx, start) = (ready_tx.clone(), start.clone());
-            clients.push(tokio::spawn(async move {
-                client.run(permit, ready_tx, start).await
-            }));
+            clients.push(threads.spawn(
+                pair,
+                async move { client.run(permit, ready_tx, start).await },
+            ));
         }
     }
     drop(ready_tx);
@@ -368,6 +374,54 @@ fn total(pids: &[u32], measure: fn(u32) -> anyhow::Result<u64>) -> anyhow::Resul
     pids.iter().map(|&pid| measure(pid)).sum()
 }
 
+/// Threads the clients run on.
+const CLIENT_THREADS: usize = 2;
+
+/// Threads of current-thread runtimes for the clients, which take turns on
+/// each, first come first served. Not tokio's multi-threaded scheduler: it
+/// serves tasks that overflow its local queues much later than the rest,
+/// and once a fast server made the clients the bottleneck, that unfairness
+/// was what the p99 measured (with 10 000 clients, one pair in ten made
+/// 1.5x the round trips of another).
+struct ClientThreads {
+    handles: Vec<tokio::runtime::Handle>,
+    /// Dropped to stop the threads.
+    _stop: watch::Sender<()>,
+}
+
+impl ClientThreads {
+    fn start(threads: usize) -> anyhow::Result<Self> {
+        let (stop, stopped) = watch::channel(());
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            let mut stopped = stopped.clone();
+            std::thread::spawn(move || {
+                runtime.block_on(async move { while stopped.changed().await.is_ok() {} })
+            });
+        }
+        Ok(Self {
+            handles,
+            _stop: stop,
+        })
+    }
+
+    /// Runs `task` on the thread of `pair`: both members of a pair on the
+    /// same one, so they take their places in the connection queue one
+    /// after the other (from two threads, every first member could take a
+    /// place and wait for a partner still queued).
+    fn spawn<F>(&self, pair: usize, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handles[pair % self.handles.len()].spawn(task)
+    }
+}
+
 /// One load-generating client.
 struct Client {
     url: String,
@@ -416,9 +470,12 @@ impl Client {
         drop(permit);
         ready.send(()).await?;
 
-        // Keep reading while idle so pings are answered.
+        // Keep reading while idle so pings are answered. The partner may see
+        // the start signal first: its first messages are kept for the load
+        // phase (dropped, they would stall the pair for the whole run).
         // Timestamps count from a shared epoch, so a receiver can subtract
         // its sender's.
+        let mut early = Vec::new();
         let (epoch, deadline) = loop {
             tokio::select! {
                 changed = start.changed() => {
@@ -428,7 +485,9 @@ impl Client {
                     }
                 }
                 frame = ws.next() => {
-                    frame.context("closed while idle")??;
+                    if let Message::Text(text) = frame.context("closed while idle")?? {
+                        early.extend(sent_at(&text)?);
+                    }
                 }
             }
         };
@@ -441,15 +500,21 @@ impl Client {
         for _ in 0..self.starts {
             ws.send(message(epoch)).await?;
         }
+        let mut receipts = VecDeque::from(early);
         loop {
-            let frame = tokio::select! {
-                frame = ws.next() => frame.context("closed under load")??,
-                () = tokio::time::sleep_until(deadline) => break,
-            };
-            let Message::Text(text) = frame else { continue };
-            let value: Value = serde_json::from_str(text.as_str())?;
-            let Some(sent) = value["t"].as_u64() else {
-                continue;
+            let sent = match receipts.pop_front() {
+                Some(sent) => sent,
+                None => {
+                    let frame = tokio::select! {
+                        frame = ws.next() => frame.context("closed under load")??,
+                        () = tokio::time::sleep_until(deadline) => break,
+                    };
+                    let Message::Text(text) = frame else { continue };
+                    let Some(sent) = sent_at(&text)? else {
+                        continue;
+                    };
+                    sent
+                }
             };
             let received = Instant::now().duration_since(epoch).as_nanos() as u64;
             latencies.push(received.saturating_sub(sent));
@@ -461,6 +526,13 @@ impl Client {
         let _ = ws.close(None).await;
         Ok(latencies)
     }
+}
+
+/// The send time a bench message carries; `None` for other frames (peer
+/// lists).
+fn sent_at(text: &str) -> anyhow::Result<Option<u64>> {
+    let value: Value = serde_json::from_str(text)?;
+    Ok(value["t"].as_u64())
 }
 
 /// Starts a target's processes: one server, or `redis-server` and the
