@@ -74,6 +74,8 @@ impl Embedded {
 async fn start_on(listen: SocketAddr) -> Result<parlor_signal::Server, parlor_signal::StartError> {
     parlor_signal::Server::start(parlor_signal::Config {
         listen,
+        // A few rooms on a LAN: one thread is plenty beside the app's own.
+        connection_threads: 1,
         ..Default::default()
     })
     .await

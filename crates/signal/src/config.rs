@@ -21,6 +21,8 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free port (read it back with
     /// [`Server::local_addr`](crate::Server::local_addr)).
     pub listen: SocketAddr,
+    /// Threads that run the clients' connections; 0: one per CPU core.
+    pub connection_threads: usize,
     /// Largest text frame relayed, in bytes (default 64 KiB, ample for an SDP
     /// offer). A larger frame is answered with `too-large` and the connection
     /// stays usable; only frames beyond [`Config::hard_frame_limit`] end it.
@@ -126,6 +128,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN,
+            connection_threads: 0,
             max_message_size: 64 * 1024,
             max_peers_per_room: 32,
             ping_interval: Duration::from_secs(10),

@@ -96,6 +96,7 @@ mod outbox;
 mod relay;
 mod room;
 mod server;
+mod shards;
 mod tls;
 mod turn;
 

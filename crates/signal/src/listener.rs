@@ -108,6 +108,16 @@ async fn accept_loop(
         };
         match shared.admission.admit(address) {
             Ok(mut permit) => {
+                // The connection's thread watches its socket: handed over
+                // unregistered, registered there.
+                let stream = match stream.into_std() {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        tracing::debug!(%remote, %error, "accepted socket unusable");
+                        continue;
+                    }
+                };
+                let shards = &shared.shards;
                 // The certificate as it is now: a reload serves the next
                 // handshake.
                 let tls = tls.as_ref().map(TlsConfig::acceptor);
@@ -115,7 +125,14 @@ async fn accept_loop(
                 let router = router.clone();
                 let shared = Arc::clone(&shared);
                 let refusing = Arc::clone(&refusing);
-                tokio::spawn(async move {
+                shards.spawn(async move {
+                    let stream = match TcpStream::from_std(stream) {
+                        Ok(stream) => stream,
+                        Err(error) => {
+                            tracing::debug!(%remote, %error, "accepted socket unusable");
+                            return;
+                        }
+                    };
                     // With `--redis` the address's connections are counted
                     // across the nodes too; awaited here, not in the accept
                     // loop, so a slow Redis delays this connection only.

@@ -26,6 +26,11 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_LISTEN", default_value_t = parlor_signal::DEFAULT_LISTEN)]
     listen: SocketAddr,
 
+    /// Threads that run the clients' connections [default: one per CPU
+    /// core].
+    #[arg(long, env = "PARLOR_SIGNAL_THREADS")]
+    threads: Option<usize>,
+
     /// Largest relayed frame in bytes [default: 65536].
     #[arg(long, env = "PARLOR_SIGNAL_MAX_MESSAGE_SIZE")]
     max_message_size: Option<usize>,
@@ -270,6 +275,7 @@ impl Args {
         };
         Ok(Config {
             listen: self.listen,
+            connection_threads: self.threads.unwrap_or(defaults.connection_threads),
             max_message_size: self.max_message_size.unwrap_or(defaults.max_message_size),
             max_peers_per_room: self
                 .max_peers_per_room

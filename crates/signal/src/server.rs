@@ -20,6 +20,7 @@ use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
 use crate::outbox::OutboxBudget;
 use crate::room::{RoomLimits, Rooms};
+use crate::shards::Shards;
 use crate::{http, listener};
 
 /// How long [`Server::shutdown`] waits for clients to finish their close
@@ -43,6 +44,9 @@ pub enum StartError {
         /// What went wrong.
         source: io::Error,
     },
+    /// The threads for connections could not be started.
+    #[error("cannot start the connection threads: {0}")]
+    Threads(io::Error),
 }
 
 /// State shared by the HTTP handlers and every connection.
@@ -70,6 +74,8 @@ pub(crate) struct Shared {
     pub(crate) refusal_log: LogSampler,
     /// [`Config::trusted_proxy_header`], parsed.
     pub(crate) proxy_header: Option<HeaderName>,
+    /// Where the connections run.
+    pub(crate) shards: Shards,
     next_connection_id: AtomicU64,
 }
 
@@ -191,6 +197,11 @@ impl Server {
             }
             _ => None,
         };
+        let threads = match config.connection_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            threads => threads,
+        };
+        let shards = Shards::start(threads).map_err(StartError::Threads)?;
         let shared = Arc::new(Shared {
             rooms,
             cluster: cluster.clone(),
@@ -204,6 +215,7 @@ impl Server {
             outbox_budget: OutboxBudget::new(config.outbox_bytes, config.total_outbox_bytes),
             refusal_log: LogSampler::new(REFUSAL_LOGS_PER_SECOND),
             proxy_header,
+            shards,
             config,
             metrics,
             shutdown: shutdown_rx,
