@@ -451,6 +451,9 @@ impl Client {
             .connect(self.server)
             .await
             .with_context(|| format!("connect {} from {}", self.server, self.source))?;
+        // As browsers do for WebSockets: with several messages in flight,
+        // Nagle's algorithm would hold each behind the server's delayed ack.
+        stream.set_nodelay(true)?;
         let (mut ws, _) = tokio_tungstenite::client_async(self.url.as_str(), stream)
             .await
             .with_context(|| format!("handshake {}", self.url))?;
