@@ -324,12 +324,19 @@ async fn run(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let rss_idle: u64 = node_rss_bytes.iter().sum();
 
+    // The start is announced ahead and each client waits for it on its own
+    // thread's timer: woken by the announcement itself, from this thread,
+    // clients queue for their thread's remote-wake queue, which is served
+    // one task in 31 while the clients already started keep it busy (at
+    // 10 000 clients and 8 messages in flight, half of them started after
+    // the run was over).
+    let epoch = Instant::now() + START_NOTICE;
+    start_tx.send_replace(Some((epoch, epoch + load)));
+    tokio::time::sleep_until(epoch).await;
     let cpu_before = pids
         .iter()
         .map(|&pid| cpu_seconds(pid))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let epoch = Instant::now();
-    start_tx.send_replace(Some((epoch, epoch + load)));
     let mut latencies = Vec::new();
     for client in clients {
         latencies.extend(client.await??);
@@ -373,6 +380,9 @@ async fn run(
 fn total(pids: &[u32], measure: fn(u32) -> anyhow::Result<u64>) -> anyhow::Result<u64> {
     pids.iter().map(|&pid| measure(pid)).sum()
 }
+
+/// How long before the load phase its start is announced to the clients.
+const START_NOTICE: Duration = Duration::from_millis(500);
 
 /// Threads the clients run on.
 const CLIENT_THREADS: usize = 2;
@@ -473,20 +483,26 @@ impl Client {
         drop(permit);
         ready.send(()).await?;
 
-        // Keep reading while idle so pings are answered. The partner may see
-        // the start signal first: its first messages are kept for the load
-        // phase (dropped, they would stall the pair for the whole run).
-        // Timestamps count from a shared epoch, so a receiver can subtract
-        // its sender's.
+        // Keep reading while idle so pings are answered, until the start
+        // announced comes. The partner may start first: its first messages
+        // are kept for the load phase (dropped, they would stall the pair
+        // for the whole run). Timestamps count from a shared epoch, so a
+        // receiver can subtract its sender's.
         let mut early = Vec::new();
+        let mut announced: Option<(Instant, Instant)> = None;
         let (epoch, deadline) = loop {
-            tokio::select! {
-                changed = start.changed() => {
-                    changed?;
-                    if let Some(times) = *start.borrow() {
-                        break times;
-                    }
+            let starting = async {
+                match announced {
+                    Some((epoch, _)) => tokio::time::sleep_until(epoch).await,
+                    None => std::future::pending().await,
                 }
+            };
+            tokio::select! {
+                changed = start.changed(), if announced.is_none() => {
+                    changed?;
+                    announced = *start.borrow();
+                }
+                () = starting => break announced.context("start announced")?,
                 frame = ws.next() => {
                     if let Message::Text(text) = frame.context("closed while idle")?? {
                         early.extend(sent_at(&text)?);
