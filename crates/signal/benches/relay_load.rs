@@ -311,10 +311,18 @@ async fn run(
     }
     drop(ready_tx);
     for _ in 0..pairs * 2 {
-        tokio::time::timeout(SETUP_TIMEOUT, ready.recv())
+        if tokio::time::timeout(SETUP_TIMEOUT, ready.recv())
             .await
-            .context("clients connect in time")?
-            .context("a client failed to connect")?;
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            // Say why, from the first client that gave up.
+            for client in clients.iter_mut().filter(|client| client.is_finished()) {
+                client.await??;
+            }
+            anyhow::bail!("clients did not all connect in time");
+        }
     }
     // Let the server finish whatever the last joins started.
     tokio::time::sleep(Duration::from_millis(500)).await;
