@@ -13,6 +13,7 @@ mod binary;
 mod byte_rate;
 mod certificates;
 mod connection_limits;
+mod connection_threads;
 mod http_endpoints;
 mod id_keys;
 mod join_rate;
