@@ -190,6 +190,8 @@ fn main() -> anyhow::Result<()> {
             "4294967295",
             "--max-connections",
             "0",
+            "--accept-rate",
+            "0",
             "--max-rooms",
             "0",
             "--peer-list-interval",

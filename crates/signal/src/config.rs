@@ -61,6 +61,13 @@ pub struct Config {
     /// and TLS handshakes alike). One more is answered `503 Service
     /// Unavailable` and closed.
     pub max_connections: usize,
+    /// How fast the server takes new TCP connections, server-wide. Those
+    /// over it wait in the kernel's listen queue for their turn (nothing is
+    /// refused), so a storm of connections (thousands of handshakes at
+    /// once, or joins and leaves in a loop) spends at most this share of the
+    /// server on newcomers, and members already connected keep their
+    /// latency.
+    pub accept_rate: AcceptRate,
     /// Most connections from one client address (an IPv4 address, or an
     /// IPv6 /64). One more is answered `429 Too Many Requests`. Without
     /// [`Config::trusted_proxy_header`] every TCP connection counts; with
@@ -140,6 +147,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             upgrade_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            accept_rate: AcceptRate::default(),
             max_connections_per_address: 32,
             joins_per_minute: 60,
             turn_requests_per_minute: 60,
@@ -165,6 +173,26 @@ impl Config {
     /// that is merely too large can be read and answered with `too-large`.
     pub fn hard_frame_limit(&self) -> usize {
         self.max_message_size.saturating_mul(16).max(1024 * 1024)
+    }
+}
+
+/// A token bucket for the whole server's new connections: `burst` at once,
+/// refilled at `per_second` (see [`Config::accept_rate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptRate {
+    /// Sustained new connections per second; 0 takes them as fast as they
+    /// come.
+    pub per_second: u32,
+    /// New connections taken at once after a quiet period.
+    pub burst: u32,
+}
+
+impl Default for AcceptRate {
+    fn default() -> Self {
+        Self {
+            per_second: 1000,
+            burst: 100,
+        }
     }
 }
 

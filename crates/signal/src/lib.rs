@@ -102,7 +102,8 @@ mod turn;
 
 pub use cluster::{ClusterError, RedisConfig};
 pub use config::{
-    ByteRateLimit, Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth, TurnServer,
+    AcceptRate, ByteRateLimit, Config, DEFAULT_LISTEN, ErrorLimit, IceConfig, RateLimit, TurnAuth,
+    TurnServer,
 };
 pub use server::{Server, StartError};
 pub use tls::{TlsConfig, TlsError};

@@ -32,6 +32,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::tls::TlsConfig;
 
 use crate::admission::ConnectionPermit;
+use crate::config::AcceptRate;
+use crate::limits::TokenBucket;
 use crate::metrics::Limit;
 use crate::server::{Shared, stopping};
 
@@ -83,7 +85,21 @@ async fn accept_loop(
     // last one is gone.
     let (tasks_done, tasks) = watch::channel(());
     let refusing = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
+    let mut pace = AcceptPace::new(shared.config.accept_rate);
     loop {
+        if let Some(wait) = pace.wait(std::time::Instant::now()) {
+            shared.metrics.limit_exceeded(Limit::AcceptRate);
+            if let Some(suppressed) = shared.refusal_log.sample(std::time::Instant::now()) {
+                tracing::info!(
+                    suppressed,
+                    "new connections over the accept rate wait their turn"
+                );
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => continue,
+                () = stopping(&mut shutdown) => break,
+            }
+        }
         let (stream, remote) = tokio::select! {
             accepted = tcp.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -193,6 +209,35 @@ async fn accept_loop(
     drop(tcp);
     drop(tasks);
     tasks_done.closed().await;
+}
+
+/// [`Config::accept_rate`](crate::Config::accept_rate) as the accept loop
+/// applies it.
+struct AcceptPace {
+    bucket: Option<TokenBucket>,
+}
+
+impl AcceptPace {
+    fn new(rate: AcceptRate) -> Self {
+        let bucket = (rate.per_second > 0).then(|| {
+            TokenBucket::with(
+                f64::from(rate.per_second),
+                f64::from(rate.burst.max(1)),
+                std::time::Instant::now(),
+            )
+        });
+        Self { bucket }
+    }
+
+    /// `None` when the next connection may be taken now (and counts it);
+    /// otherwise how long to wait before asking again.
+    fn wait(&mut self, now: std::time::Instant) -> Option<Duration> {
+        let bucket = self.bucket.as_mut()?;
+        if bucket.try_take(now) {
+            return None;
+        }
+        bucket.time_until(1.0, now)
+    }
 }
 
 /// One accepted connection, until it ends or becomes a WebSocket.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use parlor_signal::{
-    ByteRateLimit, Config, IceConfig, RateLimit, RedisConfig, Server, TlsConfig, TurnAuth,
-    TurnServer,
+    AcceptRate, ByteRateLimit, Config, IceConfig, RateLimit, RedisConfig, Server, TlsConfig,
+    TurnAuth, TurnServer,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -83,6 +83,15 @@ struct Args {
     /// [default: 10000].
     #[arg(long, env = "PARLOR_SIGNAL_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+
+    /// New connections taken per second, server-wide; those over it wait
+    /// their turn in the listen queue; 0 for no limit [default: 1000].
+    #[arg(long, env = "PARLOR_SIGNAL_ACCEPT_RATE")]
+    accept_rate: Option<u32>,
+
+    /// New connections taken at once after a quiet period [default: 100].
+    #[arg(long, env = "PARLOR_SIGNAL_ACCEPT_BURST")]
+    accept_burst: Option<u32>,
 
     /// Most connections per client address (IPv6: per /64); more get 429;
     /// 0 for no limit [default: 32].
@@ -311,6 +320,10 @@ impl Args {
                 .upgrade_timeout
                 .map_or(defaults.upgrade_timeout, Duration::from_secs),
             max_connections: self.max_connections.unwrap_or(defaults.max_connections),
+            accept_rate: AcceptRate {
+                per_second: self.accept_rate.unwrap_or(defaults.accept_rate.per_second),
+                burst: self.accept_burst.unwrap_or(defaults.accept_rate.burst),
+            },
             max_connections_per_address: self
                 .max_connections_per_address
                 .unwrap_or(defaults.max_connections_per_address),

@@ -18,6 +18,8 @@ pub(crate) enum Limit {
     UpgradeTimeout,
     /// The server holds as many connections as it may.
     Connections,
+    /// New connections came faster than the accept rate: one waited.
+    AcceptRate,
     /// The client's address holds as many connections as it may.
     ConnectionsPerAddress,
     /// The client's address joined too often this minute.
@@ -40,10 +42,11 @@ pub(crate) enum Limit {
 
 impl Limit {
     /// Every limit, for exhaustive listings.
-    pub(crate) const ALL: [Limit; 12] = [
+    pub(crate) const ALL: [Limit; 13] = [
         Limit::HeaderReadTimeout,
         Limit::UpgradeTimeout,
         Limit::Connections,
+        Limit::AcceptRate,
         Limit::ConnectionsPerAddress,
         Limit::JoinsPerAddress,
         Limit::Rooms,
@@ -61,6 +64,7 @@ impl Limit {
             Limit::HeaderReadTimeout => "header-read-timeout",
             Limit::UpgradeTimeout => "upgrade-timeout",
             Limit::Connections => "connections",
+            Limit::AcceptRate => "accept-rate",
             Limit::ConnectionsPerAddress => "connections-per-address",
             Limit::JoinsPerAddress => "joins-per-address",
             Limit::Rooms => "rooms",

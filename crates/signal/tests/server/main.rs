@@ -8,6 +8,7 @@
 // Test code: a failed expectation is a failed test, with its message.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod accept_rate;
 mod bad_input;
 mod binary;
 mod byte_rate;
