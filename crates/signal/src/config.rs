@@ -68,6 +68,14 @@ pub struct Config {
     /// server on newcomers, and members already connected keep their
     /// latency.
     pub accept_rate: AcceptRate,
+    /// The kernel's send buffer for each client's socket, in bytes, fixed
+    /// (Linux doubles it for its own bookkeeping); 0 leaves it to the
+    /// kernel, which grows it toward `net.ipv4.tcp_wmem`'s maximum: for a
+    /// thousand members that stopped reading, about 800 KiB each, 2.2 GB of
+    /// kernel memory no budget counted, and copying into it was most of
+    /// what they cost the server. Frames beyond it wait in the member's
+    /// outbox, within its byte budget.
+    pub socket_send_buffer: usize,
     /// Most connections from one client address (an IPv4 address, or an
     /// IPv6 /64). One more is answered `429 Too Many Requests`. Without
     /// [`Config::trusted_proxy_header`] every TCP connection counts; with
@@ -148,6 +156,7 @@ impl Default for Config {
             upgrade_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             accept_rate: AcceptRate::default(),
+            socket_send_buffer: 64 * 1024,
             max_connections_per_address: 32,
             joins_per_minute: 60,
             turn_requests_per_minute: 60,

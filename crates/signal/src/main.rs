@@ -93,6 +93,11 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_ACCEPT_BURST")]
     accept_burst: Option<u32>,
 
+    /// The kernel's send buffer per client socket, bytes; 0 lets the kernel
+    /// grow it [default: 65536].
+    #[arg(long, env = "PARLOR_SIGNAL_SOCKET_SEND_BUFFER")]
+    socket_send_buffer: Option<usize>,
+
     /// Most connections per client address (IPv6: per /64); more get 429;
     /// 0 for no limit [default: 32].
     #[arg(long, env = "PARLOR_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS")]
@@ -324,6 +329,9 @@ impl Args {
                 per_second: self.accept_rate.unwrap_or(defaults.accept_rate.per_second),
                 burst: self.accept_burst.unwrap_or(defaults.accept_rate.burst),
             },
+            socket_send_buffer: self
+                .socket_send_buffer
+                .unwrap_or(defaults.socket_send_buffer),
             max_connections_per_address: self
                 .max_connections_per_address
                 .unwrap_or(defaults.max_connections_per_address),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderName;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -154,8 +154,7 @@ impl Server {
             })?),
         };
         let addr = config.listen;
-        let tcp = TcpListener::bind(addr)
-            .await
+        let tcp = bind_clients_listener(addr, config.socket_send_buffer)
             .map_err(|source| StartError::Bind { addr, source })?;
         let local_addr = tcp
             .local_addr()
@@ -315,6 +314,28 @@ impl Drop for Server {
 pub(crate) async fn stopping(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
+
+/// Binds the clients' listener. The sockets it accepts inherit its send
+/// buffer size, fixed (see [`Config::socket_send_buffer`]); 0 keeps the
+/// kernel's own, growing one.
+fn bind_clients_listener(addr: SocketAddr, send_buffer: usize) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    // As `TcpListener::bind` does: a restarted server gets its port back
+    // while the last run's connections linger in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    if send_buffer > 0 {
+        socket.set_send_buffer_size(u32::try_from(send_buffer).unwrap_or(u32::MAX))?;
+    }
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Connections the kernel holds for the accept loop (tokio's own default).
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// Serves `/metrics` alone on `addr` until the server shuts down.
 async fn serve_metrics(addr: SocketAddr, shared: &Arc<Shared>) -> Result<SocketAddr, StartError> {
