@@ -29,6 +29,7 @@ mod random_frames;
 mod relay;
 mod room_limit;
 mod shutdown;
+mod socket_buffers;
 mod support;
 mod timeouts;
 mod tls;
