@@ -71,6 +71,10 @@ async fn scenario(server: &parlor_signal::Server, case: u64, rounds: Vec<(Garbag
     let mut bob = Client::parlor(server, &shared, "bob").await;
     let mut mallory = Client::old(server, &shared, "mallory").await;
     let mut carol = Client::parlor(server, &other, "carol").await;
+    // Joined once her first peer list comes (a finished handshake does not
+    // say so: the join runs on the connection's own thread, after it), so
+    // the late newcomer's list below has a well-defined order.
+    carol.recv_peer_list().await;
     let mut dave = Client::parlor(server, &other, "dave").await;
     let mut eve = Client::old(server, &lonely, "eve").await;
     let (mut mallory_up, mut eve_up) = (true, true);
