@@ -196,11 +196,7 @@ impl Server {
             }
             _ => None,
         };
-        let threads = match config.connection_threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            threads => threads,
-        };
-        let shards = Shards::start(threads).map_err(StartError::Threads)?;
+        let shards = Shards::start(config.connection_threads).map_err(StartError::Threads)?;
         let shared = Arc::new(Shared {
             rooms,
             cluster: cluster.clone(),

@@ -27,11 +27,15 @@ pub(crate) struct Shards {
 }
 
 impl Shards {
-    /// Starts `threads` threads (at least one).
+    /// Starts `threads` threads; 0 starts one per CPU core.
     pub(crate) fn start(threads: usize) -> std::io::Result<Self> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            threads => threads,
+        };
         let (stop, stopped) = watch::channel(());
         let mut handles = Vec::new();
-        for index in 0..threads.max(1) {
+        for index in 0..threads {
             let runtime = Builder::new_current_thread().enable_all().build()?;
             handles.push(runtime.handle().clone());
             let mut stopped = stopped.clone();
