@@ -496,9 +496,7 @@ fn build_note() -> String {
             let changed = git(&["status", "--porcelain", "--", "src"])
                 .is_some_and(|status| !status.is_empty());
             if changed {
-                format!(
-                    "commit {commit} with uncommitted changes in `crates/signal/src` (limits being added)"
-                )
+                format!("commit {commit} with uncommitted changes in `crates/signal/src`")
             } else {
                 format!("commit {commit}")
             }

@@ -56,12 +56,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{IdKey, PeerId, RoomName};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Script, Value};
 use sha1::{Digest, Sha1};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::admission::{AddressKey, AddressPermit, Connections};
 use crate::outbox::Outbox;

@@ -21,7 +21,10 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free port (read it back with
     /// [`Server::local_addr`](crate::Server::local_addr)).
     pub listen: SocketAddr,
-    /// Threads that run the clients' connections; 0: one per CPU core.
+    /// Threads that run the clients' WebSockets, each room's members on
+    /// one; as many again read HTTP requests at the lowest CPU priority,
+    /// so strangers' handshakes wait for members' frames. 0: one of each
+    /// per CPU core.
     pub connection_threads: usize,
     /// Largest text frame relayed, in bytes (default 64 KiB, ample for an SDP
     /// offer). A larger frame is answered with `too-large` and the connection

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
@@ -20,6 +19,10 @@ use parlor_protocol::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument;
 
 use crate::admission::AddressPermit;
@@ -30,6 +33,7 @@ use crate::outbox::{Outbox, OutboxReceiver};
 use crate::relay::{self, Refusal};
 use crate::room::{JoinRefusal, Membership};
 use crate::server::{Shared, stopping};
+use crate::socket::ClientIo;
 use crate::turn;
 
 /// How long the server waits for a client to answer its close frame.
@@ -83,26 +87,55 @@ impl Drop for OpenConnection<'_> {
     }
 }
 
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
+type Socket = WebSocketStream<ClientIo>;
+type Sink = SplitSink<Socket, Message>;
+type Stream = SplitStream<Socket>;
 
-/// Runs a freshly upgraded connection to its end, on a task of its own.
-///
-/// Its own task rather than axum's upgrade task: that one's future also
-/// holds the upgrade and the whole socket for as long as the connection
-/// lives, about 0.7 KiB more per idle connection.
-pub(crate) fn spawn(socket: WebSocket, request: JoinRequest, shared: Arc<Shared>) {
+/// Runs a freshly upgraded connection to its end, on its room's connection
+/// thread (see [`crate::shards`]); `early` is what the client sent past its
+/// request.
+pub(crate) fn spawn(
+    socket: ClientIo,
+    early: Bytes,
+    config: WebSocketConfig,
+    request: JoinRequest,
+    shared: Arc<Shared>,
+) {
     let id = shared.next_connection_id();
     let span = if request.client == request.remote.ip() {
         tracing::info_span!("conn", id, remote = %request.remote)
     } else {
         tracing::info_span!("conn", id, remote = %request.remote, client = %request.client)
     };
-    let (sink, stream) = socket.split();
-    tokio::spawn(serve(sink, stream, request, shared).instrument(span));
+    // Copied: `early` is a view into hyper's whole 8 KiB read buffer, which
+    // would otherwise stay allocated for as long as the connection lives.
+    let early = early.to_vec();
+    let room = request.room.as_ref().ok().cloned();
+    let threads = Arc::clone(&shared);
+    // `serve` itself is the task, not a block around it: what a block
+    // captures stays in the task for the connection's whole life (about
+    // 0.4 KiB per idle connection).
+    let run = serve(socket, early, config, request, shared).instrument(span);
+    match room {
+        Some(room) => threads.shards.spawn_for(&room, run),
+        // Refused at once: any thread will do.
+        None => threads.shards.spawn(run),
+    };
 }
 
-async fn serve(mut sink: Sink, mut stream: Stream, mut request: JoinRequest, shared: Arc<Shared>) {
+async fn serve(
+    mut socket: ClientIo,
+    early: Vec<u8>,
+    config: WebSocketConfig,
+    mut request: JoinRequest,
+    shared: Arc<Shared>,
+) {
+    if let Err(error) = socket.rehome() {
+        tracing::debug!(%error, "socket lost moving to its connection thread");
+        return;
+    }
+    let socket = WebSocketStream::from_partially_read(socket, early, Role::Server, Some(config));
+    let (mut sink, mut stream) = socket.await.split();
     let shared = &*shared;
     let _open = OpenConnection::new(&shared.connections);
     let _slot = request.slot.clone();
@@ -327,7 +360,7 @@ async fn close_and_drain(sink: &mut Sink, stream: &mut Stream, code: u16, reason
 
 fn close_message(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
-        code,
+        code: code.into(),
         reason: Utf8Bytes::from_static(reason),
     }))
 }
@@ -461,8 +494,11 @@ impl Reader<'_> {
                 "binary frames are not relayed; send JSON text",
             ),
             // Pongs only prove liveness (already noted); pings are answered
-            // by the WebSocket library; a close is answered on the next read.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return None,
+            // by the WebSocket library; a close is answered on the next read;
+            // raw frames are only ever written, never read.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                return None;
+            }
         };
         tracing::debug!(code = %refusal.code, message = %refusal.message, "frame refused");
         self.shared.metrics.error(refusal.code);
@@ -509,17 +545,10 @@ impl Reader<'_> {
 
 /// A read error ends the connection; a frame beyond the hard limit gets a
 /// 1009 close, anything else (reset, protocol violation) just ends it.
-fn ending_for(error: axum::Error) -> Ending {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    match error.into_inner().downcast::<WsError>() {
-        Ok(error) if matches!(*error, WsError::Capacity(_)) => {
-            Ending::Close(close_code::MESSAGE_TOO_BIG, "frame too large")
-        }
-        Ok(error) => {
-            tracing::debug!(%error, "read failed");
-            Ending::Gone
-        }
-        Err(error) => {
+fn ending_for(error: WsError) -> Ending {
+    match error {
+        WsError::Capacity(_) => Ending::Close(close_code::MESSAGE_TOO_BIG, "frame too large"),
+        error => {
             tracing::debug!(%error, "read failed");
             Ending::Gone
         }

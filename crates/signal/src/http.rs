@@ -6,8 +6,6 @@ use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +14,7 @@ use parlor_protocol::{
     ID_KEY_PARAM, IdKey, PARLOR_PARAM, PARLOR_PARAM_VALUE, PEER_ID_PARAM, PeerId, ROOM_PATH_PREFIX,
     RoomName, TURN_PATH_SUFFIX, TokenError,
 };
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::admission::client_ip;
 use crate::connection::{self, JoinRequest};
@@ -23,6 +22,7 @@ use crate::listener::{ClientAddr, ConnectionSlot};
 use crate::metrics::{Gauges, Limit};
 use crate::server::Shared;
 use crate::turn;
+use crate::upgrade::{NotUpgrade, Upgrade};
 
 /// Buffer for reading frames; small because signaling frames are small, and
 /// idle connections should cost little: tungstenite zero-fills all of it, so
@@ -71,7 +71,7 @@ async fn room(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, NotUpgrade>,
 ) -> Response {
     let room = parse_room(path);
     let Ok(upgrade) = upgrade else {
@@ -139,15 +139,11 @@ async fn room(
         address,
     };
     let limit = shared.config.hard_frame_limit();
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .read_buffer_size(READ_BUFFER_SIZE)
-        .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| {
-            connection::spawn(socket, request, shared);
-            std::future::ready(())
-        })
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit))
+        .read_buffer_size(READ_BUFFER_SIZE);
+    upgrade.accept(move |socket, early| connection::spawn(socket, early, config, request, shared))
 }
 
 /// The room named in the path, or why it is not a valid name.

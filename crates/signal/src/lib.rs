@@ -97,8 +97,10 @@ mod relay;
 mod room;
 mod server;
 mod shards;
+mod socket;
 mod tls;
 mod turn;
+mod upgrade;
 
 pub use cluster::{ClusterError, RedisConfig};
 pub use config::{

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::socket::{ClientIo, Portable};
 use crate::tls::TlsConfig;
 
 use crate::admission::ConnectionPermit;
@@ -124,8 +125,8 @@ async fn accept_loop(
         };
         match shared.admission.admit(address) {
             Ok(mut permit) => {
-                // The connection's thread watches its socket: handed over
-                // unregistered, registered there.
+                // A handshake thread watches its socket until it becomes a
+                // WebSocket: handed over unregistered, registered there.
                 let stream = match stream.into_std() {
                     Ok(stream) => stream,
                     Err(error) => {
@@ -133,7 +134,7 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let shards = &shared.shards;
+                let handshakes = &shared.handshakes;
                 // The certificate as it is now: a reload serves the next
                 // handshake.
                 let tls = tls.as_ref().map(TlsConfig::acceptor);
@@ -141,7 +142,7 @@ async fn accept_loop(
                 let router = router.clone();
                 let shared = Arc::clone(&shared);
                 let refusing = Arc::clone(&refusing);
-                shards.spawn(async move {
+                handshakes.spawn(async move {
                     let stream = match TcpStream::from_std(stream) {
                         Ok(stream) => stream,
                         Err(error) => {
@@ -251,13 +252,14 @@ struct Connection {
 
 impl Connection {
     async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        let stream = Portable::new(stream);
         match tls {
-            None => self.serve(stream).await,
+            None => self.serve(ClientIo::Plain(stream)).await,
             Some(acceptor) => {
                 let limit = nonzero(self.shared.config.header_read_timeout)
                     .unwrap_or(DEFAULT_HANDSHAKE_TIMEOUT);
                 match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => self.serve(stream).await,
+                    Ok(Ok(stream)) => self.serve(ClientIo::Tls(Box::new(stream))).await,
                     Ok(Err(error)) => {
                         tracing::debug!(remote = %self.remote, %error, "TLS handshake failed");
                     }
@@ -272,10 +274,7 @@ impl Connection {
     }
 
     /// HTTP/1.1 until the connection ends or is upgraded.
-    async fn serve<I>(self, io: I)
-    where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    async fn serve(self, io: ClientIo) {
         let config = &self.shared.config;
         let service = PerConnection {
             router: TowerToHyperService::new(self.router.clone()),

@@ -26,8 +26,8 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_LISTEN", default_value_t = parlor_signal::DEFAULT_LISTEN)]
     listen: SocketAddr,
 
-    /// Threads that run the clients' connections [default: one per CPU
-    /// core].
+    /// Threads that run the clients' WebSockets, and as many that read
+    /// HTTP requests at the lowest priority [default: one per CPU core].
     #[arg(long, env = "PARLOR_SIGNAL_THREADS")]
     threads: Option<usize>,
 

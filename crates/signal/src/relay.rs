@@ -3,9 +3,9 @@
 //!
 //! Kept free of I/O so every rule can be checked in isolation.
 
-use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{ErrorCode, FROM_FIELD, PeerId, TO_FIELD};
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// A frame accepted for relaying.
 #[derive(Debug, PartialEq)]

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use parlor_protocol::{IdKey, JoinRejection, PeerId, PeerList, RoomName, ServerMessage};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::cluster::{Link, Snapshot};
 use crate::metrics::Metrics;

@@ -20,7 +20,7 @@ use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
 use crate::metrics::{Limit, Metrics};
 use crate::outbox::OutboxBudget;
 use crate::room::{RoomLimits, Rooms};
-use crate::shards::Shards;
+use crate::shards::{Priority, Shards};
 use crate::{http, listener};
 
 /// How long [`Server::shutdown`] waits for clients to finish their close
@@ -74,7 +74,10 @@ pub(crate) struct Shared {
     pub(crate) refusal_log: LogSampler,
     /// [`Config::trusted_proxy_header`], parsed.
     pub(crate) proxy_header: Option<HeaderName>,
-    /// Where the connections run.
+    /// Where connections read their HTTP request, yielding to everything
+    /// else.
+    pub(crate) handshakes: Shards,
+    /// Where WebSockets run, each room's members on one thread.
     pub(crate) shards: Shards,
     next_connection_id: AtomicU64,
 }
@@ -196,7 +199,11 @@ impl Server {
             }
             _ => None,
         };
-        let shards = Shards::start(config.connection_threads).map_err(StartError::Threads)?;
+        let threads = config.connection_threads;
+        let shards =
+            Shards::start(threads, "parlor-conn", Priority::Normal).map_err(StartError::Threads)?;
+        let handshakes = Shards::start(threads, "parlor-http", Priority::Yielding)
+            .map_err(StartError::Threads)?;
         let shared = Arc::new(Shared {
             rooms,
             cluster: cluster.clone(),
@@ -210,6 +217,7 @@ impl Server {
             outbox_budget: OutboxBudget::new(config.outbox_bytes, config.total_outbox_bytes),
             refusal_log: LogSampler::new(REFUSAL_LOGS_PER_SECOND),
             proxy_header,
+            handshakes,
             shards,
             config,
             metrics,
