@@ -67,15 +67,18 @@ async fn scenario(server: &parlor_signal::Server, case: u64, rounds: Vec<(Garbag
     let shared = format!("shared-{case}");
     let other = format!("other-{case}");
     let lonely = format!("lonely-{case}");
+    // A client is in its room once its first peer list comes (a finished
+    // handshake does not say so: the join follows it, on the room's
+    // thread): bob and dave before anything is sent to them, carol before
+    // dave so that the late newcomer's list below has a well-defined order.
     let mut alice = Client::parlor(server, &shared, "alice").await;
     let mut bob = Client::parlor(server, &shared, "bob").await;
+    bob.recv_peer_list().await;
     let mut mallory = Client::old(server, &shared, "mallory").await;
     let mut carol = Client::parlor(server, &other, "carol").await;
-    // Joined once her first peer list comes (a finished handshake does not
-    // say so: the join runs on the connection's own thread, after it), so
-    // the late newcomer's list below has a well-defined order.
     carol.recv_peer_list().await;
     let mut dave = Client::parlor(server, &other, "dave").await;
+    dave.recv_peer_list().await;
     let mut eve = Client::old(server, &lonely, "eve").await;
     let (mut mallory_up, mut eve_up) = (true, true);
 
