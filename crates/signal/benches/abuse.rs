@@ -27,7 +27,9 @@
 //! `PARLOR_ABUSE_QUIET_SECONDS` (5), `PARLOR_ABUSE_RSS_BOUND_MIB` (512),
 //! `PARLOR_ABUSE_SERVER_ARGS` (extra server flags, space-separated),
 //! `PARLOR_SIGNAL_BIN` (another server binary), `PARLOR_ABUSE_DUMP` (a
-//! directory to write every round trip to, one CSV per scenario).
+//! directory to write every round trip to, one CSV per scenario),
+//! `PARLOR_ABUSE_ATTACKER=normal` (the attack generator at normal priority
+//! instead of `SCHED_IDLE`).
 
 #[path = "abuse/clients.rs"]
 mod clients;
@@ -67,6 +69,9 @@ struct Settings {
     ping_every: Duration,
     quiet: Duration,
     rss_bound_mib: f64,
+    /// The attack generator's threads run at `SCHED_IDLE`
+    /// (`PARLOR_ABUSE_ATTACKER=normal` for not).
+    attacker_yields: bool,
     scenarios: Vec<Scenario>,
 }
 
@@ -112,6 +117,7 @@ impl Settings {
             ping_every: Duration::from_millis(number("PARLOR_ABUSE_PING_MS", 100)?),
             quiet: Duration::from_secs(number("PARLOR_ABUSE_QUIET_SECONDS", 5)?),
             rss_bound_mib: number("PARLOR_ABUSE_RSS_BOUND_MIB", 512.0)?,
+            attacker_yields: std::env::var("PARLOR_ABUSE_ATTACKER").map_or(true, |v| v != "normal"),
             scenarios,
         })
     }
@@ -211,6 +217,23 @@ impl Outcome {
     }
 }
 
+/// Puts the calling thread in Linux's `SCHED_IDLE` class: it runs on CPU
+/// time nothing else wants, and gives its core up at once to any other
+/// thread that wakes. For the attack generator: on a real server the
+/// attacker's CPU is not the server's, here it shares the same two cores
+/// with the server and the well-behaved clients.
+fn yield_to_others() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param`; pid 0 is the calling thread.
+    let set = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if set != 0 {
+        eprintln!(
+            "the attack generator runs at normal priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     // The server is a child and inherits the raised limit.
@@ -222,9 +245,15 @@ fn main() -> anyhow::Result<()> {
         bail!("no server binary at {}", settings.program.display());
     }
     let load_before = Load::now();
+    let yielding = settings.attacker_yields;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
+        .on_thread_start(move || {
+            if yielding {
+                yield_to_others();
+            }
+        })
         .build()?;
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -516,7 +545,8 @@ fn report(
         "Command: `cargo bench -p parlor-signal --bench abuse` (release build of `parlor-signal`; \
          about {minutes:.0} minutes; not part of the test suite). `PARLOR_ABUSE_SCENARIOS=flood,churn` \
          runs some of `slowloris,idle,flood,churn,non-readers` (and leaves this file alone); \
-         `PARLOR_ABUSE_SERVER_ARGS` passes flags to the server, `PARLOR_SIGNAL_BIN` picks another binary."
+         `PARLOR_ABUSE_SERVER_ARGS` passes flags to the server, `PARLOR_SIGNAL_BIN` picks another binary, \
+         `PARLOR_ABUSE_ATTACKER=normal` runs the attack generator at normal priority."
     ));
     let args = if settings.extra_args.is_empty() {
         "its default settings".to_owned()
@@ -532,13 +562,21 @@ fn report(
          sample is the round trip ping → pong through the server, timed by the pinging side) on a \
          thread and runtime of their own; the attack generator (tokio; raw TCP for the attackers \
          that never send a frame, tokio-tungstenite for the others) shares the two cores with the \
-         server. Phases: the pairs join, {quiet} s quiet (the baseline), the attack (it stops by \
+         server, {attacker}. Phases: the pairs join, {quiet} s quiet (the baseline), the attack (it stops by \
          itself and drops every connection it opened), {recovery} s of recovery. Peak RSS is the \
          server's `VmHWM` (also `VmRSS` sampled every 200 ms) from `/proc/<pid>/status`; server \
          CPU is `utime + stime` from `/proc/<pid>/stat` over the attack; \"refused / closed\" is \
          every counter of `/metrics` that changed between just before the attack and the end of \
          the recovery, other than traffic (connections, messages, bytes, peer lists sent).",
         build = build_note(),
+        attacker = if settings.attacker_yields {
+            "its threads at Linux's `SCHED_IDLE` priority, so that its own CPU use does not delay \
+             the server or the well-behaved clients (an attacker's CPU is not on the server it \
+             attacks; `PARLOR_ABUSE_ATTACKER=normal` runs it at normal priority)"
+        } else {
+            "its threads at normal priority (`PARLOR_ABUSE_ATTACKER=normal`; by default they run at \
+             Linux's `SCHED_IDLE`)"
+        },
         pairs = settings.pairs,
         ping = settings.ping_every.as_millis(),
         quiet = settings.quiet.as_secs(),

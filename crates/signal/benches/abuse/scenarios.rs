@@ -516,12 +516,10 @@ async fn churn(addr: &str) -> anyhow::Result<Vec<String>> {
     wait_for_peer_list(&mut member, None).await?;
     let start = Instant::now();
     let deadline = start + CHURN_FOR;
-    // The member reads through the churn and two seconds after it.
-    let watcher = tokio::spawn(watch_peer_lists(
-        member,
-        start,
-        CHURN_FOR + Duration::from_secs(2),
-    ));
+    // The member reads through the churn (which the server's accept rate
+    // stretches well past CHURN_FOR) and two seconds after it.
+    let (churn_over, over) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(watch_peer_lists(member, start, over));
 
     let next = Arc::new(AtomicU64::new(0));
     let mut churners = JoinSet::new();
@@ -557,6 +555,7 @@ async fn churn(addr: &str) -> anyhow::Result<Vec<String>> {
         total.failed += count.failed;
     }
     let churned_for = start.elapsed().as_secs_f64();
+    let _ = churn_over.send(());
     let lists = watcher.await?;
 
     let in_churn: Vec<f64> = lists
@@ -641,8 +640,16 @@ struct ListLog {
     ended: Option<String>,
 }
 
-async fn watch_peer_lists(mut ws: Ws, start: Instant, duration: Duration) -> ListLog {
-    let deadline = tokio::time::Instant::from_std(start + duration);
+async fn watch_peer_lists(
+    mut ws: Ws,
+    start: Instant,
+    over: tokio::sync::oneshot::Receiver<()>,
+) -> ListLog {
+    let until = async {
+        let _ = over.await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    tokio::pin!(until);
     let mut log = ListLog {
         arrivals: Vec::new(),
         last_size: None,
@@ -651,7 +658,7 @@ async fn watch_peer_lists(mut ws: Ws, start: Instant, duration: Duration) -> Lis
     loop {
         let frame = tokio::select! {
             frame = ws.next() => frame,
-            () = sleep_until(deadline) => break,
+            () = &mut until => break,
         };
         match frame {
             Some(Ok(Message::Text(text))) => {
