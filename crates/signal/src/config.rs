@@ -47,6 +47,11 @@ pub struct Config {
     pub rate_limit: RateLimit,
     /// How many bytes one client may send, on top of the frame rate.
     pub byte_rate_limit: ByteRateLimit,
+    /// How many bytes one room may make the server send, every copy
+    /// counted (a frame to 31 members costs 31 times its size); a rate of
+    /// 0 for no limit. Per-client rates alone let a full room of senders
+    /// cost 32 times one sender's rate, fanned out 31 times.
+    pub room_fanout_limit: ByteRateLimit,
     /// How many errors a client may cause before it is disconnected.
     pub error_limit: ErrorLimit,
     /// How long a client has to send a complete HTTP request head, counted
@@ -154,6 +159,10 @@ impl Default for Config {
             id_reservation: Duration::from_secs(30),
             rate_limit: RateLimit::default(),
             byte_rate_limit: ByteRateLimit::default(),
+            room_fanout_limit: ByteRateLimit {
+                bytes_per_second: 4 * 1024 * 1024,
+                burst: 16 * 1024 * 1024,
+            },
             error_limit: ErrorLimit::default(),
             header_read_timeout: Duration::from_secs(10),
             upgrade_timeout: Duration::from_secs(10),

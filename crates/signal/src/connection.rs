@@ -31,7 +31,7 @@ use crate::listener::ConnectionSlot;
 use crate::metrics::Limit;
 use crate::outbox::{Outbox, OutboxReceiver};
 use crate::relay::{self, Refusal};
-use crate::room::{JoinRefusal, Membership};
+use crate::room::{JoinRefusal, Membership, RelayRefusal};
 use crate::server::{Shared, stopping};
 use crate::socket::ClientIo;
 use crate::turn;
@@ -528,18 +528,24 @@ impl Reader<'_> {
 
     fn relay(&self, text: &str) -> Result<(), Refusal> {
         let relay = relay::prepare(text, self.peer, self.shared.config.max_message_size)?;
-        self.membership
-            .relay(relay.to.as_deref(), &relay.text)
-            .map(drop)
-            .map_err(|_| {
-                Refusal::new(
-                    ErrorCode::UnknownPeer,
-                    format!(
-                        "no other member {:?} in this room",
-                        relay.to.unwrap_or_default()
-                    ),
-                )
-            })
+        match self.membership.relay(relay.to.as_deref(), &relay.text) {
+            Ok(_) => Ok(()),
+            Err(RelayRefusal::UnknownPeer) => Err(Refusal::new(
+                ErrorCode::UnknownPeer,
+                format!(
+                    "no other member {:?} in this room",
+                    relay.to.unwrap_or_default()
+                ),
+            )),
+            Err(RelayRefusal::RoomFanout) => {
+                self.shared
+                    .limit_exceeded(Limit::RoomFanout, self.client, "frame refused");
+                Err(Refusal::new(
+                    ErrorCode::RateLimited,
+                    "this room is relaying more bytes per second than the server allows; frame dropped",
+                ))
+            }
+        }
     }
 }
 

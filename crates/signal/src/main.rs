@@ -69,6 +69,16 @@ struct Args {
     #[arg(long, env = "PARLOR_SIGNAL_BYTE_RATE_BURST")]
     byte_rate_burst: Option<u32>,
 
+    /// Sustained bytes per second one room may make the server send, every
+    /// copy to every member counted; 0 for no limit [default: 4194304].
+    #[arg(long, env = "PARLOR_SIGNAL_ROOM_FANOUT_RATE")]
+    room_fanout_rate: Option<u32>,
+
+    /// Bytes one room may make the server send at once after a quiet period
+    /// [default: 16777216].
+    #[arg(long, env = "PARLOR_SIGNAL_ROOM_FANOUT_BURST")]
+    room_fanout_burst: Option<u32>,
+
     /// Seconds a client has to send a complete HTTP request head, from
     /// connecting or from its previous answer; 0 turns it off [default: 10].
     #[arg(long, env = "PARLOR_SIGNAL_HEADER_READ_TIMEOUT")]
@@ -316,6 +326,14 @@ impl Args {
                 burst: self
                     .byte_rate_burst
                     .unwrap_or(defaults.byte_rate_limit.burst),
+            },
+            room_fanout_limit: ByteRateLimit {
+                bytes_per_second: self
+                    .room_fanout_rate
+                    .unwrap_or(defaults.room_fanout_limit.bytes_per_second),
+                burst: self
+                    .room_fanout_burst
+                    .unwrap_or(defaults.room_fanout_limit.burst),
             },
             error_limit: defaults.error_limit,
             header_read_timeout: self

@@ -30,6 +30,8 @@ pub(crate) enum Limit {
     FrameRate,
     /// Bytes per second from one client.
     ByteRate,
+    /// Bytes per second one room makes the server send.
+    RoomFanout,
     /// A member's queue of outgoing frames is over its byte budget.
     Outbox,
     /// All queues together are over the server's byte budget.
@@ -42,7 +44,7 @@ pub(crate) enum Limit {
 
 impl Limit {
     /// Every limit, for exhaustive listings.
-    pub(crate) const ALL: [Limit; 13] = [
+    pub(crate) const ALL: [Limit; 14] = [
         Limit::HeaderReadTimeout,
         Limit::UpgradeTimeout,
         Limit::Connections,
@@ -52,6 +54,7 @@ impl Limit {
         Limit::Rooms,
         Limit::FrameRate,
         Limit::ByteRate,
+        Limit::RoomFanout,
         Limit::Outbox,
         Limit::OutboxTotal,
         Limit::Origin,
@@ -70,6 +73,7 @@ impl Limit {
             Limit::Rooms => "rooms",
             Limit::FrameRate => "frame-rate",
             Limit::ByteRate => "byte-rate",
+            Limit::RoomFanout => "room-fanout",
             Limit::Outbox => "outbox",
             Limit::OutboxTotal => "outbox-total",
             Limit::Origin => "origin",

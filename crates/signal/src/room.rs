@@ -29,6 +29,8 @@ use parlor_protocol::{IdKey, JoinRejection, PeerId, PeerList, RoomName, ServerMe
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::cluster::{Link, Snapshot};
+use crate::config::ByteRateLimit;
+use crate::limits::TokenBucket;
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
 
@@ -117,6 +119,10 @@ struct Room {
     /// In a cluster: connections that left here but that Redis may still
     /// list for a moment; a snapshot must not bring them back.
     departed: Vec<u64>,
+    /// Bytes this room may still make this node send (see
+    /// [`Config::room_fanout_limit`](crate::Config::room_fanout_limit));
+    /// filled when the room's first frame is relayed.
+    fanout: Option<TokenBucket>,
 }
 
 impl Room {
@@ -129,6 +135,7 @@ impl Room {
             version: 0,
             interest: 0,
             departed: Vec::new(),
+            fanout: None,
         }
     }
 
@@ -261,6 +268,9 @@ pub(crate) struct Rooms {
     id_reservation: Duration,
     /// Shortest time between two peer lists to one member.
     peer_list_interval: Duration,
+    /// Bytes per second one room may make this node send; `None` for no
+    /// limit.
+    fanout: Option<ByteRateLimit>,
     next_connection: AtomicU64,
     metrics: Arc<Metrics>,
     /// Itself, for the tasks that send held-back peer lists.
@@ -277,6 +287,8 @@ pub(crate) struct RoomLimits {
     pub(crate) max_rooms: usize,
     pub(crate) id_reservation: Duration,
     pub(crate) peer_list_interval: Duration,
+    /// [`Config::room_fanout_limit`](crate::Config::room_fanout_limit).
+    pub(crate) fanout: ByteRateLimit,
 }
 
 /// How many rooms and members there are, for `/metrics`.
@@ -285,9 +297,14 @@ pub(crate) struct Occupancy {
     pub(crate) members: usize,
 }
 
-/// `to` named no other member of the room.
-#[derive(Debug)]
-pub(crate) struct UnknownPeer;
+/// Why a frame was not relayed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RelayRefusal {
+    /// `to` named no other member of the room.
+    UnknownPeer,
+    /// The room has sent all the bytes its fan-out budget allows for now.
+    RoomFanout,
+}
 
 impl Rooms {
     pub(crate) fn new(
@@ -301,6 +318,7 @@ impl Rooms {
             max_rooms: limits.max_rooms,
             id_reservation: limits.id_reservation,
             peer_list_interval: limits.peer_list_interval,
+            fanout: (limits.fanout.bytes_per_second > 0).then_some(limits.fanout),
             next_connection: AtomicU64::new(0),
             metrics,
             this: this.clone(),
@@ -489,14 +507,14 @@ pub(crate) struct Membership {
 impl Membership {
     /// Delivers a prepared frame to `to`, or to every other member. Returns
     /// how many members it was queued for.
-    pub(crate) fn relay(&self, to: Option<&str>, frame: &Utf8Bytes) -> Result<usize, UnknownPeer> {
+    pub(crate) fn relay(&self, to: Option<&str>, frame: &Utf8Bytes) -> Result<usize, RelayRefusal> {
         let mut rooms = self.rooms.lock();
         let Some(room) = rooms.get_mut(&self.room) else {
-            return Err(UnknownPeer);
+            return Err(RelayRefusal::UnknownPeer);
         };
         if !room.members.iter().any(|m| m.connection == self.connection) {
             // A stale connection its owner's newer one replaced.
-            return Err(UnknownPeer);
+            return Err(RelayRefusal::UnknownPeer);
         }
         let recipients: Vec<usize> = match to {
             Some(to) => {
@@ -504,7 +522,7 @@ impl Membership {
                     .members
                     .iter()
                     .position(|m| m.id.as_str() == to && m.id != self.id)
-                    .ok_or(UnknownPeer)?;
+                    .ok_or(RelayRefusal::UnknownPeer)?;
                 vec![target]
             }
             None => (0..room.members.len())
@@ -512,6 +530,15 @@ impl Membership {
                 .collect(),
         };
         let now = Instant::now();
+        if let Some(limit) = self.rooms.fanout {
+            let budget = room
+                .fanout
+                .get_or_insert_with(|| TokenBucket::bytes(limit, now));
+            let cost = frame.len().saturating_mul(recipients.len());
+            if !budget.try_take_n(cost as f64, now) {
+                return Err(RelayRefusal::RoomFanout);
+            }
+        }
         let metrics = &self.rooms.metrics;
         let mut delivered = 0;
         let mut remote = false;

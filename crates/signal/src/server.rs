@@ -139,6 +139,12 @@ impl Server {
                 "the byte rate burst must be at least max_message_size, or the largest frames could never pass",
             ));
         }
+        let fanout = config.room_fanout_limit;
+        if fanout.bytes_per_second > 0 && (fanout.burst as usize) < config.max_message_size {
+            return Err(StartError::InvalidConfig(
+                "the room fan-out burst must be at least max_message_size, or the largest frames could never reach anyone",
+            ));
+        }
         if let Some(TurnServer {
             auth: TurnAuth::SharedSecret { member_ttl, .. },
             ..
@@ -180,6 +186,7 @@ impl Server {
                 max_rooms: config.max_rooms,
                 id_reservation: config.id_reservation,
                 peer_list_interval: config.peer_list_interval,
+                fanout: config.room_fanout_limit,
             },
             Arc::clone(&metrics),
             link.clone(),

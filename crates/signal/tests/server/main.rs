@@ -27,6 +27,7 @@ mod peer_list_coalescing;
 mod peer_lists;
 mod random_frames;
 mod relay;
+mod room_fanout;
 mod room_limit;
 mod shutdown;
 mod socket_buffers;
