@@ -319,22 +319,16 @@ impl Args {
                     .unwrap_or(defaults.rate_limit.messages_per_second),
                 burst: self.rate_burst.unwrap_or(defaults.rate_limit.burst),
             },
-            byte_rate_limit: ByteRateLimit {
-                bytes_per_second: self
-                    .byte_rate_limit
-                    .unwrap_or(defaults.byte_rate_limit.bytes_per_second),
-                burst: self
-                    .byte_rate_burst
-                    .unwrap_or(defaults.byte_rate_limit.burst),
-            },
-            room_fanout_limit: ByteRateLimit {
-                bytes_per_second: self
-                    .room_fanout_rate
-                    .unwrap_or(defaults.room_fanout_limit.bytes_per_second),
-                burst: self
-                    .room_fanout_burst
-                    .unwrap_or(defaults.room_fanout_limit.burst),
-            },
+            byte_rate_limit: byte_rate(
+                self.byte_rate_limit,
+                self.byte_rate_burst,
+                defaults.byte_rate_limit,
+            ),
+            room_fanout_limit: byte_rate(
+                self.room_fanout_rate,
+                self.room_fanout_burst,
+                defaults.room_fanout_limit,
+            ),
             error_limit: defaults.error_limit,
             header_read_timeout: self
                 .header_read_timeout
@@ -481,6 +475,14 @@ impl Signals {
     }
 }
 
+/// A byte rate from its two flags, each falling back to its default.
+fn byte_rate(rate: Option<u32>, burst: Option<u32>, default: ByteRateLimit) -> ByteRateLimit {
+    ByteRateLimit {
+        bytes_per_second: rate.unwrap_or(default.bytes_per_second),
+        burst: burst.unwrap_or(default.burst),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,6 +542,17 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn room_fanout_flags_set_each_rooms_byte_budget() {
+        let args = parse(&["--room-fanout-rate", "1000", "--room-fanout-burst", "70000"]).unwrap();
+        let config = args.into_config().unwrap();
+        let expected = ByteRateLimit {
+            bytes_per_second: 1000,
+            burst: 70_000,
+        };
+        assert_eq!(config.room_fanout_limit, expected);
     }
 
     #[test]
