@@ -1,5 +1,5 @@
 //! Threads that run the clients' connections: one single-threaded tokio
-//! runtime per thread, each connection on one of them for its whole life.
+//! runtime per thread, each task on one of them for its whole life.
 //!
 //! Not tokio's multi-threaded scheduler: when thousands of sockets are
 //! ready at once, it moves what overflows a worker's local queue (256
@@ -12,7 +12,7 @@
 //!
 //! A server has two sets: handshake threads, where a connection reads its
 //! HTTP request (and TLS handshake), and connection threads, where its
-//! WebSocket runs. The handshake threads run at [`Priority::Yielding`]:
+//! WebSocket runs once its socket has moved there (`socket.rs`). The handshake threads run at [`Priority::Yielding`]:
 //! whatever a crowd of strangers opening, stalling and dropping
 //! connections costs, members already in their rooms are served first.
 
