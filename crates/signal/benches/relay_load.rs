@@ -19,11 +19,16 @@
 //!    The clients run on [`CLIENT_THREADS`] threads, each a current-thread
 //!    runtime, so each is served in turn whichever server is measured;
 //! 4. the server's CPU time over the load phase (`utime + stime` in
-//!    `/proc/<pid>/stat`) divided by the messages relayed.
+//!    `/proc/<pid>/stat`) divided by the messages relayed, and the part of
+//!    it spent in the kernel (`stime`): on loopback that includes the
+//!    receiving side's TCP work, which the kernel runs in the sender's
+//!    system call, so it is the floor under any relay that makes one send
+//!    per message.
 //!
 //! Environment: `PARLOR_BENCH_SIZES` (default `100,1000,10000`),
 //! `PARLOR_BENCH_SECONDS` (load phase per run, default 5),
-//! `PARLOR_BENCH_IN_FLIGHT` (messages in flight per pair, default 1).
+//! `PARLOR_BENCH_IN_FLIGHT` (messages in flight per pair, default 1),
+//! `PARLOR_SIGNAL_BIN` (another `parlor-signal` binary to measure).
 //!
 //! Cluster mode (`PARLOR_BENCH_CLUSTER=1`, or `bench/run.sh cluster`):
 //! instead of the Node relay, three `parlor-signal --redis` nodes and a
@@ -127,6 +132,8 @@ struct Figures {
     /// Server CPU time (user + system) per relayed message, all nodes and
     /// `redis-server` together.
     cpu_us_per_message: f64,
+    /// Of which in the kernel (`stime`), every process together.
+    kernel_cpu_us_per_message: f64,
     /// Of which `redis-server`'s (0 without Redis).
     redis_cpu_us_per_message: f64,
     /// Each node's RSS with every client connected and idle.
@@ -174,7 +181,12 @@ fn main() -> anyhow::Result<()> {
     }
     let ours = Target {
         name: "parlor-signal",
-        program: PathBuf::from(env!("CARGO_BIN_EXE_parlor-signal")),
+        // Another build can be measured in place of this one, to compare
+        // two builds against the same reference.
+        program: std::env::var_os("PARLOR_SIGNAL_BIN").map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_parlor-signal")),
+            PathBuf::from,
+        ),
         // The reference relay has no limits; neither may ours here
         // (per-address limits do not apply to loopback clients anyway).
         args: [
@@ -355,14 +367,18 @@ async fn run(
         .iter()
         .map(|&pid| cpu_seconds(pid))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let cpu_used: Vec<f64> = cpu_after
+    let cpu_used: Vec<CpuTime> = cpu_after
         .iter()
         .zip(&cpu_before)
-        .map(|(a, b)| a - b)
+        .map(|(after, before)| CpuTime {
+            user: after.user - before.user,
+            kernel: after.kernel - before.kernel,
+        })
         .collect();
-    let cpu: f64 = cpu_used.iter().sum();
+    let cpu: f64 = cpu_used.iter().map(CpuTime::total).sum();
+    let kernel_cpu: f64 = cpu_used.iter().map(|used| used.kernel).sum();
     let redis_cpu = if deployment.redis.is_some() {
-        cpu_used.last().copied().unwrap_or(0.0)
+        cpu_used.last().map_or(0.0, CpuTime::total)
     } else {
         0.0
     };
@@ -381,6 +397,7 @@ async fn run(
         p99_us: percentile(0.99),
         bytes_per_connection: rss_idle.saturating_sub(rss_before) as f64 / (pairs * 2) as f64,
         cpu_us_per_message: cpu * 1e6 / latencies.len().max(1) as f64,
+        kernel_cpu_us_per_message: kernel_cpu * 1e6 / latencies.len().max(1) as f64,
         redis_cpu_us_per_message: redis_cpu * 1e6 / latencies.len().max(1) as f64,
         node_rss_bytes,
     })
@@ -660,9 +677,21 @@ async fn stop(server: &mut Child) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// CPU time (user + system) a process has used, in seconds, from
-/// `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+/// CPU time a process has used, in seconds.
+struct CpuTime {
+    user: f64,
+    kernel: f64,
+}
+
+impl CpuTime {
+    fn total(&self) -> f64 {
+        self.user + self.kernel
+    }
+}
+
+/// CPU time (user and system) a process has used, from `/proc/<pid>/stat`
+/// (fields 14 and 15, in clock ticks).
+fn cpu_seconds(pid: u32) -> anyhow::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces; count from after it.
     let after_name = stat.rsplit_once(')').context("no command name")?.1;
@@ -671,7 +700,11 @@ fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         Ok(fields.get(index).context("short stat")?.parse::<f64>()?)
     };
     // Fields 14 and 15 of the line are 12 and 13 after the name.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_second())
+    let per_second = clock_ticks_per_second();
+    Ok(CpuTime {
+        user: ticks(11)? / per_second,
+        kernel: ticks(12)? / per_second,
+    })
 }
 
 /// `getconf CLK_TCK`, 100 on every Linux this runs on.
@@ -705,29 +738,31 @@ fn print_table(targets: &[Target], rows: &[(usize, Vec<Figures>)], seconds: u64,
     );
     println!();
     println!(
-        "| connections | server | messages/s | p50 latency | p99 latency | memory per idle connection | server CPU per message |"
+        "| connections | server | messages/s | p50 latency | p99 latency | memory per idle connection | server CPU per message | of which kernel |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for (size, figures) in rows {
         for (target, f) in targets.iter().zip(figures) {
             println!(
-                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} KiB | {:.2} µs |",
+                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.1} KiB | {:.2} µs | {:.2} µs |",
                 target.name,
                 f.messages_per_second,
                 f.p50_us,
                 f.p99_us,
                 f.bytes_per_connection / 1024.0,
-                f.cpu_us_per_message
+                f.cpu_us_per_message,
+                f.kernel_cpu_us_per_message
             );
         }
         if let [ours, reference] = figures.as_slice() {
             println!(
-                "| {size} | **ratio** parlor / node | {:.2}× | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
+                "| {size} | **ratio** parlor / node | {:.2}× | {:.2}× | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
                 ours.messages_per_second / reference.messages_per_second,
                 ours.p50_us / reference.p50_us,
                 ours.p99_us / reference.p99_us,
                 ours.bytes_per_connection / reference.bytes_per_connection,
-                ours.cpu_us_per_message / reference.cpu_us_per_message
+                ours.cpu_us_per_message / reference.cpu_us_per_message,
+                ours.kernel_cpu_us_per_message / reference.kernel_cpu_us_per_message
             );
         }
     }
@@ -735,6 +770,15 @@ fn print_table(targets: &[Target], rows: &[(usize, Vec<Figures>)], seconds: u64,
     println!(
         "Ratios: messages/s above 1 means parlor-signal relays more; latency and memory below 1 mean parlor-signal is lower."
     );
+    println!();
+    for (size, figures) in rows {
+        if let [ours, reference] = figures.as_slice() {
+            println!(
+                "Floor at {size}: parlor-signal's kernel time alone is {:.2}× Node's whole CPU per message.",
+                ours.kernel_cpu_us_per_message / reference.cpu_us_per_message
+            );
+        }
+    }
 }
 
 /// The cluster-mode table: the cluster row, the single-node row, and what
