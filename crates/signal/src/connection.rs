@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
@@ -390,19 +391,34 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Reads until the connection should end, and says why.
+    ///
+    /// This loop runs once per relayed frame, so what it waits on is made
+    /// once, not per frame: the futures that end the connection are pinned
+    /// ahead of it (made in the `select!`, each registered with its
+    /// `Notify` and left it again on every frame), and the silence timer is
+    /// moved only when it fires (a frame just notes when it came), where
+    /// resetting it per frame cost a timer-wheel update each.
     async fn read(&mut self, stream: &mut Stream, writer: &JoinHandle<()>) -> Ending {
         let config = &self.shared.config;
         let mut ping =
             tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
         let silence = tokio::time::sleep(config.pong_timeout);
         tokio::pin!(silence);
         let refresh_every = self.ice_refresh.unwrap_or(Duration::MAX);
         let refresh = tokio::time::sleep(refresh_every);
         tokio::pin!(refresh);
-        let mut shutdown = self.shared.shutdown.clone();
         let resume = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(resume);
+        let outbox = self.outbox;
+        let overflowed = outbox.overflowed();
+        tokio::pin!(overflowed);
+        let replaced = outbox.replaced();
+        tokio::pin!(replaced);
+        let mut shutdown = self.shared.shutdown.clone();
+        let stop = stopping(&mut shutdown);
+        tokio::pin!(stop);
 
         loop {
             tokio::select! {
@@ -412,8 +428,11 @@ impl Reader<'_> {
                         Some(Err(error)) => return ending_for(error),
                         None => return Ending::Gone,
                     };
-                    silence.as_mut().reset(Instant::now() + config.pong_timeout);
-                    if let Some(ending) = self.handle(message) {
+                    // The one clock reading for this frame, rates and relay
+                    // included.
+                    let now = std::time::Instant::now();
+                    heard = now.into();
+                    if let Some(ending) = self.handle(message, now) {
                         return ending;
                     }
                     if let Some(until) = self.paused_until {
@@ -423,21 +442,27 @@ impl Reader<'_> {
                 () = &mut resume, if self.paused_until.is_some() => {
                     self.paused_until = None;
                     // Its pongs were not read meanwhile: that was our doing.
-                    silence.as_mut().reset(Instant::now() + config.pong_timeout);
+                    heard = Instant::now();
                 }
                 _ = ping.tick() => {
                     if writer.is_finished() {
                         // The writer gave up on this client.
                         return Ending::Gone;
                     }
-                    self.outbox.ping();
+                    outbox.ping();
                 }
-                () = &mut silence => return Ending::Silent,
+                () = &mut silence => {
+                    let deadline = heard + config.pong_timeout;
+                    if deadline <= Instant::now() {
+                        return Ending::Silent;
+                    }
+                    silence.as_mut().reset(deadline);
+                }
                 () = &mut refresh, if self.ice_refresh.is_some() => {
                     refresh.as_mut().reset(Instant::now() + refresh_every);
                     self.send_ice_servers();
                 }
-                limit = self.outbox.overflowed() => {
+                limit = &mut overflowed => {
                     let ending = match limit {
                         Limit::OutboxTotal => Ending::Close(TRY_AGAIN_LATER, "server send buffers are full"),
                         _ => Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough"),
@@ -445,13 +470,13 @@ impl Reader<'_> {
                     self.shared.limit_exceeded(limit, self.client, "closed: outbox over its budget");
                     return ending;
                 }
-                () = self.outbox.replaced() => {
+                () = &mut replaced => {
                     return Ending::Close(
                         close_code::DUPLICATE_PEER_ID,
                         "replaced by a newer connection of the same peer",
                     );
                 }
-                () = stopping(&mut shutdown) => {
+                () = &mut stop => {
                     return Ending::Close(close_code::GOING_AWAY, "server shutting down");
                 }
             }
@@ -467,8 +492,7 @@ impl Reader<'_> {
     }
 
     /// Handles one frame; `Some` ends the connection.
-    fn handle(&mut self, message: Message) -> Option<Ending> {
-        let now = std::time::Instant::now();
+    fn handle(&mut self, message: Message, now: std::time::Instant) -> Option<Ending> {
         let refusal = match message {
             Message::Text(text) => {
                 if !self.rate.try_take(now) {
@@ -486,7 +510,7 @@ impl Reader<'_> {
                         "sending too many bytes per second; frame dropped",
                     )
                 } else {
-                    self.relay(&text).err()?
+                    self.relay(&text, now).err()?
                 }
             }
             Message::Binary(_) => Refusal::new(
@@ -526,9 +550,9 @@ impl Reader<'_> {
         }
     }
 
-    fn relay(&self, text: &str) -> Result<(), Refusal> {
+    fn relay(&self, text: &str, now: std::time::Instant) -> Result<(), Refusal> {
         let relay = relay::prepare(text, self.peer, self.shared.config.max_message_size)?;
-        match self.membership.relay(relay.to.as_deref(), &relay.text) {
+        match self.membership.relay(relay.to.as_deref(), relay.text, now) {
             Ok(_) => Ok(()),
             Err(RelayRefusal::UnknownPeer) => Err(Refusal::new(
                 ErrorCode::UnknownPeer,
@@ -579,7 +603,16 @@ async fn write_frames(mut sink: Sink, mut outbox: OutboxReceiver, write_timeout:
                 None => sink.flush().await,
             }
         };
-        match timeout(write_timeout, batch).await {
+        tokio::pin!(batch);
+        // Most batches go out at once: the timer (a clock reading and a
+        // timer-wheel entry per batch) is only set for one the socket
+        // holds back.
+        let first = std::future::poll_fn(|cx| Poll::Ready(batch.as_mut().poll(cx))).await;
+        let result = match first {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => timeout(write_timeout, batch).await,
+        };
+        match result {
             Ok(Ok(())) if work.close.is_none() => {}
             Ok(Ok(())) => return,
             Ok(Err(error)) => {

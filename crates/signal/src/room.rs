@@ -229,6 +229,23 @@ impl Room {
             self.send_peer_list(index, now, metrics);
         }
     }
+
+    /// Queues a relayed frame for the local member at `index`, after the
+    /// peer list it is owed first; says whether it was queued.
+    fn deliver(
+        &mut self,
+        index: usize,
+        sender: u64,
+        frame: Utf8Bytes,
+        now: Instant,
+        metrics: &Metrics,
+    ) -> bool {
+        self.list_before_frame(index, sender, now, metrics);
+        self.members[index]
+            .outbox
+            .as_ref()
+            .is_some_and(|outbox| outbox.push(frame))
+    }
 }
 
 /// Why a join was refused.
@@ -506,8 +523,14 @@ pub(crate) struct Membership {
 
 impl Membership {
     /// Delivers a prepared frame to `to`, or to every other member. Returns
-    /// how many members it was queued for.
-    pub(crate) fn relay(&self, to: Option<&str>, frame: &Utf8Bytes) -> Result<usize, RelayRefusal> {
+    /// how many members it was queued for. `now` is the caller's, read once
+    /// per frame.
+    pub(crate) fn relay(
+        &self,
+        to: Option<&str>,
+        frame: Utf8Bytes,
+        now: Instant,
+    ) -> Result<usize, RelayRefusal> {
         let mut rooms = self.rooms.lock();
         let Some(room) = rooms.get_mut(&self.room) else {
             return Err(RelayRefusal::UnknownPeer);
@@ -516,55 +539,72 @@ impl Membership {
             // A stale connection its owner's newer one replaced.
             return Err(RelayRefusal::UnknownPeer);
         }
-        let recipients: Vec<usize> = match to {
-            Some(to) => {
-                let target = room
-                    .members
+        // One recipient, or every member but the sender, chosen without
+        // collecting them into a list: this runs for every frame.
+        let target = match to {
+            Some(to) => Some(
+                room.members
                     .iter()
                     .position(|m| m.id.as_str() == to && m.id != self.id)
-                    .ok_or(RelayRefusal::UnknownPeer)?;
-                vec![target]
-            }
-            None => (0..room.members.len())
-                .filter(|&index| room.members[index].id != self.id)
-                .collect(),
+                    .ok_or(RelayRefusal::UnknownPeer)?,
+            ),
+            None => None,
         };
-        let now = Instant::now();
+        let is_recipient = |index: usize, member: &Member| match target {
+            Some(target) => index == target,
+            None => member.id != self.id,
+        };
         if let Some(limit) = self.rooms.fanout {
+            let recipients = match target {
+                Some(_) => 1,
+                None => room.members.iter().filter(|m| m.id != self.id).count(),
+            };
             let budget = room
                 .fanout
                 .get_or_insert_with(|| TokenBucket::bytes(limit, now));
-            let cost = frame.len().saturating_mul(recipients.len());
+            let cost = frame.len().saturating_mul(recipients);
             if !budget.try_take_n(cost as f64, now) {
                 return Err(RelayRefusal::RoomFanout);
             }
         }
         let metrics = &self.rooms.metrics;
+        let size = frame.len();
         let mut delivered = 0;
         let mut remote = false;
-        for index in recipients {
+        // Each local recipient but the last gets a copy, the last the frame
+        // itself: the first copy of a frame allocates its shared header, so
+        // a frame `to` one member is queued without an allocation.
+        let mut previous: Option<usize> = None;
+        for index in 0..room.members.len() {
+            if !is_recipient(index, &room.members[index]) {
+                continue;
+            }
             if room.members[index].outbox.is_none() {
                 remote = true;
                 continue;
             }
-            room.list_before_frame(index, self.connection, now, metrics);
-            if room.members[index]
-                .outbox
-                .as_ref()
-                .is_some_and(|outbox| outbox.push(frame.clone()))
-            {
-                delivered += 1;
+            if let Some(earlier) = previous.replace(index) {
+                delivered += usize::from(room.deliver(
+                    earlier,
+                    self.connection,
+                    frame.clone(),
+                    now,
+                    metrics,
+                ));
             }
         }
         if remote {
             if let Some(link) = &self.rooms.cluster {
                 // Published under the lock: frames from one sender reach
                 // Redis in the order they were relayed here.
-                link.publish(&self.room, self.connection, to, frame);
+                link.publish(&self.room, self.connection, to, &frame);
                 delivered += 1;
             }
         }
-        metrics.relayed(delivered, frame.len());
+        if let Some(last) = previous {
+            delivered += usize::from(room.deliver(last, self.connection, frame, now, metrics));
+        }
+        metrics.relayed(delivered, size);
         Ok(delivered)
     }
 }
