@@ -226,21 +226,32 @@ impl AppWindow {
 
     /// Launches the app binary again, outside WebDriver, with this
     /// instance's environment and `args` (`parlor LINK`), and waits for it to
-    /// exit: with the single-instance hand-over it exits at once.
-    pub async fn launch_again(&self, args: &[&str]) -> anyhow::Result<std::process::ExitStatus> {
-        let mut second = tokio::process::Command::new(binary("parlor"))
+    /// exit: with the single-instance hand-over it exits at once, and
+    /// successfully. Anything else is an error naming how it ended (a
+    /// signal included) and what it wrote to stderr.
+    pub async fn launch_again(&self, args: &[&str]) -> anyhow::Result<()> {
+        let second = tokio::process::Command::new(binary("parlor"))
             .args(args)
             .env_remove("PARLOR_PROFILE")
             .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .context("starting a second parlor")?;
-        tokio::time::timeout(PATIENCE, second.wait())
+        let output = tokio::time::timeout(PATIENCE, second.wait_with_output())
             .await
             .with_context(|| format!("{}: the second launch did not exit", self.label))?
-            .context("waiting for the second launch")
+            .context("waiting for the second launch")?;
+        if !output.status.success() {
+            bail!(
+                "{}: the second launch ended with {}; its stderr:\n{}",
+                self.label,
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
     }
 
     /// Runs `script` as a function body (`arguments[i]` are `args`).
