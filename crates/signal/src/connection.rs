@@ -19,7 +19,7 @@ use parlor_protocol::{
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, timeout};
+use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -27,13 +27,14 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument;
 
 use crate::admission::AddressPermit;
+use crate::deadlines::Deadlines;
 use crate::limits::{ErrorCounter, TokenBucket};
 use crate::listener::ConnectionSlot;
 use crate::metrics::Limit;
-use crate::outbox::{Outbox, OutboxReceiver};
+use crate::outbox::{End, Outbox, OutboxReceiver};
 use crate::relay::{self, Refusal};
 use crate::room::{JoinRefusal, Membership, RelayRefusal};
-use crate::server::{Shared, stopping};
+use crate::server::Shared;
 use crate::socket::ClientIo;
 use crate::turn;
 
@@ -115,8 +116,16 @@ pub(crate) fn spawn(
     let threads = Arc::clone(&shared);
     // `serve` itself is the task, not a block around it: what a block
     // captures stays in the task for the connection's whole life (about
-    // 0.4 KiB per idle connection).
-    let run = serve(socket, early, config, request, shared).instrument(span);
+    // 0.4 KiB per idle connection). Its arguments would too, so they come
+    // boxed, and the box goes once they are unpacked.
+    let start = Box::new(Start {
+        socket,
+        early,
+        config,
+        request,
+        shared,
+    });
+    let run = serve(start).instrument(span);
     match room {
         Some(room) => threads.shards.spawn_for(&room, run),
         // Refused at once: any thread will do.
@@ -124,13 +133,28 @@ pub(crate) fn spawn(
     };
 }
 
-async fn serve(
-    mut socket: ClientIo,
+/// What [`serve`] starts from.
+struct Start {
+    socket: ClientIo,
+    /// What the client sent past its request.
     early: Vec<u8>,
     config: WebSocketConfig,
-    mut request: JoinRequest,
+    request: JoinRequest,
     shared: Arc<Shared>,
-) {
+}
+
+/// Serves one connection. Every idle connection holds this future whole,
+/// and a future is as large as its largest await: the awaits off the idle
+/// path (refusals, a cluster join, the close) are boxed so that the read
+/// loop's is the largest (2.1 KiB before, 1.5 KiB after).
+async fn serve(start: Box<Start>) {
+    let Start {
+        mut socket,
+        early,
+        config,
+        mut request,
+        shared,
+    } = *start;
     if let Err(error) = socket.rehome() {
         tracing::debug!(%error, "socket lost moving to its connection thread");
         return;
@@ -146,29 +170,57 @@ async fn serve(
         Ok(room) => room,
         Err(error) => {
             let message = format!("invalid room name: {error}");
-            return reject(sink, stream, JoinRejection::InvalidRoom, message, shared).await;
+            return Box::pin(reject(
+                sink,
+                stream,
+                JoinRejection::InvalidRoom,
+                message,
+                shared,
+            ))
+            .await;
         }
     };
     let peer = match request.peer {
         Ok(peer) => peer,
         Err(error) => {
             let message = format!("invalid peer id (_pk): {error}");
-            return reject(sink, stream, JoinRejection::InvalidPeerId, message, shared).await;
+            return Box::pin(reject(
+                sink,
+                stream,
+                JoinRejection::InvalidPeerId,
+                message,
+                shared,
+            ))
+            .await;
         }
     };
     let key = match request.key {
         Ok(key) => key,
         Err(error) => {
             let message = format!("invalid id key (key): {error}");
-            return reject(sink, stream, JoinRejection::InvalidPeerId, message, shared).await;
+            return Box::pin(reject(
+                sink,
+                stream,
+                JoinRejection::InvalidPeerId,
+                message,
+                shared,
+            ))
+            .await;
         }
     };
+    let (outbox, frames) = Outbox::new(Arc::clone(&shared.outbox_budget));
+    // After the outbox is registered: a shutdown from now on reaches it
+    // (see `OutboxBudget::shut_down_all`), one before is seen here.
     if *shared.shutdown.borrow() {
         let reason = "server shutting down";
-        return close_and_drain(&mut sink, &mut stream, close_code::GOING_AWAY, reason).await;
+        return Box::pin(close_and_drain(
+            &mut sink,
+            &mut stream,
+            close_code::GOING_AWAY,
+            reason,
+        ))
+        .await;
     }
-
-    let (outbox, frames) = Outbox::new(Arc::clone(&shared.outbox_budget));
     // Only Parlor clients get their ICE servers over the socket: the old
     // library's clients take theirs from `/turn` (and would ignore it).
     let ice = request
@@ -181,17 +233,16 @@ async fn serve(
     };
     let joined = match &shared.cluster {
         Some(cluster) => {
-            cluster
-                .join(
-                    &shared.rooms,
-                    room,
-                    peer.clone(),
-                    request.parlor,
-                    key,
-                    outbox.clone(),
-                    first,
-                )
-                .await
+            Box::pin(cluster.join(
+                &shared.rooms,
+                room,
+                peer.clone(),
+                request.parlor,
+                key,
+                outbox.clone(),
+                first,
+            ))
+            .await
         }
         None => shared.rooms.join(
             room,
@@ -221,16 +272,28 @@ async fn serve(
                         "join refused: too many rooms",
                     );
                     let reason = "server has too many rooms; try again later";
-                    return close_and_drain(&mut sink, &mut stream, TRY_AGAIN_LATER, reason).await;
+                    return Box::pin(close_and_drain(
+                        &mut sink,
+                        &mut stream,
+                        TRY_AGAIN_LATER,
+                        reason,
+                    ))
+                    .await;
                 }
                 JoinRefusal::Unavailable => {
                     let reason = "the cluster's store is unreachable; try again later";
-                    return close_and_drain(&mut sink, &mut stream, TRY_AGAIN_LATER, reason).await;
+                    return Box::pin(close_and_drain(
+                        &mut sink,
+                        &mut stream,
+                        TRY_AGAIN_LATER,
+                        reason,
+                    ))
+                    .await;
                 }
             };
             match refusal.rejection() {
                 Some(rejection) => {
-                    return reject(sink, stream, rejection, message, shared).await;
+                    return Box::pin(reject(sink, stream, rejection, message, shared)).await;
                 }
                 None => return,
             }
@@ -261,8 +324,12 @@ async fn serve(
         rate,
         bytes,
         errors: ErrorCounter::new(shared.config.error_limit, now),
-        paused_until: None,
-        ice_refresh,
+        deadlines: Deadlines::new(
+            now,
+            shared.config.ping_interval,
+            shared.config.pong_timeout,
+            ice_refresh,
+        ),
     };
     let ending = reader.read(&mut stream, &writer).await;
     if let Some(key) = address {
@@ -293,7 +360,7 @@ async fn serve(
                     drain_until_closed(&mut stream).await;
                 }
             };
-            let _ = timeout(CLOSE_GRACE, finish).await;
+            let _ = Box::pin(timeout(CLOSE_GRACE, finish)).await;
         }
         Ending::Silent => tracing::info!(%peer, "dropped: no answer to pings"),
         Ending::Gone => tracing::info!(%peer, "left"),
@@ -380,49 +447,30 @@ struct Reader<'a> {
     /// Bytes per second.
     bytes: TokenBucket,
     errors: ErrorCounter,
-    /// Reading is paused until then: a frame was refused for its rate, and
-    /// the next is not read before the budget could take one (see
-    /// [`Reader::pause_after_refusal`]).
-    paused_until: Option<std::time::Instant>,
-    /// When the member's ICE servers are due again (its TURN credentials
-    /// would otherwise run out while it stays); `None` when they are not.
-    ice_refresh: Option<Duration>,
+    /// Pings, silence, fresh ICE servers (its TURN credentials would
+    /// otherwise run out while it stays) and the pause after a frame
+    /// refused for its rate (see [`Reader::pause_after_refusal`]).
+    deadlines: Deadlines,
 }
 
 impl Reader<'_> {
     /// Reads until the connection should end, and says why.
     ///
     /// This loop runs once per relayed frame, so what it waits on is made
-    /// once, not per frame: the futures that end the connection are pinned
-    /// ahead of it (made in the `select!`, each registered with its
-    /// `Notify` and left it again on every frame), and the silence timer is
-    /// moved only when it fires (a frame just notes when it came), where
-    /// resetting it per frame cost a timer-wheel update each.
+    /// once, not per frame, and is small, as every idle connection holds
+    /// it: one timer for every deadline (see [`crate::deadlines`]), and one
+    /// wait for the server to end the connection (made in the `select!`, a
+    /// wait registered with its `Notify` and left it again on every frame).
     async fn read(&mut self, stream: &mut Stream, writer: &JoinHandle<()>) -> Ending {
-        let config = &self.shared.config;
-        let mut ping =
-            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut heard = Instant::now();
-        let silence = tokio::time::sleep(config.pong_timeout);
-        tokio::pin!(silence);
-        let refresh_every = self.ice_refresh.unwrap_or(Duration::MAX);
-        let refresh = tokio::time::sleep(refresh_every);
-        tokio::pin!(refresh);
-        let resume = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(resume);
+        let timer = tokio::time::sleep_until(self.deadlines.next().into());
+        tokio::pin!(timer);
         let outbox = self.outbox;
-        let overflowed = outbox.overflowed();
-        tokio::pin!(overflowed);
-        let replaced = outbox.replaced();
-        tokio::pin!(replaced);
-        let mut shutdown = self.shared.shutdown.clone();
-        let stop = stopping(&mut shutdown);
-        tokio::pin!(stop);
+        let ended = outbox.ended();
+        tokio::pin!(ended);
 
         loop {
             tokio::select! {
-                incoming = stream.next(), if self.paused_until.is_none() => {
+                incoming = stream.next(), if !self.deadlines.paused() => {
                     let message = match incoming {
                         Some(Ok(message)) => message,
                         Some(Err(error)) => return ending_for(error),
@@ -431,55 +479,55 @@ impl Reader<'_> {
                     // The one clock reading for this frame, rates and relay
                     // included.
                     let now = std::time::Instant::now();
-                    heard = now.into();
+                    self.deadlines.heard(now);
                     if let Some(ending) = self.handle(message, now) {
                         return ending;
                     }
-                    if let Some(until) = self.paused_until {
-                        resume.as_mut().reset(until.into());
+                    // A pause is the one deadline a frame can bring closer.
+                    if self.deadlines.paused() {
+                        timer.as_mut().reset(self.deadlines.next().into());
                     }
                 }
-                () = &mut resume, if self.paused_until.is_some() => {
-                    self.paused_until = None;
-                    // Its pongs were not read meanwhile: that was our doing.
-                    heard = Instant::now();
-                }
-                _ = ping.tick() => {
-                    if writer.is_finished() {
-                        // The writer gave up on this client.
-                        return Ending::Gone;
-                    }
-                    outbox.ping();
-                }
-                () = &mut silence => {
-                    let deadline = heard + config.pong_timeout;
-                    if deadline <= Instant::now() {
+                () = &mut timer => {
+                    let due = self.deadlines.due(std::time::Instant::now());
+                    if due.silent {
                         return Ending::Silent;
                     }
-                    silence.as_mut().reset(deadline);
+                    if due.ping {
+                        if writer.is_finished() {
+                            // The writer gave up on this client.
+                            return Ending::Gone;
+                        }
+                        outbox.ping();
+                    }
+                    if due.refresh {
+                        self.send_ice_servers();
+                    }
+                    timer.as_mut().reset(self.deadlines.next().into());
                 }
-                () = &mut refresh, if self.ice_refresh.is_some() => {
-                    refresh.as_mut().reset(Instant::now() + refresh_every);
-                    self.send_ice_servers();
-                }
-                limit = &mut overflowed => {
-                    let ending = match limit {
-                        Limit::OutboxTotal => Ending::Close(TRY_AGAIN_LATER, "server send buffers are full"),
-                        _ => Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough"),
-                    };
-                    self.shared.limit_exceeded(limit, self.client, "closed: outbox over its budget");
-                    return ending;
-                }
-                () = &mut replaced => {
-                    return Ending::Close(
-                        close_code::DUPLICATE_PEER_ID,
-                        "replaced by a newer connection of the same peer",
-                    );
-                }
-                () = &mut stop => {
-                    return Ending::Close(close_code::GOING_AWAY, "server shutting down");
+                end = &mut ended => return self.ending_for(end),
+            }
+        }
+    }
+
+    /// How the connection ends when the server ends it.
+    fn ending_for(&self, end: End) -> Ending {
+        match end {
+            End::Overflow(limit) => {
+                self.shared
+                    .limit_exceeded(limit, self.client, "closed: outbox over its budget");
+                match limit {
+                    Limit::OutboxTotal => {
+                        Ending::Close(TRY_AGAIN_LATER, "server send buffers are full")
+                    }
+                    _ => Ending::Close(close_code::POLICY_VIOLATION, "not reading fast enough"),
                 }
             }
+            End::Replaced => Ending::Close(
+                close_code::DUPLICATE_PEER_ID,
+                "replaced by a newer connection of the same peer",
+            ),
+            End::ShuttingDown => Ending::Close(close_code::GOING_AWAY, "server shutting down"),
         }
     }
 
@@ -546,7 +594,7 @@ impl Reader<'_> {
     fn pause_after_refusal(&mut self, wait: Option<Duration>, now: std::time::Instant) {
         let wait = wait.unwrap_or(MAX_READ_PAUSE).min(MAX_READ_PAUSE);
         if !wait.is_zero() {
-            self.paused_until = Some(now + wait);
+            self.deadlines.pause(now + wait);
         }
     }
 

@@ -88,6 +88,7 @@ mod admission;
 mod cluster;
 mod config;
 mod connection;
+mod deadlines;
 mod http;
 mod limits;
 mod listener;

@@ -86,6 +86,16 @@ impl OutboxBudget {
             .max_by_key(|queue| queue.queued.load(Ordering::Acquire))
     }
 
+    /// Tells every member's connection that the server is shutting down.
+    /// Through the outboxes rather than a watch each connection waits on:
+    /// a `watch` wait is 160 bytes of every idle connection.
+    pub(crate) fn shut_down_all(&self) {
+        let queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        for queue in queues.list.iter().filter_map(Weak::upgrade) {
+            queue.end(End::ShuttingDown);
+        }
+    }
+
     /// Bytes queued across all outboxes now.
     pub(crate) fn queued(&self) -> usize {
         self.total.load(Ordering::Relaxed)
@@ -102,6 +112,18 @@ struct Requests {
     closed: bool,
 }
 
+/// Why the server ends a member's connection, told through its outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Its queue broke this budget.
+    Overflow(Limit),
+    /// The member's owner connected again: this connection is a stale one
+    /// the server had not yet noticed was dead.
+    Replaced,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
 /// One member's queue and share of the budget, and how its connection is
 /// told to end.
 #[derive(Debug)]
@@ -112,21 +134,18 @@ struct OutboxState {
     requests: Mutex<Requests>,
     /// Woken when there is something for the writer.
     ready: Notify,
-    /// Why the queue overflowed, set once.
-    overflow_reason: OnceLock<Limit>,
-    /// Woken when the queue overflows, so the connection closes itself.
-    overflow: Notify,
-    /// Woken when the member's owner connected again: this connection is a
-    /// stale one the server had not yet noticed was dead.
-    replaced: Notify,
+    /// Why the connection is to end, set once (the first reason stays).
+    end_reason: OnceLock<End>,
+    /// Woken when it is set, so the connection closes itself. One for
+    /// every reason: each wait is a future held by every idle connection.
+    end: Notify,
 }
 
 impl OutboxState {
-    /// Tells the connection to close, for the budget it broke (the first
-    /// reason given stays).
-    fn overflowed_by(&self, limit: Limit) {
-        let _ = self.overflow_reason.set(limit);
-        self.overflow.notify_one();
+    /// Tells the connection to close (the first reason given stays).
+    fn end(&self, reason: End) {
+        let _ = self.end_reason.set(reason);
+        self.end.notify_one();
     }
 
     fn release(&self, cost: usize) {
@@ -165,9 +184,8 @@ impl Outbox {
             queued: AtomicUsize::new(0),
             requests: Mutex::new(Requests::default()),
             ready: Notify::new(),
-            overflow_reason: OnceLock::new(),
-            overflow: Notify::new(),
-            replaced: Notify::new(),
+            end_reason: OnceLock::new(),
+            end: Notify::new(),
         });
         state.budget.register(&state);
         let receiver = OutboxReceiver {
@@ -185,7 +203,7 @@ impl Outbox {
         let total = budget.total.fetch_add(cost, Ordering::AcqRel) + cost;
         if budget.per_member != 0 && queued > budget.per_member {
             self.state.release(cost);
-            self.state.overflowed_by(Limit::Outbox);
+            self.state.end(End::Overflow(Limit::Outbox));
             return false;
         }
         if budget.total_limit != 0 && total > budget.total_limit {
@@ -193,11 +211,11 @@ impl Outbox {
                 Some(largest) if !Arc::ptr_eq(&largest, &self.state) => {
                     // Its queue goes when its connection closes, which
                     // gives the budget back; this frame is queued.
-                    largest.overflowed_by(Limit::OutboxTotal);
+                    largest.end(End::Overflow(Limit::OutboxTotal));
                 }
                 _ => {
                     self.state.release(cost);
-                    self.state.overflowed_by(Limit::OutboxTotal);
+                    self.state.end(End::Overflow(Limit::OutboxTotal));
                     return false;
                 }
             }
@@ -232,24 +250,20 @@ impl Outbox {
         });
     }
 
-    /// Resolves when the queue has overflowed, with the budget it broke.
-    pub(crate) async fn overflowed(&self) -> Limit {
-        self.state.overflow.notified().await;
-        self.state
-            .overflow_reason
-            .get()
-            .copied()
-            .unwrap_or(Limit::Outbox)
-    }
-
     /// Tells the connection a newer one of the member's owner replaced it.
     pub(crate) fn replace(&self) {
-        self.state.replaced.notify_one();
+        self.state.end(End::Replaced);
     }
 
-    /// Resolves when a newer connection of the member's owner replaced it.
-    pub(crate) async fn replaced(&self) {
-        self.state.replaced.notified().await;
+    /// Resolves when the server wants the connection ended, and says why.
+    pub(crate) async fn ended(&self) -> End {
+        self.state.end.notified().await;
+        // Set before the wake-up, always.
+        self.state
+            .end_reason
+            .get()
+            .copied()
+            .unwrap_or(End::ShuttingDown)
     }
 }
 

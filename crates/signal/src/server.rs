@@ -116,6 +116,8 @@ pub struct Server {
     /// The certificate served, shared with the listener so it can be replaced.
     tls: Option<crate::tls::TlsConfig>,
     shutdown: watch::Sender<bool>,
+    /// Every member's outbox, told of the shutdown too.
+    outboxes: Arc<OutboxBudget>,
     connections: watch::Receiver<usize>,
     serving: Option<JoinHandle<()>>,
     /// Told to forget this node once its clients are gone.
@@ -236,6 +238,7 @@ impl Server {
             Some(addr) => Some(serve_metrics(addr, &shared).await?),
             None => None,
         };
+        let outboxes = Arc::clone(&shared.outbox_budget);
         let router = http::router(Arc::clone(&shared));
         let serving = listener::spawn(tcp, tls.clone(), router, shared);
         tracing::info!(%local_addr, tls = tls.is_some(), "listening");
@@ -244,6 +247,7 @@ impl Server {
             metrics_addr,
             tls,
             shutdown,
+            outboxes,
             connections,
             serving: Some(serving),
             cluster,
@@ -287,7 +291,7 @@ impl Server {
     /// handshakes to finish.
     pub async fn shutdown(mut self) {
         tracing::info!("shutting down");
-        self.shutdown.send_replace(true);
+        self.stop();
         let mut connections = self.connections.clone();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             // The value guard is dropped here: it must not live across an
@@ -312,9 +316,18 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Tells every part of the server to stop: the flag first, then the
+    /// members (a connection registers its outbox, then reads the flag).
+    fn stop(&self) {
+        self.shutdown.send_replace(true);
+        self.outboxes.shut_down_all();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        self.shutdown.send_replace(true);
+        self.stop();
     }
 }
 
