@@ -338,8 +338,10 @@ async fn run(
             anyhow::bail!("clients did not all connect in time");
         }
     }
-    // Let the server finish whatever the last joins started.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the server finish whatever the last joins started, and
+    // parlor-signal give back what the handshakes freed (it trims memory
+    // 200 ms after connections stop coming, at most once a second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let node_rss_bytes = node_pids
         .iter()
         .map(|&pid| rss_bytes(pid))

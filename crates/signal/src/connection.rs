@@ -17,7 +17,6 @@ use futures_util::{SinkExt, StreamExt};
 use parlor_protocol::{
     ErrorCode, IdKey, JoinRejection, PeerId, RoomName, ServerMessage, TokenError, close_code,
 };
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::WebSocketStream;
@@ -73,19 +72,25 @@ enum Ending {
 }
 
 /// Counts the connection in [`Shared::connections`] while it lives, so
-/// shutdown can wait for every connection to finish.
-struct OpenConnection<'a>(&'a watch::Sender<usize>);
+/// shutdown can wait for every connection to finish. Its start (the
+/// handshake's buffers are gone) and its end free memory in bulk: both ask
+/// for a trim ([`crate::memory`]).
+struct OpenConnection<'a>(&'a Shared);
 
 impl<'a> OpenConnection<'a> {
-    fn new(counter: &'a watch::Sender<usize>) -> Self {
-        counter.send_modify(|open| *open += 1);
-        Self(counter)
+    fn new(shared: &'a Shared) -> Self {
+        shared.connections.send_modify(|open| *open += 1);
+        shared.memory.freed();
+        Self(shared)
     }
 }
 
 impl Drop for OpenConnection<'_> {
     fn drop(&mut self) {
-        self.0.send_modify(|open| *open = open.saturating_sub(1));
+        self.0
+            .connections
+            .send_modify(|open| *open = open.saturating_sub(1));
+        self.0.memory.freed();
     }
 }
 
@@ -162,7 +167,7 @@ async fn serve(start: Box<Start>) {
     let socket = WebSocketStream::from_partially_read(socket, early, Role::Server, Some(config));
     let (mut sink, mut stream) = socket.await.split();
     let shared = &*shared;
-    let _open = OpenConnection::new(&shared.connections);
+    let _open = OpenConnection::new(shared);
     let _slot = request.slot.clone();
     let _address = request.address.take();
     shared.metrics.connection_opened();

@@ -92,6 +92,7 @@ mod deadlines;
 mod http;
 mod limits;
 mod listener;
+mod memory;
 mod metrics;
 mod outbox;
 mod relay;

@@ -99,6 +99,7 @@ pub(crate) struct Metrics {
     limits: [AtomicU64; Limit::ALL.len()],
     peer_lists_sent: AtomicU64,
     peer_lists_merged: AtomicU64,
+    memory_trims: AtomicU64,
 }
 
 /// Gauges sampled at render time.
@@ -146,6 +147,11 @@ impl Metrics {
     /// the next.
     pub(crate) fn peer_list_merged(&self) {
         self.peer_lists_merged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Freed memory went back to the operating system.
+    pub(crate) fn memory_trimmed(&self) {
+        self.memory_trims.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text.
@@ -220,6 +226,12 @@ impl Metrics {
             "counter",
             "Peer lists not sent on their own because the member had one too recently; a later list carries the change.",
             &plain(load(&self.peer_lists_merged)),
+        );
+        metric(
+            "parlor_signal_memory_trims_total",
+            "counter",
+            "Times the server gave the memory freed by connections that came and went back to the operating system.",
+            &plain(load(&self.memory_trims)),
         );
         let errors: Vec<_> = ErrorCode::ALL
             .iter()

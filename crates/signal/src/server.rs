@@ -17,6 +17,7 @@ use crate::admission::{
 use crate::cluster::{self, Cluster, ClusterSettings};
 use crate::config::{Config, TurnAuth, TurnServer};
 use crate::limits::{LogSampler, REFUSAL_LOGS_PER_SECOND};
+use crate::memory::MemoryTrim;
 use crate::metrics::{Limit, Metrics};
 use crate::outbox::OutboxBudget;
 use crate::room::{RoomLimits, Rooms};
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Number of open WebSocket connections.
     pub(crate) connections: watch::Sender<usize>,
+    /// Asked for a trim when connections come and go.
+    pub(crate) memory: Arc<MemoryTrim>,
     /// TCP connections, in total and per address.
     pub(crate) admission: Arc<Connections>,
     /// Joins per address.
@@ -233,7 +236,11 @@ impl Server {
             shutdown: shutdown_rx,
             connections: connections_tx,
             next_connection_id: AtomicU64::new(1),
+            memory: Arc::default(),
         });
+        tokio::spawn(
+            Arc::clone(&shared.memory).run(Arc::clone(&shared.metrics), shared.shutdown.clone()),
+        );
         let metrics_addr = match shared.config.metrics_listen {
             Some(addr) => Some(serve_metrics(addr, &shared).await?),
             None => None,

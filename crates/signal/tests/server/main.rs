@@ -21,6 +21,7 @@ mod join_rate;
 mod join_rejections;
 mod liveness;
 mod member_ice_servers;
+mod memory;
 mod operations;
 mod outbox;
 mod peer_list_coalescing;
