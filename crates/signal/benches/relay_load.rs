@@ -28,7 +28,9 @@
 //! Environment: `PARLOR_BENCH_SIZES` (default `100,1000,10000`),
 //! `PARLOR_BENCH_SECONDS` (load phase per run, default 5),
 //! `PARLOR_BENCH_IN_FLIGHT` (messages in flight per pair, default 1),
-//! `PARLOR_SIGNAL_BIN` (another `parlor-signal` binary to measure).
+//! `PARLOR_SIGNAL_BIN` (another `parlor-signal` binary to measure),
+//! `PARLOR_BENCH_CLIENTS_PER_PROCESS` (fewer sockets per process than the
+//! open-files limit allows, to try worker processes at small sizes).
 //!
 //! Cluster mode (`PARLOR_BENCH_CLUSTER=1`, or `bench/run.sh cluster`):
 //! instead of the Node relay, three `parlor-signal --redis` nodes and a
@@ -41,6 +43,15 @@
 //! the worst case for the cluster. CPU per message is summed over every
 //! node and `redis-server`; memory is reported per node.
 //!
+//! One process may hold only as many sockets as `RLIMIT_NOFILE`'s hard
+//! limit allows (20 000 on the machine of BENCHMARKS.md, not raisable
+//! there). Clients beyond what this process can hold run in worker
+//! processes (this binary again, `PARLOR_BENCH_WORKER` set), whole pairs
+//! each, started together with the local clients through their stdin and
+//! reporting their latencies on stdout. A server is one process too: in
+//! cluster mode the single node is measured at the largest size one
+//! process holds, when the cluster's size is beyond it.
+//!
 //! Clients bind source addresses `127.0.0.2`–`127.0.0.9` in turn, because
 //! one source address reaches one server port from at most ~28 000
 //! ephemeral ports; all of `127/8` is loopback, so the per-address limits
@@ -48,6 +59,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +67,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -125,6 +138,9 @@ struct BenchRedis {
 
 /// Figures of one run.
 struct Figures {
+    /// Connections measured (in cluster mode the single node may hold
+    /// fewer than the cluster).
+    connections: usize,
     messages_per_second: f64,
     p50_us: f64,
     p99_us: f64,
@@ -143,14 +159,23 @@ struct Figures {
 fn main() -> anyhow::Result<()> {
     // Both servers are children and inherit the raised limit.
     let limit = rlimit::increase_nofile_limit(u64::MAX).context("raise RLIMIT_NOFILE")?;
+    if let Ok(job) = std::env::var(WORKER_ENV) {
+        return worker(&job);
+    }
+    // Sockets one process may hold, with a margin for everything else it
+    // opens: the most one server holds, and the most clients here.
+    // `PARLOR_BENCH_CLIENTS_PER_PROCESS` lowers the second, to try the
+    // split into worker processes at small sizes.
+    let per_process = (limit.saturating_sub(1_000) / 1_000 * 1_000) as usize;
+    let clients_per_process = std::env::var("PARLOR_BENCH_CLIENTS_PER_PROCESS")
+        .map_or(Ok(per_process), |value| value.parse())
+        .context("PARLOR_BENCH_CLIENTS_PER_PROCESS")?
+        .min(per_process);
     let cluster = std::env::var("PARLOR_BENCH_CLUSTER").is_ok_and(|value| value == "1");
     let sizes: Vec<usize> = std::env::var("PARLOR_BENCH_SIZES")
         .unwrap_or_else(|_| {
             if cluster {
-                // 30000, or as many as one process may hold (the single
-                // node holds them all, and so does this process) with a
-                // margin for everything else it opens.
-                (30_000.min(limit.saturating_sub(1_000) / 1_000 * 1_000)).to_string()
+                "30000".to_owned()
             } else {
                 "100,1000,10000".to_owned()
             }
@@ -165,10 +190,11 @@ fn main() -> anyhow::Result<()> {
     let in_flight: usize = std::env::var("PARLOR_BENCH_IN_FLIGHT")
         .map_or(Ok(1), |value| value.parse())
         .context("PARLOR_BENCH_IN_FLIGHT")?;
-    // Each connection costs a descriptor here and one in the server.
+    // Each connection costs a descriptor in the server: one server holds
+    // them all, unless it is the cluster.
     if let Some(&largest) = sizes.iter().max() {
-        if limit < largest as u64 + 100 {
-            bail!("open-files limit {limit} is too low for {largest} connections");
+        if !cluster && largest > per_process {
+            bail!("open-files limit {limit} is too low for {largest} connections in one server");
         }
     }
 
@@ -250,8 +276,20 @@ fn main() -> anyhow::Result<()> {
     for &size in &sizes {
         let mut figures = Vec::new();
         for target in &targets {
+            // One node holds every connection: at most what one process may.
+            let size = if target.cluster_nodes == 0 {
+                size.min(per_process)
+            } else {
+                size
+            };
             eprintln!("{}: {size} connections ...", target.name);
-            let result = runtime.block_on(run(target, size, load, in_flight, &clients))?;
+            let shape = Shape {
+                size,
+                load,
+                in_flight,
+                clients_per_process,
+            };
+            let result = runtime.block_on(run(target, &shape, &clients))?;
             eprintln!(
                 "  {:.0} msg/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} KiB/connection, {:.2} µs CPU/message ({:.2} µs redis), node RSS {:?} MiB",
                 result.messages_per_second,
@@ -278,14 +316,23 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One server, one size: start, connect, measure memory, load, stop.
-async fn run(
-    target: &Target,
+/// What one run measures.
+struct Shape {
     size: usize,
     load: Duration,
     in_flight: usize,
-    threads: &ClientThreads,
-) -> anyhow::Result<Figures> {
+    /// The most clients this process runs; worker processes run the rest.
+    clients_per_process: usize,
+}
+
+/// One server, one size: start, connect, measure memory, load, stop.
+async fn run(target: &Target, shape: &Shape, threads: &ClientThreads) -> anyhow::Result<Figures> {
+    let &Shape {
+        size,
+        load,
+        in_flight,
+        clients_per_process,
+    } = shape;
     let deployment = deploy(target).await?;
     let pids = deployment.pids()?;
     let node_pids = &pids[..deployment.nodes.len()];
@@ -297,46 +344,18 @@ async fn run(
     let pairs = size / 2;
 
     let rss_before = total(node_pids, rss_bytes)?;
-    let (start_tx, start) = watch::channel(None);
-    let (ready_tx, mut ready) = mpsc::channel(pairs * 2);
-    let connecting = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
-    let mut clients = Vec::with_capacity(pairs * 2);
-    for pair in 0..pairs {
-        for (side, (me, partner, starts)) in [("a", "b", true), ("b", "a", false)]
-            .into_iter()
-            .enumerate()
-        {
-            let index = pair * 2 + side;
-            let addr = &addrs[index % addrs.len()];
-            let client = Client {
-                url: format!("ws://{addr}/parties/main/r{pair}?_pk={me}{pair}&parlor=1"),
-                server: addr.parse().context("server address")?,
-                source: Ipv4Addr::new(127, 0, 0, 2 + (index % usize::from(SOURCE_ADDRESSES)) as u8),
-                partner: format!("{partner}{pair}"),
-                starts: if starts { in_flight } else { 0 },
-            };
-            let permit = Arc::clone(&connecting);
-            let (ready_tx, start) = (ready_tx.clone(), start.clone());
-            clients.push(threads.spawn(
-                pair,
-                async move { client.run(permit, ready_tx, start).await },
-            ));
-        }
+    let local_pairs = pairs.min(clients_per_process / 2);
+    let mut local = LocalClients::spawn(&addrs, 0..local_pairs, in_flight, threads)?;
+    let mut workers = Vec::new();
+    let mut next = local_pairs;
+    while next < pairs {
+        let end = (next + clients_per_process / 2).min(pairs);
+        workers.push(WorkerClients::spawn(&addrs, next..end, in_flight)?);
+        next = end;
     }
-    drop(ready_tx);
-    for _ in 0..pairs * 2 {
-        if tokio::time::timeout(SETUP_TIMEOUT, ready.recv())
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            // Say why, from the first client that gave up.
-            for client in clients.iter_mut().filter(|client| client.is_finished()) {
-                client.await??;
-            }
-            anyhow::bail!("clients did not all connect in time");
-        }
+    local.connected().await?;
+    for worker in &mut workers {
+        worker.connected().await?;
     }
     // Let the server finish whatever the last joins started, and
     // parlor-signal give back what the handshakes freed (it trims memory
@@ -348,22 +367,18 @@ async fn run(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let rss_idle: u64 = node_rss_bytes.iter().sum();
 
-    // The start is announced ahead and each client waits for it on its own
-    // thread's timer: woken by the announcement itself, from this thread,
-    // clients queue for their thread's remote-wake queue, which is served
-    // one task in 31 while the clients already started keep it busy (at
-    // 10 000 clients and 8 messages in flight, half of them started after
-    // the run was over).
-    let epoch = Instant::now() + START_NOTICE;
-    start_tx.send_replace(Some((epoch, epoch + load)));
+    for worker in &mut workers {
+        worker.start(START_NOTICE, load).await?;
+    }
+    let epoch = local.start(START_NOTICE, load);
     tokio::time::sleep_until(epoch).await;
     let cpu_before = pids
         .iter()
         .map(|&pid| cpu_seconds(pid))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut latencies = Vec::new();
-    for client in clients {
-        latencies.extend(client.await??);
+    let mut latencies = local.latencies().await?;
+    for worker in workers {
+        latencies.extend(worker.latencies().await?);
     }
     let cpu_after = pids
         .iter()
@@ -394,6 +409,7 @@ async fn run(
             .map_or(f64::NAN, |&nanos| nanos as f64 / 1000.0)
     };
     Ok(Figures {
+        connections: pairs * 2,
         messages_per_second: latencies.len() as f64 / load.as_secs_f64(),
         p50_us: percentile(0.50),
         p99_us: percentile(0.99),
@@ -459,6 +475,219 @@ impl ClientThreads {
     {
         self.handles[pair % self.handles.len()].spawn(task)
     }
+}
+
+/// Set (to a job, see [`WorkerClients::spawn`]) in a worker process.
+const WORKER_ENV: &str = "PARLOR_BENCH_WORKER";
+
+/// When each client starts and stops its load, once announced.
+type Window = Option<(Instant, Instant)>;
+
+/// The clients of some pairs, on this process's client threads.
+struct LocalClients {
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<u64>>>>,
+    ready: mpsc::Receiver<()>,
+    start: watch::Sender<Window>,
+}
+
+impl LocalClients {
+    /// Starts connecting the clients of `pairs`: client `i` (two per pair)
+    /// to node `i mod nodes`, so a pair spans two nodes of a cluster.
+    fn spawn(
+        addrs: &[String],
+        pairs: Range<usize>,
+        in_flight: usize,
+        threads: &ClientThreads,
+    ) -> anyhow::Result<Self> {
+        let (start_tx, start) = watch::channel(None);
+        let (ready_tx, ready) = mpsc::channel(pairs.len() * 2 + 1);
+        let connecting = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+        let mut tasks = Vec::with_capacity(pairs.len() * 2);
+        for pair in pairs {
+            for (side, (me, partner, starts)) in [("a", "b", true), ("b", "a", false)]
+                .into_iter()
+                .enumerate()
+            {
+                let index = pair * 2 + side;
+                let addr = &addrs[index % addrs.len()];
+                let client = Client {
+                    url: format!("ws://{addr}/parties/main/r{pair}?_pk={me}{pair}&parlor=1"),
+                    server: addr.parse().context("server address")?,
+                    source: Ipv4Addr::new(
+                        127,
+                        0,
+                        0,
+                        2 + (index % usize::from(SOURCE_ADDRESSES)) as u8,
+                    ),
+                    partner: format!("{partner}{pair}"),
+                    starts: if starts { in_flight } else { 0 },
+                };
+                let permit = Arc::clone(&connecting);
+                let (ready_tx, start) = (ready_tx.clone(), start.clone());
+                tasks.push(threads.spawn(pair, async move {
+                    client.run(permit, ready_tx, start).await
+                }));
+            }
+        }
+        Ok(Self {
+            tasks,
+            ready,
+            start: start_tx,
+        })
+    }
+
+    /// Waits until every client is connected and has its partner listed.
+    async fn connected(&mut self) -> anyhow::Result<()> {
+        for _ in 0..self.tasks.len() {
+            if tokio::time::timeout(SETUP_TIMEOUT, self.ready.recv())
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                // Say why, from the first client that gave up.
+                for task in self.tasks.iter_mut().filter(|task| task.is_finished()) {
+                    task.await??;
+                }
+                bail!("clients did not all connect in time");
+            }
+        }
+        Ok(())
+    }
+
+    /// Announces the load phase, `notice` from now, for `load`; returns
+    /// when it starts.
+    ///
+    /// Announced ahead, each client waits for it on its own thread's
+    /// timer: woken by the announcement itself, from this thread, clients
+    /// queue for their thread's remote-wake queue, which is served one task
+    /// in 31 while the clients already started keep it busy (at 10 000
+    /// clients and 8 messages in flight, half of them started after the
+    /// run was over).
+    fn start(&self, notice: Duration, load: Duration) -> Instant {
+        let epoch = Instant::now() + notice;
+        self.start.send_replace(Some((epoch, epoch + load)));
+        epoch
+    }
+
+    /// Every latency the clients measured, once the load phase is over.
+    async fn latencies(self) -> anyhow::Result<Vec<u64>> {
+        let mut latencies = Vec::new();
+        for task in self.tasks {
+            latencies.extend(task.await??);
+        }
+        Ok(latencies)
+    }
+}
+
+/// Clients run by a worker process: this binary again, with
+/// [`WORKER_ENV`] set, talking over its stdin and stdout.
+struct WorkerClients {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl WorkerClients {
+    /// Starts a worker for the clients of `pairs` (see
+    /// [`LocalClients::spawn`]).
+    fn spawn(addrs: &[String], pairs: Range<usize>, in_flight: usize) -> anyhow::Result<Self> {
+        let job = format!(
+            "{};{};{};{in_flight}",
+            addrs.join(","),
+            pairs.start,
+            pairs.end
+        );
+        let mut child = Command::new(std::env::current_exe()?)
+            .env(WORKER_ENV, job)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start a worker")?;
+        let stdin = child.stdin.take().context("worker stdin")?;
+        let stdout = child.stdout.take().context("worker stdout")?;
+        Ok(Self {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// The worker's next line, which must start with `word`; the rest.
+    async fn line(&mut self, word: &str) -> anyhow::Result<String> {
+        let line = self
+            .stdout
+            .next_line()
+            .await?
+            .with_context(|| format!("the worker ended before saying {word:?}"))?;
+        line.strip_prefix(word)
+            .map(|rest| rest.trim().to_owned())
+            .with_context(|| format!("the worker said {line:.80?}, not {word:?}"))
+    }
+
+    async fn connected(&mut self) -> anyhow::Result<()> {
+        tokio::time::timeout(SETUP_TIMEOUT, self.line("ready"))
+            .await
+            .context("the worker's clients did not all connect in time")?
+            .map(drop)
+    }
+
+    async fn start(&mut self, notice: Duration, load: Duration) -> anyhow::Result<()> {
+        let line = format!("start {} {}\n", notice.as_micros(), load.as_micros());
+        self.stdin.write_all(line.as_bytes()).await?;
+        Ok(self.stdin.flush().await?)
+    }
+
+    async fn latencies(mut self) -> anyhow::Result<Vec<u64>> {
+        let line = self.line("latencies").await?;
+        let latencies = line
+            .split_whitespace()
+            .map(|value| value.parse().context("a latency"))
+            .collect::<anyhow::Result<_>>()?;
+        let status = self.child.wait().await?;
+        if !status.success() {
+            bail!("the worker ended with {status}");
+        }
+        Ok(latencies)
+    }
+}
+
+/// A worker process: runs the clients of its job (nodes, first pair, end
+/// pair, messages in flight), says `ready` once all are connected, starts
+/// on `start NOTICE_US LOAD_US`, and answers with its latencies.
+fn worker(job: &str) -> anyhow::Result<()> {
+    let [addrs, first, end, in_flight] = job.split(';').collect::<Vec<_>>()[..] else {
+        bail!("a worker's job is NODES;FIRST;END;IN_FLIGHT, not {job:?}");
+    };
+    let addrs: Vec<String> = addrs.split(',').map(str::to_owned).collect();
+    let pairs = first.parse()?..end.parse()?;
+    let in_flight = in_flight.parse()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let threads = ClientThreads::start(CLIENT_THREADS)?;
+    runtime.block_on(async {
+        let mut clients = LocalClients::spawn(&addrs, pairs, in_flight, &threads)?;
+        clients.connected().await?;
+        println!("ready");
+        let mut line = String::new();
+        BufReader::new(tokio::io::stdin())
+            .read_line(&mut line)
+            .await?;
+        let times: Vec<u64> = line
+            .strip_prefix("start")
+            .context("expected `start`")?
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        let [notice, load] = times[..] else {
+            bail!("expected `start NOTICE_US LOAD_US`, not {line:?}");
+        };
+        clients.start(Duration::from_micros(notice), Duration::from_micros(load));
+        let latencies = clients.latencies().await?;
+        let text: Vec<String> = latencies.iter().map(u64::to_string).collect();
+        println!("latencies {}", text.join(" "));
+        Ok(())
+    })
 }
 
 /// One load-generating client.
@@ -799,7 +1028,7 @@ fn print_cluster_table(
         "| connections | deployment | messages/s | p50 latency | p99 latency | RSS per node (idle, all connected) | CPU per message (all processes) | of which redis-server |"
     );
     println!("|---:|---|---:|---:|---:|---|---:|---:|");
-    for (size, figures) in rows {
+    for (_, figures) in rows {
         for (target, f) in targets.iter().zip(figures) {
             let rss: Vec<String> = f
                 .node_rss_bytes
@@ -807,19 +1036,26 @@ fn print_cluster_table(
                 .map(|&bytes| format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20)))
                 .collect();
             println!(
-                "| {size} | {} | {:.0} | {:.0} µs | {:.0} µs | {} | {:.2} µs | {:.2} µs |",
+                "| {} | {} | {:.0} | {:.0} µs | {:.0} µs | {} | {:.2} µs | {} |",
+                f.connections,
                 target.name,
                 f.messages_per_second,
                 f.p50_us,
                 f.p99_us,
                 rss.join(" / "),
                 f.cpu_us_per_message,
-                f.redis_cpu_us_per_message
+                if target.cluster_nodes == 0 {
+                    "—".to_owned()
+                } else {
+                    format!("{:.2} µs", f.redis_cpu_us_per_message)
+                }
             );
         }
         if let [cluster, single] = figures.as_slice() {
             println!(
-                "| {size} | **ratio** cluster / 1 node | {:.2}× | {:.2}× | {:.2}× | | {:.2}× (+{:.2} µs) | |",
+                "| {} / {} | **ratio** cluster / 1 node | {:.2}× | {:.2}× | {:.2}× | | {:.2}× (+{:.2} µs) | |",
+                cluster.connections,
+                single.connections,
                 cluster.messages_per_second / single.messages_per_second,
                 cluster.p50_us / single.p50_us,
                 cluster.p99_us / single.p99_us,
