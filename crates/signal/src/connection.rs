@@ -171,46 +171,10 @@ async fn serve(start: Box<Start>) {
     let _slot = request.slot.clone();
     let _address = request.address.take();
     shared.metrics.connection_opened();
-    let room = match request.room {
-        Ok(room) => room,
-        Err(error) => {
-            let message = format!("invalid room name: {error}");
-            return Box::pin(reject(
-                sink,
-                stream,
-                JoinRejection::InvalidRoom,
-                message,
-                shared,
-            ))
-            .await;
-        }
-    };
-    let peer = match request.peer {
-        Ok(peer) => peer,
-        Err(error) => {
-            let message = format!("invalid peer id (_pk): {error}");
-            return Box::pin(reject(
-                sink,
-                stream,
-                JoinRejection::InvalidPeerId,
-                message,
-                shared,
-            ))
-            .await;
-        }
-    };
-    let key = match request.key {
-        Ok(key) => key,
-        Err(error) => {
-            let message = format!("invalid id key (key): {error}");
-            return Box::pin(reject(
-                sink,
-                stream,
-                JoinRejection::InvalidPeerId,
-                message,
-                shared,
-            ))
-            .await;
+    let (room, peer, key) = match valid(request.room, request.peer, request.key) {
+        Ok(valid) => valid,
+        Err((rejection, message)) => {
+            return Box::pin(reject(sink, stream, rejection, message, shared)).await;
         }
     };
     let (outbox, frames) = Outbox::new(Arc::clone(&shared.outbox_budget));
@@ -371,6 +335,28 @@ async fn serve(start: Box<Start>) {
         Ending::Gone => tracing::info!(%peer, "left"),
     }
     writer.abort();
+}
+
+/// The room, peer id and key a client asked for, or why its join is
+/// refused.
+fn valid(
+    room: Result<RoomName, String>,
+    peer: Result<PeerId, TokenError>,
+    key: Result<Option<IdKey>, TokenError>,
+) -> Result<(RoomName, PeerId, Option<IdKey>), (JoinRejection, String)> {
+    let room = room.map_err(|error| {
+        let message = format!("invalid room name: {error}");
+        (JoinRejection::InvalidRoom, message)
+    })?;
+    let peer = peer.map_err(|error| {
+        let message = format!("invalid peer id (_pk): {error}");
+        (JoinRejection::InvalidPeerId, message)
+    })?;
+    let key = key.map_err(|error| {
+        let message = format!("invalid id key (key): {error}");
+        (JoinRejection::InvalidPeerId, message)
+    })?;
+    Ok((room, peer, key))
 }
 
 /// Refuses a join: an error frame first (browsers cannot read the HTTP
