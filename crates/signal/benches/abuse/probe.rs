@@ -106,12 +106,14 @@ pub(crate) fn is_counter(series: &str) -> bool {
 /// Changed counters and by how much, by short name.
 pub(crate) type Changes = Vec<(String, f64)>;
 
-/// Counters that count traffic rather than refusals.
-const TRAFFIC: [&str; 4] = [
+/// Counters that count traffic (or the server's housekeeping) rather than
+/// refusals.
+const TRAFFIC: [&str; 5] = [
     "parlor_signal_connections_total",
     "parlor_signal_messages_relayed_total",
     "parlor_signal_bytes_relayed_total",
     "parlor_signal_peer_lists_sent_total",
+    "parlor_signal_memory_trims_total",
 ];
 
 /// Every counter that changed from `before` to `after`, with its change;
