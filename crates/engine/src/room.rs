@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parlor_files::{FileError, Manifest};
 use parlor_protocol::{
@@ -22,6 +23,7 @@ use parlor_store::DeliveryState;
 use parlor_transport::{Identity, TransportConfig};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::timeout;
 use tracing::{debug, info, warn};
 
 use crate::config::RoomConfig;
@@ -31,6 +33,10 @@ use crate::network::{self, NetworkChange};
 use crate::peer::{self, PeerHandle, PeerInput, PeerNotice};
 use crate::signaling::{self, SignalingEvent, SignalingSender};
 use crate::{JoinError, SendError, ice_servers};
+
+/// The longest leaving waits for its goodbye to be written to the
+/// signaling socket before it closes the peer connections.
+const BYE_WRITE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A joined room. Dropping it leaves the room, as does [`Room::leave`].
 pub struct Room {
@@ -691,9 +697,12 @@ impl RoomActor {
     }
 
     async fn leave(mut self) {
-        // Queued before the socket closes, so the others drop us at once
-        // instead of when ICE notices.
-        self.signaling.send(None, bye());
+        // Written to the socket before the peer connections close, so the
+        // others drop us at once instead of when ICE notices (a closed
+        // connection can reach them before a goodbye still queued here).
+        // Bounded: a stalled socket must not hold up leaving.
+        let written = self.signaling.send_written(None, bye());
+        let _ = timeout(BYE_WRITE_TIMEOUT, written).await;
         for (_, member) in self.members.drain() {
             member.handle.close().await;
         }

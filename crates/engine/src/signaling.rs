@@ -16,7 +16,7 @@ use parlor_protocol::{
     ServerMessage,
 };
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -66,21 +66,49 @@ pub(crate) enum SignalingEvent {
     },
 }
 
+/// A frame for the server, and who wants to hear once it is written.
+struct Outgoing {
+    text: String,
+    written: Option<oneshot::Sender<()>>,
+}
+
 /// Sends messages into the room; dropping it closes the socket.
 #[derive(Clone)]
 pub(crate) struct SignalingSender {
     local: PeerId,
-    outgoing: mpsc::UnboundedSender<String>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
     gone: mpsc::UnboundedSender<Vec<IpAddr>>,
 }
 
 impl SignalingSender {
     /// Sends `body` to `to`, or to every other member when `to` is `None`,
     /// addressed so that it reaches only them on an old server too.
-    pub(crate) fn send(&self, to: Option<&PeerId>, mut body: Map<String, Value>) {
+    pub(crate) fn send(&self, to: Option<&PeerId>, body: Map<String, Value>) {
+        self.queue(to, body, None);
+    }
+
+    /// As [`SignalingSender::send`], and resolves once the frame is written
+    /// to the socket; fails at once when it never will be (no socket now,
+    /// or the client stopped).
+    pub(crate) fn send_written(
+        &self,
+        to: Option<&PeerId>,
+        body: Map<String, Value>,
+    ) -> oneshot::Receiver<()> {
+        let (written, receiver) = oneshot::channel();
+        self.queue(to, body, Some(written));
+        receiver
+    }
+
+    fn queue(
+        &self,
+        to: Option<&PeerId>,
+        mut body: Map<String, Value>,
+        written: Option<oneshot::Sender<()>>,
+    ) {
         Envelope::write(&mut body, &self.local, to);
         let text = Value::Object(body).to_string();
-        if self.outgoing.send(text).is_err() {
+        if self.outgoing.send(Outgoing { text, written }).is_err() {
             debug!("signaling client has stopped; message dropped");
         }
     }
@@ -127,7 +155,7 @@ enum Ended {
 
 async fn run(
     url: String,
-    mut outgoing: mpsc::UnboundedReceiver<String>,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     mut gone: mpsc::UnboundedReceiver<Vec<IpAddr>>,
     events: mpsc::UnboundedSender<SignalingEvent>,
 ) {
@@ -192,7 +220,7 @@ async fn run(
 async fn retry(
     reason: String,
     backoff: &mut Duration,
-    outgoing: &mut mpsc::UnboundedReceiver<String>,
+    outgoing: &mut mpsc::UnboundedReceiver<Outgoing>,
     events: &mpsc::UnboundedSender<SignalingEvent>,
 ) -> bool {
     let retry_in = jitter(*backoff);
@@ -210,14 +238,14 @@ async fn retry(
 }
 
 /// Resolves when every sender is gone, discarding anything sent meanwhile.
-async fn closed(outgoing: &mut mpsc::UnboundedReceiver<String>) {
+async fn closed(outgoing: &mut mpsc::UnboundedReceiver<Outgoing>) {
     while outgoing.recv().await.is_some() {}
 }
 
 /// What one connection talks to: the room's outgoing messages, news of
 /// lost addresses, and the room's events.
 struct Channels<'a> {
-    outgoing: &'a mut mpsc::UnboundedReceiver<String>,
+    outgoing: &'a mut mpsc::UnboundedReceiver<Outgoing>,
     gone: &'a mut mpsc::UnboundedReceiver<Vec<IpAddr>>,
     events: &'a mpsc::UnboundedSender<SignalingEvent>,
 }
@@ -284,10 +312,13 @@ where
                     Some(Ok(_)) => {}
                 }
             }
-            text = outgoing.recv() => match text {
-                Some(text) => {
+            frame = outgoing.recv() => match frame {
+                Some(Outgoing { text, written }) => {
                     if let Err(error) = sink.send(Message::text(text)).await {
                         return Ended::Retry(format!("cannot send to the signaling server: {error}"));
+                    }
+                    if let Some(written) = written {
+                        let _ = written.send(());
                     }
                 }
                 None => {
