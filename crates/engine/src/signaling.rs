@@ -304,6 +304,13 @@ where
                         let delivered = (!first_list || events.send(SignalingEvent::Connected).is_ok())
                             && events.send(event).is_ok();
                         if !delivered {
+                            // The room is gone; what it queued last (its
+                            // goodbye) still goes out before the close.
+                            while let Ok(Outgoing { text, .. }) = outgoing.try_recv() {
+                                if sink.send(Message::text(text)).await.is_err() {
+                                    break;
+                                }
+                            }
                             let _ = sink.close().await;
                             return Ended::Stopped;
                         }
