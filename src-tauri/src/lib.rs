@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod files;
+pub mod hand_over;
 pub mod json_file;
 pub mod links;
 pub mod messages;
@@ -97,6 +98,10 @@ fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
 
 /// Runs the app until its window closes.
 pub fn run(launch: Launch) -> tauri::Result<()> {
+    let context = tauri::generate_context!("../tauri.conf.json");
+    if launch.single_instance() && hand_over::to_running_instance(&context.config().identifier) {
+        return Ok(());
+    }
     let mut app = tauri::Builder::default();
     // Must be the first plugin: a second instance exits before anything else starts.
     if launch.single_instance() {
@@ -111,11 +116,7 @@ pub fn run(launch: Launch) -> tauri::Result<()> {
     // Desktop notifications, shown from Rust only (the page is granted none
     // of the plugin's commands).
     app = app.plugin(tauri_plugin_notification::init());
-    let app = build(
-        app,
-        tauri::generate_context!("../tauri.conf.json"),
-        launch.clone(),
-    )?;
+    let app = build(app, context, launch.clone())?;
 
     links::listen(app.handle(), launch.single_instance());
     notify::open_rooms_on_click(app.handle());
