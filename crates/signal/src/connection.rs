@@ -234,23 +234,17 @@ async fn serve(start: Box<Start>) {
                     "room is full ({} members at most)",
                     shared.config.max_peers_per_room
                 ),
-                JoinRefusal::TooManyRooms => {
-                    shared.limit_exceeded(
-                        Limit::Rooms,
-                        request.client,
-                        "join refused: too many rooms",
-                    );
-                    let reason = "server has too many rooms; try again later";
-                    return Box::pin(close_and_drain(
-                        &mut sink,
-                        &mut stream,
-                        TRY_AGAIN_LATER,
-                        reason,
-                    ))
-                    .await;
-                }
-                JoinRefusal::Unavailable => {
-                    let reason = "the cluster's store is unreachable; try again later";
+                JoinRefusal::TooManyRooms | JoinRefusal::Unavailable => {
+                    let reason = if refusal == JoinRefusal::TooManyRooms {
+                        shared.limit_exceeded(
+                            Limit::Rooms,
+                            request.client,
+                            "join refused: too many rooms",
+                        );
+                        "server has too many rooms; try again later"
+                    } else {
+                        "the cluster's store is unreachable; try again later"
+                    };
                     return Box::pin(close_and_drain(
                         &mut sink,
                         &mut stream,
