@@ -389,6 +389,21 @@ async fn a_verified_peer_stays_verified_after_a_restart_and_an_impostor_is_flagg
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_hands_its_link_over_without_opening_a_display() -> anyhow::Result<()> {
+    let _turn = one_at_a_time().await;
+    let bus = SessionBus::start()?;
+    let running = AppWindow::launch_with("running", Isolation::SingleInstance(&bus)).await?;
+    let link = link_on("ws://127.0.0.1:9", "elsewhere");
+
+    // Handed over before any of the second process's own window starts
+    // (GTK and WebKit at exit crashed it): it needs no display at all.
+    running.launch_again_without_display(&[&link]).await?;
+    running.wait_link_dialog().await?;
+    running.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_to_another_server_asks_first_and_cancel_keeps_the_room() -> anyhow::Result<()> {
     let _turn = one_at_a_time().await;
     let bus = SessionBus::start()?;

@@ -230,15 +230,29 @@ impl AppWindow {
     /// successfully. Anything else is an error naming how it ended (a
     /// signal included) and what it wrote to stderr.
     pub async fn launch_again(&self, args: &[&str]) -> anyhow::Result<()> {
-        let second = tokio::process::Command::new(binary("parlor"))
+        self.second_launch(args, &[]).await
+    }
+
+    /// As [`AppWindow::launch_again`], with no display to open: a launch
+    /// that only hands its link over must not start a window of its own.
+    pub async fn launch_again_without_display(&self, args: &[&str]) -> anyhow::Result<()> {
+        self.second_launch(args, &["DISPLAY", "WAYLAND_DISPLAY"])
+            .await
+    }
+
+    async fn second_launch(&self, args: &[&str], unset: &[&str]) -> anyhow::Result<()> {
+        let mut command = tokio::process::Command::new(binary("parlor"));
+        command
             .args(args)
             .env_remove("PARLOR_PROFILE")
             .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting a second parlor")?;
+            .kill_on_drop(true);
+        for name in unset {
+            command.env_remove(name);
+        }
+        let second = command.spawn().context("starting a second parlor")?;
         let output = tokio::time::timeout(PATIENCE, second.wait_with_output())
             .await
             .with_context(|| format!("{}: the second launch did not exit", self.label))?
